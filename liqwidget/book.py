@@ -1,0 +1,98 @@
+"""Outstanding amounts of a book of liquidation levels that each live for a span of bars.
+
+Both the cluster model and the simulator's ground truth describe their book as *items*:
+an amount at a price that appears after one bar and disappears in a later bar (swept or
+closed). This module turns such items into outstanding amounts at chosen moments, per
+price bin, without looping over bars or items in Python.
+
+States are numbered ``k = 0..n``: state 0 is the book before bar 0, state ``t + 1`` the book
+after bar ``t``. An item with ``birth`` state ``b`` and ``death`` state ``d`` is in the book
+for states ``b <= k < d`` (``d = n + 1`` for items still open at the end).
+
+A book may also shrink proportionally (closing positions pro rata, decay): ``log_level[k]``
+is the cumulative log factor at state ``k`` (non-increasing, ``log_level[0] == 0``), and an
+item's amount at state ``k`` is ``weight * exp(log_level[k] - log_level[birth])``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# exp(600) is far from float64 overflow (exp(709)); segments keep every exponent in range.
+_MAX_LOG_SPAN = 600.0
+
+
+def amount_at(weight, birth, state, log_level: np.ndarray | None) -> np.ndarray:
+    """Amount of items at a given state (``state >= birth``), after proportional shrinking."""
+    w = np.asarray(weight, dtype="float64")
+    if log_level is None:
+        return w.copy()
+    return w * np.exp(log_level[np.asarray(state)] - log_level[np.asarray(birth)])
+
+
+def alive_sum(
+    birth: np.ndarray,
+    death: np.ndarray,
+    weight: np.ndarray,
+    bins: np.ndarray,
+    n_bins: int,
+    samples: np.ndarray,
+    log_level: np.ndarray | None = None,
+) -> np.ndarray:
+    """Sum of the amounts of items alive at each sampled state, per bin.
+
+    ``samples`` are sorted state indices; ``bins`` gives each item's bin (``-1`` leaves the
+    item out, e.g. outside the visible price range). Returns ``(len(samples), n_bins)``.
+    """
+    samples = np.asarray(samples, dtype="int64")
+    n_s = samples.size
+    keep = np.asarray(bins) >= 0
+    birth, death = np.asarray(birth)[keep], np.asarray(death)[keep]
+    weight, bins = np.asarray(weight, dtype="float64")[keep], np.asarray(bins)[keep]
+    first = np.searchsorted(samples, birth, side="left")
+    stop = np.searchsorted(samples, death, side="left")
+    live = first < stop
+    first, stop, weight, bins = first[live], stop[live], weight[live], bins[live]
+    birth = birth[live]
+
+    if log_level is None:
+        diff = _scatter(first, stop, weight, bins, n_s, n_bins)
+        return np.cumsum(diff, axis=0)[:n_s]
+
+    # Rebase per segment of samples so that no exponent leaves float64's range.
+    level_s = log_level[samples]
+    seg_start = _segments(level_s)
+    seg_of = np.searchsorted(seg_start, np.arange(n_s), side="right") - 1
+    seg_end = np.append(seg_start[1:], n_s)
+    s_a, s_b = seg_of[first], seg_of[stop - 1]
+    count = s_b - s_a + 1
+    item = np.repeat(np.arange(first.size), count)
+    seg = s_a[item] + (np.arange(item.size) - np.repeat(np.cumsum(count) - count, count))
+    p_first = np.maximum(first[item], seg_start[seg])
+    p_stop = np.minimum(stop[item], seg_end[seg])
+    ref = level_s[seg_start[seg]]
+    p_weight = weight[item] * np.exp(ref - log_level[birth[item]])
+    diff = _scatter(p_first, p_stop, p_weight, bins[item], n_s, n_bins)
+    total = np.cumsum(diff, axis=0)[:n_s]
+    total *= np.exp(level_s - level_s[seg_start[seg_of]])[:, None]
+    return total
+
+
+def _scatter(first, stop, weight, bins, n_s, n_bins) -> np.ndarray:
+    cells = (n_s + 1) * n_bins
+    add = np.bincount(first * n_bins + bins, weights=weight, minlength=cells)
+    sub = np.bincount(stop * n_bins + bins, weights=weight, minlength=cells)
+    return (add - sub).reshape(n_s + 1, n_bins)
+
+
+def _segments(level_s: np.ndarray) -> np.ndarray:
+    """Start indices of runs of samples whose log level spans at most ``_MAX_LOG_SPAN``."""
+    if level_s.size == 0 or level_s[0] - level_s[-1] <= _MAX_LOG_SPAN:
+        return np.array([0], dtype="int64")
+    starts = [0]
+    neg = -level_s  # non-decreasing
+    while True:
+        nxt = int(np.searchsorted(neg, neg[starts[-1]] + _MAX_LOG_SPAN, side="right"))
+        if nxt >= level_s.size:
+            return np.array(starts, dtype="int64")
+        starts.append(nxt)

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``liqwidget`` command, one module each (see ``liqwidget.cli``)."""

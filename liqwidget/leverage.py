@@ -1,0 +1,57 @@
+"""Leverage mixes: which leverage tiers new open interest is spread over, and where they liquidate."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .liquidation import Brackets, liquidation_price
+
+#: Assumed share of new open interest per leverage tier. Most retail perpetual volume sits
+#: at 5x-25x with a thin tail of 50x-100x; this is a prior, not a measurement (see
+#: ``liqwidget.calibrate`` to fit it to observed liquidations).
+DEFAULT_LEVERAGE: dict[float, float] = {5: 0.25, 10: 0.30, 25: 0.25, 50: 0.12, 100: 0.08}
+
+
+def normalise_mix(mix: Mapping[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Leverage values and weights summing to 1, sorted by leverage."""
+    if not mix:
+        raise ValueError("the leverage mix is empty; give {leverage: weight, ...}")
+    lev = np.array([float(k) for k in mix], dtype="float64")
+    w = np.array([float(v) for v in mix.values()], dtype="float64")
+    if not np.isfinite(lev).all() or (lev < 1).any():
+        raise ValueError(f"leverage tiers must be finite and >= 1, got {sorted(mix)}")
+    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ValueError("leverage weights must be finite, non-negative and not all zero")
+    order = np.argsort(lev)
+    return lev[order], w[order] / w.sum()
+
+
+def level_factors(
+    leverage: np.ndarray,
+    formula: str = "simple",
+    *,
+    mmr: float = 0.005,
+    brackets: Brackets | None = None,
+    position_notional: float = 10_000.0,
+) -> np.ndarray:
+    """Liquidation price as a multiple of entry, shape ``(2, tiers)``: row 0 long, row 1 short.
+
+    For bracketed formulas the maintenance rate and amount are those of a position of
+    ``position_notional`` (quote); the amount per unit then scales with the entry price, so
+    the ratio holds for any entry.
+    """
+    lev = np.asarray(leverage, dtype="float64")
+    qty = position_notional if brackets is not None or formula in ("binance", "bybit") else None
+    out = np.empty((2, lev.size))
+    for row, side in enumerate(("long", "short")):
+        out[row] = liquidation_price(
+            1.0, lev, side, formula, mmr=mmr, quantity=qty, brackets=brackets
+        )
+    if (out[0] >= 1).any() or (out[1] <= 1).any():
+        raise ValueError(
+            "a leverage tier liquidates on the wrong side of entry (maintenance rate too high "
+            "for its leverage); lower mmr or drop the tier"
+        )
+    return out

@@ -1,0 +1,173 @@
+"""Liquidation prices of isolated-margin linear perpetual positions, vectorised over numpy.
+
+Formulas (``EP`` entry price, ``L`` leverage, ``mmr`` maintenance-margin rate):
+
+* ``simple`` — long ``EP*(1 - 1/L + mmr)``, short ``EP*(1 + 1/L - mmr)``.
+* ``bybit`` — the simple form minus/plus the maintenance deduction per unit
+  (``cum / quantity``); equal to ``simple`` when the deduction is 0.
+* ``binance`` — USDⓈ-M isolated with tiered brackets: long
+  ``(EP*(1 - 1/L) - cum/Q) / (1 - mmr)``, short ``(EP*(1 + 1/L) + cum/Q) / (1 + mmr)``,
+  where ``mmr`` and the maintenance amount ``cum`` come from the bracket of the position's
+  notional ``EP*Q``.
+* ``okx`` — long ``EP*(1 - 1/L) / (1 - mmr - fee)``, short ``EP*(1 + 1/L) / (1 + mmr + fee)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Literal
+
+import numpy as np
+
+Formula = Literal["simple", "binance", "bybit", "okx"]
+FORMULAS: tuple[str, ...] = ("simple", "binance", "bybit", "okx")
+
+
+def side_sign(side) -> np.ndarray:
+    """+1 for long, -1 for short; accepts 'long'/'short', +1/-1 or booleans (True = long)."""
+    arr = np.asarray(side)
+    if arr.dtype.kind in "US":
+        low = np.char.lower(arr.astype(str))
+        ok = np.isin(low, ["long", "short", "buy", "sell"])
+        if not ok.all():
+            bad = arr.ravel()[np.flatnonzero(~ok.ravel())[0]]
+            raise ValueError(f"unknown side {bad!r}; use 'long' or 'short'")
+        return np.where(np.isin(low, ["long", "buy"]), 1.0, -1.0)
+    if arr.dtype == bool:
+        return np.where(arr, 1.0, -1.0)
+    num = arr.astype("float64")
+    if not np.isin(num, [1.0, -1.0]).all():
+        raise ValueError("numeric sides must be +1 (long) or -1 (short)")
+    return num
+
+
+@dataclass(frozen=True)
+class Brackets:
+    """Tiered maintenance-margin table (as data): notional floors, rates and amounts.
+
+    ``floor[i]`` is the lowest position notional (quote) of bracket ``i``; ``mmr[i]`` its
+    maintenance-margin rate; ``cum[i]`` its maintenance amount; ``max_leverage[i]`` the most
+    leverage the bracket allows.
+    """
+
+    floor: np.ndarray
+    mmr: np.ndarray
+    cum: np.ndarray
+    max_leverage: np.ndarray
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        f = np.asarray(self.floor, dtype="float64")
+        if f.ndim != 1 or f.size == 0 or f[0] != 0 or np.any(np.diff(f) <= 0):
+            raise ValueError("bracket floors must start at 0 and increase strictly")
+        for name in ("mmr", "cum", "max_leverage"):
+            v = np.asarray(getattr(self, name), dtype="float64")
+            if v.shape != f.shape or not np.isfinite(v).all() or (v < 0).any():
+                raise ValueError(f"bracket column '{name}' must be finite, >= 0, one per floor")
+
+    def lookup(self, notional) -> tuple[np.ndarray, np.ndarray]:
+        """Maintenance rate and amount for each position notional (quote currency)."""
+        n = np.asarray(notional, dtype="float64")
+        if (n < 0).any() or not np.isfinite(n).all():
+            raise ValueError("position notional must be finite and non-negative")
+        i = np.searchsorted(np.asarray(self.floor), n, side="right") - 1
+        return np.asarray(self.mmr)[i], np.asarray(self.cum)[i]
+
+    @classmethod
+    def from_records(cls, rows: Sequence[dict], source: str = "") -> Brackets:
+        """From dicts with ``floor``, ``mmr``, ``cum`` and ``max_leverage`` keys."""
+        rows = sorted(rows, key=lambda r: float(r["floor"]))
+        col = {k: np.array([float(r[k]) for r in rows]) for k in ("floor", "mmr", "cum")}
+        lev = np.array([float(r.get("max_leverage", 0)) for r in rows])
+        return cls(col["floor"], col["mmr"], col["cum"], lev, source)
+
+    @classmethod
+    def from_ccxt(cls, tiers: Sequence[dict], source: str = "ccxt fetch_leverage_tiers") -> Brackets:
+        """From the list ccxt's ``fetch_leverage_tiers()[symbol]`` returns.
+
+        The maintenance amount is taken from the exchange's raw ``info['cum']`` when present,
+        otherwise derived so that the maintenance margin is continuous across brackets.
+        """
+        rows, cum = [], 0.0
+        prev_mmr = None
+        for t in sorted(tiers, key=lambda t: float(t["minNotional"])):
+            floor, mmr = float(t["minNotional"]), float(t["maintenanceMarginRate"])
+            if prev_mmr is not None:
+                cum += floor * (mmr - prev_mmr)
+            raw = (t.get("info") or {}).get("cum")
+            rows.append(
+                {
+                    "floor": floor,
+                    "mmr": mmr,
+                    "cum": float(raw) if raw is not None else cum,
+                    "max_leverage": float(t.get("maxLeverage") or 0),
+                }
+            )
+            prev_mmr = mmr
+        return cls.from_records(rows, source)
+
+
+def load_brackets(name: str = "binanceusdm-BTCUSDT") -> Brackets:
+    """A bracket table shipped with the package (see ``liqwidget/data/brackets/``)."""
+    path = resources.files("liqwidget") / "data" / "brackets" / f"{name}.json"
+    if not path.is_file():
+        raise ValueError(f"no bracket table named {name!r} in liqwidget/data/brackets")
+    doc = json.loads(path.read_text())
+    return Brackets.from_records(doc["brackets"], doc.get("source", ""))
+
+
+def liquidation_price(
+    entry,
+    leverage,
+    side,
+    formula: Formula = "simple",
+    *,
+    mmr=0.005,
+    cum=0.0,
+    quantity=None,
+    fee=0.0,
+    brackets: Brackets | None = None,
+) -> np.ndarray:
+    """Liquidation price of isolated linear positions; every argument broadcasts.
+
+    ``quantity`` (base units) is needed when a maintenance amount applies (``cum`` > 0 or
+    ``brackets`` given); with ``brackets`` the rate and amount are looked up from the
+    notional ``entry * quantity`` and ``mmr``/``cum`` are ignored.
+    """
+    ep = np.asarray(entry, dtype="float64")
+    lev = np.asarray(leverage, dtype="float64")
+    s = side_sign(side)
+    if (ep <= 0).any() or not np.isfinite(ep).all():
+        raise ValueError("entry price must be finite and positive")
+    if (lev < 1).any() or not np.isfinite(lev).all():
+        raise ValueError("leverage must be finite and at least 1")
+    if formula not in FORMULAS:
+        raise ValueError(f"unknown formula {formula!r}; choose one of {FORMULAS}")
+    if brackets is not None:
+        if quantity is None:
+            raise ValueError("bracket lookup needs the position quantity (base units)")
+        mmr, cum = brackets.lookup(ep * np.asarray(quantity, dtype="float64"))
+    m = np.asarray(mmr, dtype="float64")
+    c = np.asarray(cum, dtype="float64")
+    if (m < 0).any() or (m >= 1).any():
+        raise ValueError("maintenance-margin rate must be in [0, 1)")
+    per_unit = 0.0
+    if np.any(c != 0):
+        if quantity is None:
+            raise ValueError("a maintenance amount (cum) needs the position quantity (base units)")
+        q = np.asarray(quantity, dtype="float64")
+        if (q <= 0).any():
+            raise ValueError("quantity must be positive")
+        per_unit = c / q
+
+    if formula == "simple":
+        return ep * (1 - s / lev + s * m)
+    if formula == "bybit":
+        return ep * (1 - s / lev + s * m) - s * per_unit
+    if formula == "binance":
+        return (ep * (1 - s / lev) - s * per_unit) / (1 - s * m)
+    f = np.asarray(fee, dtype="float64")
+    return ep * (1 - s / lev) / (1 - s * (m + f))
