@@ -1,0 +1,207 @@
+"""The result of :meth:`ClusterModel.estimate`: the estimated book and its views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .book import alive_sum, amount_at
+from .heatmap import Heatmap, bin_index, price_bins, time_columns
+from .market import MarketData
+
+SIDES = ("long", "short")
+
+
+@dataclass(eq=False)
+class Levels:
+    """Every level the model opened, as parallel arrays.
+
+    ``side`` is 0 for long, 1 for short; ``tier`` indexes ``leverage``; ``birth`` and
+    ``death`` are book states (state ``t + 1`` = after bar ``t``; death ``n + 1`` = still
+    open at the end); ``check`` is the first bar whose range can sweep the level.
+    """
+
+    price: np.ndarray
+    weight: np.ndarray
+    side: np.ndarray
+    tier: np.ndarray
+    birth: np.ndarray
+    check: np.ndarray
+    leverage: np.ndarray
+    death: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="int64"))
+
+    _ARRAYS = ("price", "weight", "side", "tier", "birth", "check")
+
+    @classmethod
+    def empty(cls, leverage: np.ndarray) -> Levels:
+        z = np.empty(0)
+        return cls(z, z, z.astype("int8"), z.astype("int16"), z.astype("int64"), z.astype("int64"), leverage)
+
+    @classmethod
+    def concat(cls, parts: list[Levels], leverage: np.ndarray) -> Levels:
+        arrays = {k: np.concatenate([getattr(p, k) for p in parts]) for k in cls._ARRAYS}
+        return cls(**arrays, leverage=leverage)
+
+    def subset(self, mask: np.ndarray) -> Levels:
+        arrays = {k: getattr(self, k)[mask] for k in self._ARRAYS}
+        death = self.death[mask] if self.death.size else self.death
+        return Levels(**arrays, leverage=self.leverage, death=death)
+
+    def __len__(self) -> int:
+        return self.price.size
+
+
+@dataclass(eq=False)
+class ClusterEstimate:
+    """Estimated liquidation levels over a market; see :class:`~liqwidget.ClusterModel`."""
+
+    market: MarketData
+    params: dict[str, Any]
+    raw: Levels
+    log_level: np.ndarray
+
+    def __repr__(self) -> str:
+        return f"ClusterEstimate({self.market!r}, {len(self.raw):,} levels)"
+
+    # ------------------------------------------------------------------ per-bar flows
+    @property
+    def n_bars(self) -> int:
+        return len(self.market)
+
+    @cached_property
+    def _swept_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For swept levels: their index, the bar that swept them, the amount swept."""
+        lv = self.raw
+        hit = lv.death <= self.n_bars
+        bar = lv.death[hit] - 1
+        amount = amount_at(lv.weight[hit], lv.birth[hit], bar, self.log_level)
+        return np.flatnonzero(hit), bar, amount
+
+    @cached_property
+    def swept(self) -> pd.DataFrame:
+        """Estimated liquidation notional consumed in each bar, columns ``long`` and ``short``."""
+        idx, bar, amount = self._swept_parts
+        side = self.raw.side[idx]
+        out = {
+            name: np.bincount(bar[side == s], weights=amount[side == s], minlength=self.n_bars)
+            for s, name in enumerate(SIDES)
+        }
+        return pd.DataFrame(out, index=self.market.index)
+
+    @cached_property
+    def swept_by_tier(self) -> pd.DataFrame:
+        """Swept notional per bar split by side and leverage tier."""
+        idx, bar, amount = self._swept_parts
+        lv = self.raw
+        n_t = lv.leverage.size
+        key = (lv.side[idx].astype("int64") * n_t + lv.tier[idx]) * self.n_bars + bar
+        flat = np.bincount(key, weights=amount, minlength=2 * n_t * self.n_bars)
+        cols = pd.MultiIndex.from_product([SIDES, lv.leverage], names=["side", "leverage"])
+        return pd.DataFrame(flat.reshape(2 * n_t, self.n_bars).T, index=self.market.index, columns=cols)
+
+    @cached_property
+    def book(self) -> pd.DataFrame:
+        """Per bar and side: notional opened, swept, closed, and outstanding after the bar.
+
+        Bar 0's ``opened`` includes the seeded book. At every bar, cumulative opened equals
+        outstanding plus cumulative swept plus cumulative closed (to rounding).
+        """
+        lv, n = self.raw, self.n_bars
+        states = np.arange(n + 1)
+        outstanding = alive_sum(lv.birth, lv.death, lv.weight, lv.side, 2, states, self.log_level)
+        open_bar = np.maximum(lv.birth - 1, 0)
+        swept = self.swept.to_numpy()
+        keep = np.exp(np.diff(self.log_level))  # fraction kept by proportional closing
+        frame = {}
+        for s, name in enumerate(SIDES):
+            m = lv.side == s
+            frame[f"opened_{name}"] = np.bincount(open_bar[m], weights=lv.weight[m], minlength=n)
+            frame[f"swept_{name}"] = swept[:, s]
+            frame[f"closed_{name}"] = (1.0 - keep) * np.maximum(outstanding[:-1, s] - swept[:, s], 0.0)
+            frame[f"outstanding_{name}"] = outstanding[1:, s]
+        return pd.DataFrame(frame, index=self.market.index)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-bar book (see :attr:`book`) joined with the bars."""
+        return self.market.frame.join(self.book)
+
+    # ------------------------------------------------------------------ grids and maps
+    def grid(
+        self,
+        width: int = 800,
+        height: int = 400,
+        price_range: tuple[float, float] | None = None,
+        time_range: tuple | None = None,
+    ) -> Heatmap:
+        """Outstanding long and short notional on a ``height × width`` price × time grid.
+
+        Each column shows the book at the end of its time bin; levels outside
+        ``price_range`` (default: traded range plus a margin) are not drawn.
+        """
+        lv = self.raw
+        m = self.market
+        time_edges, states = time_columns(m.index, m.timeframe, width, time_range)
+        edges = price_bins(m.column("low"), m.column("high"), height, price_range)
+        pbin = bin_index(lv.price, edges)
+        bins = np.where(pbin >= 0, lv.side.astype("int64") * height + pbin, -1)
+        cells = alive_sum(lv.birth, lv.death, lv.weight, bins, 2 * height, states, self.log_level)
+        return Heatmap(
+            time_edges=time_edges,
+            price_edges=edges,
+            long=np.ascontiguousarray(cells[:, :height].T),
+            short=np.ascontiguousarray(cells[:, height:].T),
+        )
+
+    def state_at(self, t) -> int:
+        """Book state shown at time ``t``: after the last bar that ended by ``t``."""
+        ts = pd.Timestamp(t)
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        bar_end = self.market.index.asi8 + self.market.timeframe.value
+        return int(np.searchsorted(bar_end, ts.value, side="right"))
+
+    def levels_at(
+        self, t=None, bins: int = 200, price_range: tuple[float, float] | None = None
+    ) -> pd.DataFrame:
+        """Outstanding notional per price bin at time ``t`` (default: the end), by side and tier.
+
+        Rows are price-bin centres; columns a ``(side, leverage)`` MultiIndex — the
+        cumulative "liquidation map" bars.
+        """
+        lv = self.raw
+        state = self.n_bars if t is None else self.state_at(t)
+        alive = (lv.birth <= state) & (state < lv.death)
+        m = self.market
+        edges = price_bins(m.column("low"), m.column("high"), bins, price_range)
+        pbin = bin_index(lv.price[alive], edges)
+        amt = amount_at(lv.weight[alive], lv.birth[alive], state, self.log_level)
+        n_t = lv.leverage.size
+        col = lv.side[alive].astype("int64") * n_t + lv.tier[alive]
+        ok = pbin >= 0
+        flat = np.bincount(pbin[ok] * 2 * n_t + col[ok], weights=amt[ok], minlength=bins * 2 * n_t)
+        cols = pd.MultiIndex.from_product([SIDES, lv.leverage], names=["side", "leverage"])
+        index = pd.Index(0.5 * (edges[:-1] + edges[1:]), name="price")
+        return pd.DataFrame(flat.reshape(bins, 2 * n_t), index=index, columns=cols)
+
+    @cached_property
+    def levels(self) -> pd.DataFrame:
+        """Tidy: one row per level — created, price, side, leverage, notional, consumed."""
+        lv, idx, n = self.raw, self.market.index, self.n_bars
+        created = np.where(lv.birth > 0, lv.birth - 1, 0)
+        consumed = pd.Series(pd.NaT, index=range(len(lv)), dtype=idx.dtype)
+        hit = lv.death <= n
+        consumed[hit] = idx[lv.death[hit] - 1]
+        return pd.DataFrame(
+            {
+                "created": idx[created],
+                "seeded": lv.birth == 0,
+                "price": lv.price,
+                "side": np.array(SIDES)[lv.side],
+                "leverage": lv.leverage[lv.tier],
+                "notional": lv.weight,
+                "consumed": consumed.to_numpy(),
+            }
+        )

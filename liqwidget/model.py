@@ -1,0 +1,290 @@
+"""The cluster model: estimated liquidation levels formed from open-interest changes.
+
+Each bar, in this order:
+
+1. **Sweep.** Long levels at or above the bar's low and short levels at or below its high
+   are liquidated (``swept``).
+2. **Close.** If open interest fell, the same fraction of every outstanding level closes
+   (proportional removal: which positions closed is unknown). An optional ``decay`` closes
+   a further fixed fraction per unit of time.
+3. **Open.** If open interest rose, the increase opens new positions at the bar's entry
+   price, split long/short by ``side_split`` and spread over the leverage tiers; each tier
+   places a level at its liquidation price.
+
+The first bar already carries open interest from earlier positions. ``seed="spread"``
+places it as positions entered at prices spread around the first open (log-normal with the
+width that the data's own volatility implies over ``seed_age``), keeping only those whose
+levels price has not already crossed; ``seed="none"`` starts from an empty book.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .estimate import ClusterEstimate, Levels
+from .leverage import DEFAULT_LEVERAGE, level_factors, normalise_mix
+from .liquidation import Brackets
+from .market import MarketData
+from .passage import FirstPassage
+
+SIDE_SPLITS = ("auto", "taker", "candle")
+ENTRIES = ("hlc3", "close", "ohlc4", "open")
+SEEDS = ("spread", "none")
+#: Floor for the per-bar log factor when open interest collapses to zero (exp(-50) ≈ 2e-22).
+_MIN_LOG_FACTOR = -50.0
+
+
+class ClusterModel:
+    """Estimate where liquidation levels are stacked from price and open-interest bars.
+
+    Parameters
+    ----------
+    leverage:
+        ``{leverage: weight}`` — how new open interest spreads over leverage tiers.
+    side_split:
+        Share of new open interest taken as long positions: ``"taker"`` (taker buy share;
+        needs taker columns), ``"candle"`` (body over range: a green bar leans long),
+        ``"auto"`` (taker when available, else candle) or a fixed number in [0, 1].
+    formula, mmr, brackets, position_notional:
+        Liquidation-price formula (see :mod:`liqwidget.liquidation`); with brackets the
+        maintenance rate/amount of a position of ``position_notional`` quote is used.
+    entry:
+        Entry price of a bar's new positions: ``"hlc3"``, ``"ohlc4"``, ``"close"``, ``"open"``.
+    seed, seed_age, seed_long_share:
+        How the open interest already present at the first bar is placed (see module doc).
+    decay:
+        Optional half-life (e.g. ``"7D"``): positions also close at this rate over time.
+    """
+
+    def __init__(
+        self,
+        leverage: Mapping[float, float] | None = None,
+        side_split: str | float = "auto",
+        formula: str = "simple",
+        mmr: float = 0.005,
+        brackets: Brackets | None = None,
+        position_notional: float = 10_000.0,
+        entry: str = "hlc3",
+        seed: str = "spread",
+        seed_age: str | pd.Timedelta = "3D",
+        seed_long_share: float = 0.5,
+        decay: str | pd.Timedelta | None = None,
+    ):
+        self.leverage = dict(DEFAULT_LEVERAGE if leverage is None else leverage)
+        self.side_split = side_split
+        self.formula = formula
+        self.mmr = mmr
+        self.brackets = brackets
+        self.position_notional = position_notional
+        self.entry = entry
+        self.seed = seed
+        self.seed_age = seed_age
+        self.seed_long_share = seed_long_share
+        self.decay = decay
+
+    # -------------------------------------------------------------- sklearn-style params
+    def get_params(self) -> dict[str, Any]:
+        """The constructor parameters as a dict."""
+        names = self.__init__.__code__.co_varnames[1 : self.__init__.__code__.co_argcount]
+        return {n: getattr(self, n) for n in names}
+
+    def set_params(self, **params) -> ClusterModel:
+        """Change parameters in place and return the model."""
+        valid = self.get_params()
+        for k, v in params.items():
+            if k not in valid:
+                raise ValueError(f"unknown parameter {k!r}; valid: {sorted(valid)}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        default = ClusterModel().get_params()
+        diff = {k: v for k, v in self.get_params().items() if _differs(v, default[k])}
+        return f"ClusterModel({', '.join(f'{k}={v!r}' for k, v in diff.items())})"
+
+    # -------------------------------------------------------------- estimation
+    def estimate(self, market: MarketData) -> ClusterEstimate:
+        """Run the model over the bars and return the estimated book."""
+        if not isinstance(market, MarketData):
+            raise TypeError(
+                f"estimate() takes MarketData, got {type(market).__name__}; "
+                "build it with MarketData.from_frame(df)"
+            )
+        if len(market) < 2:
+            raise ValueError("the model needs at least 2 bars")
+        self._validate()
+        levels, log_level = self.build_levels(market)
+        low, high = market.column("low"), market.column("high")
+        death = np.empty(levels.price.size, dtype="int64")
+        is_long = levels.side == 0
+        death[is_long] = FirstPassage(low, "below").find(levels.check[is_long], levels.price[is_long])
+        death[~is_long] = FirstPassage(high, "above").find(
+            levels.check[~is_long], levels.price[~is_long]
+        )
+        levels.death = death + 1  # state index: gone from the book after bar `death`
+        return ClusterEstimate(market=market, params=self.get_params(), raw=levels, log_level=log_level)
+
+    # -------------------------------------------------------------- the inputs of the book
+    def build_levels(self, market: MarketData) -> tuple[Levels, np.ndarray]:
+        """Every level the model opens (seed and per-bar), and the book's log shrink factor.
+
+        ``log_level[k]`` is the cumulative log of the proportional-close factor at state
+        ``k`` (state ``t + 1`` = after bar ``t``). Deaths are not filled in here.
+        """
+        lev, weights = normalise_mix(self.leverage)
+        factors = level_factors(
+            lev,
+            self.formula,
+            mmr=self.mmr,
+            brackets=self.brackets,
+            position_notional=self.position_notional,
+        )
+        n = len(market)
+        oi = market.column("open_interest")
+        d_oi = np.diff(oi, prepend=oi[0])
+        opened = np.maximum(d_oi, 0.0)
+        long_share = self.long_share(market)
+        entry = self.entry_price(market)
+
+        # Per-bar levels: bars × sides × tiers, bar-major.
+        bars = np.flatnonzero(opened > 0)
+        side_amt = np.stack([opened[bars] * long_share[bars], opened[bars] * (1 - long_share[bars])], 1)
+        amount = side_amt[:, :, None] * weights[None, None, :]
+        price = entry[bars, None, None] * factors[None, :, :]
+        shape = amount.shape
+        bar_of = np.broadcast_to(bars[:, None, None], shape).ravel()
+        side_of = np.broadcast_to(np.arange(2)[None, :, None], shape).ravel()
+        tier_of = np.broadcast_to(np.arange(lev.size)[None, None, :], shape).ravel()
+        new = Levels(
+            price=price.ravel(),
+            weight=amount.ravel(),
+            side=side_of.astype("int8"),
+            tier=tier_of.astype("int16"),
+            birth=bar_of + 1,
+            check=bar_of + 1,
+            leverage=lev,
+        )
+        new = new.subset(new.weight > 0)
+        seed = self.seed_levels(market, lev, weights, factors)
+        levels = Levels.concat([seed, new], lev)
+
+        # Proportional closing (and decay) as a cumulative log factor per state.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where((oi[:-1] > 0) & (oi[1:] < oi[:-1]), oi[1:] / oi[:-1], 1.0)
+        log_f = np.concatenate([[0.0], np.maximum(np.log(ratio), _MIN_LOG_FACTOR)])
+        if self.decay is not None:
+            half = pd.Timedelta(self.decay) / market.timeframe
+            log_f = log_f - np.log(2.0) / half
+        log_level = np.concatenate([[0.0], np.cumsum(log_f)])
+        assert log_level.size == n + 1
+        return levels, log_level
+
+    def long_share(self, market: MarketData) -> np.ndarray:
+        """Per bar, the share of new open interest taken as long positions."""
+        split = self.side_split
+        n = len(market)
+        if not isinstance(split, str):
+            return np.full(n, float(split))
+        has_taker = market.has("taker_buy") and market.has("taker_sell")
+        has_net = market.has("taker_net")
+        if split == "taker" or (split == "auto" and (has_taker or has_net)):
+            if has_taker:
+                buy, sell = market.column("taker_buy"), market.column("taker_sell")
+                tot = buy + sell
+                return np.divide(buy, tot, out=np.full(n, 0.5), where=tot > 0)
+            if has_net:
+                net = market.column("taker_net")
+                if market.has("volume"):
+                    vol = market.column("volume")
+                    frac = np.divide(net, vol, out=np.zeros(n), where=vol > 0)
+                    return 0.5 + 0.5 * np.clip(frac, -1.0, 1.0)
+                scale = np.median(np.abs(net[net != 0])) if np.any(net != 0) else 1.0
+                return 0.5 + 0.5 * net / (np.abs(net) + scale)
+            raise ValueError(
+                "side_split='taker' needs taker_buy and taker_sell (or taker_net) columns; "
+                "use side_split='candle' or a fixed share such as 0.5"
+            )
+        o, h, lo, c = (market.column(k) for k in ("open", "high", "low", "close"))
+        rng = h - lo
+        body = np.divide(c - o, rng, out=np.zeros(n), where=rng > 0)
+        return 0.5 + 0.5 * body
+
+    def entry_price(self, market: MarketData) -> np.ndarray:
+        """Per bar, the price new positions are assumed to enter at."""
+        col = market.column
+        if self.entry == "hlc3":
+            return (col("high") + col("low") + col("close")) / 3.0
+        if self.entry == "ohlc4":
+            return (col("open") + col("high") + col("low") + col("close")) / 4.0
+        return col(self.entry)
+
+    def seed_levels(
+        self, market: MarketData, lev: np.ndarray, weights: np.ndarray, factors: np.ndarray
+    ) -> Levels:
+        """Levels for the open interest already present before the first bar."""
+        oi0 = float(market.column("open_interest")[0])
+        if self.seed == "none" or oi0 <= 0:
+            return Levels.empty(lev)
+        open0 = float(market.column("open")[0])
+        sigma = self.seed_spread(market)
+        z = np.linspace(-3.0, 3.0, 61)
+        pz = np.exp(-0.5 * z**2)
+        entries = open0 * np.exp(sigma * z)
+        share = np.array([self.seed_long_share, 1.0 - self.seed_long_share])
+        amount = pz[:, None, None] * share[None, :, None] * weights[None, None, :]
+        price = entries[:, None, None] * factors[None, :, :]
+        # A level already crossed by the first open was liquidated before our data starts.
+        alive = np.where(np.arange(2)[None, :, None] == 0, price < open0, price > open0)
+        amount = np.where(alive, amount, 0.0)
+        if amount.sum() <= 0:
+            return Levels.empty(lev)
+        amount *= oi0 / amount.sum()
+        shape = amount.shape
+        levels = Levels(
+            price=price.ravel(),
+            weight=amount.ravel(),
+            side=np.broadcast_to(np.arange(2)[None, :, None], shape).ravel().astype("int8"),
+            tier=np.broadcast_to(np.arange(lev.size)[None, None, :], shape).ravel().astype("int16"),
+            birth=np.zeros(amount.size, dtype="int64"),
+            check=np.zeros(amount.size, dtype="int64"),
+            leverage=lev,
+        )
+        return levels.subset(levels.weight > 0)
+
+    def seed_spread(self, market: MarketData) -> float:
+        """Log-price spread of the seeded entries: bar volatility scaled to ``seed_age``."""
+        close = market.column("close")[: max(2, min(len(market), 2000))]
+        r = np.diff(np.log(close))
+        vol = float(np.std(r)) if r.size > 1 else 0.0
+        bars = max(pd.Timedelta(self.seed_age) / market.timeframe, 1.0)
+        return max(vol * np.sqrt(bars), 1e-4)
+
+    def _validate(self) -> None:
+        normalise_mix(self.leverage)
+        split = self.side_split
+        if isinstance(split, str):
+            if split not in SIDE_SPLITS:
+                raise ValueError(f"side_split must be one of {SIDE_SPLITS} or a share, got {split!r}")
+        elif not 0.0 <= float(split) <= 1.0:
+            raise ValueError(f"a fixed side_split must be in [0, 1], got {split}")
+        if self.entry not in ENTRIES:
+            raise ValueError(f"entry must be one of {ENTRIES}, got {self.entry!r}")
+        if self.seed not in SEEDS:
+            raise ValueError(f"seed must be one of {SEEDS}, got {self.seed!r}")
+        if not 0.0 <= float(self.seed_long_share) <= 1.0:
+            raise ValueError("seed_long_share must be in [0, 1]")
+        if self.decay is not None and pd.Timedelta(self.decay) <= pd.Timedelta(0):
+            raise ValueError(f"decay half-life must be positive, got {self.decay}")
+        if not self.position_notional > 0:
+            raise ValueError("position_notional must be positive")
+
+
+def _differs(a, b) -> bool:
+    try:
+        return bool(a != b)
+    except (ValueError, TypeError):
+        return True
