@@ -42,26 +42,40 @@ def alive_sum(
     """Sum of the amounts of items alive at each sampled state, per bin.
 
     ``samples`` are sorted state indices; ``bins`` gives each item's bin (``-1`` leaves the
-    item out, e.g. outside the visible price range). Returns ``(len(samples), n_bins)``.
+    item out, e.g. outside the visible price range). Returns ``(n_bins, len(samples))``.
     """
     samples = np.asarray(samples, dtype="int64")
     n_s = samples.size
-    keep = np.asarray(bins) >= 0
-    birth, death = np.asarray(birth)[keep], np.asarray(death)[keep]
-    weight, bins = np.asarray(weight, dtype="float64")[keep], np.asarray(bins)[keep]
-    first = np.searchsorted(samples, birth, side="left")
-    stop = np.searchsorted(samples, death, side="left")
-    live = first < stop
-    first, stop, weight, bins = first[live], stop[live], weight[live], bins[live]
-    birth = birth[live]
+    bins = np.asarray(bins)
+    birth, death = np.asarray(birth), np.asarray(death)
+    weight = np.asarray(weight, dtype="float64")
+    # Index of the first sample at or after each state, through a lookup table over states.
+    top = int(max(birth.max(initial=0), death.max(initial=0))) + 1
+    first_sample = np.searchsorted(samples, np.arange(top + 1), side="left")
+    first, stop = first_sample[birth], first_sample[death]
+    live = (first < stop) & (bins >= 0)
+    if not live.all():
+        first, stop, weight, bins, birth = (
+            first[live],
+            stop[live],
+            weight[live],
+            bins[live],
+            birth[live],
+        )
 
     if log_level is None:
-        diff = _scatter(first, stop, weight, bins, n_s, n_bins)
-        return np.cumsum(diff, axis=0)[:n_s]
+        return _accumulate(first, stop, weight, bins, n_s, n_bins)
 
-    # Rebase per segment of samples so that no exponent leaves float64's range.
     level_s = log_level[samples]
     seg_start = _segments(level_s)
+    if seg_start.size == 1:
+        ref = level_s[0] if n_s else 0.0
+        total = _accumulate(first, stop, weight * np.exp(ref - log_level[birth]), bins, n_s, n_bins)
+        total *= np.exp(level_s - ref)[None, :]
+        return total
+
+    # Rebase per segment of samples so that no exponent leaves float64's range: an item
+    # alive across segments is split into one piece per segment.
     seg_of = np.searchsorted(seg_start, np.arange(n_s), side="right") - 1
     seg_end = np.append(seg_start[1:], n_s)
     s_a, s_b = seg_of[first], seg_of[stop - 1]
@@ -72,17 +86,18 @@ def alive_sum(
     p_stop = np.minimum(stop[item], seg_end[seg])
     ref = level_s[seg_start[seg]]
     p_weight = weight[item] * np.exp(ref - log_level[birth[item]])
-    diff = _scatter(p_first, p_stop, p_weight, bins[item], n_s, n_bins)
-    total = np.cumsum(diff, axis=0)[:n_s]
-    total *= np.exp(level_s - level_s[seg_start[seg_of]])[:, None]
+    total = _accumulate(p_first, p_stop, p_weight, bins[item], n_s, n_bins)
+    total *= np.exp(level_s - level_s[seg_start[seg_of]])[None, :]
     return total
 
 
-def _scatter(first, stop, weight, bins, n_s, n_bins) -> np.ndarray:
-    cells = (n_s + 1) * n_bins
-    add = np.bincount(first * n_bins + bins, weights=weight, minlength=cells)
-    sub = np.bincount(stop * n_bins + bins, weights=weight, minlength=cells)
-    return (add - sub).reshape(n_s + 1, n_bins)
+def _accumulate(first, stop, weight, bins, n_s, n_bins) -> np.ndarray:
+    """Add each weight from sample ``first`` up to (not including) ``stop``, per bin."""
+    row = n_s + 1
+    keys = np.concatenate([bins * row + first, bins * row + stop])
+    w = np.concatenate([weight, -weight])
+    diff = np.bincount(keys, weights=w, minlength=n_bins * row).reshape(n_bins, row)
+    return np.cumsum(diff[:, :n_s], axis=1)
 
 
 def _segments(level_s: np.ndarray) -> np.ndarray:

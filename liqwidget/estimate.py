@@ -22,7 +22,7 @@ class Levels:
 
     ``side`` is 0 for long, 1 for short; ``tier`` indexes ``leverage``; ``birth`` and
     ``death`` are book states (state ``t + 1`` = after bar ``t``; death ``n + 1`` = still
-    open at the end); ``check`` is the first bar whose range can sweep the level.
+    open at the end). A level born at state ``k`` can first be swept by bar ``k``.
     """
 
     price: np.ndarray
@@ -30,16 +30,15 @@ class Levels:
     side: np.ndarray
     tier: np.ndarray
     birth: np.ndarray
-    check: np.ndarray
     leverage: np.ndarray
     death: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="int64"))
 
-    _ARRAYS = ("price", "weight", "side", "tier", "birth", "check")
+    _ARRAYS = ("price", "weight", "side", "tier", "birth")
 
     @classmethod
     def empty(cls, leverage: np.ndarray) -> Levels:
         z = np.empty(0)
-        return cls(z, z, z.astype("int8"), z.astype("int16"), z.astype("int64"), z.astype("int64"), leverage)
+        return cls(z, z, z.astype("int8"), z.astype("int16"), z.astype("int64"), leverage)
 
     @classmethod
     def concat(cls, parts: list[Levels], leverage: np.ndarray) -> Levels:
@@ -101,7 +100,9 @@ class ClusterEstimate:
         key = (lv.side[idx].astype("int64") * n_t + lv.tier[idx]) * self.n_bars + bar
         flat = np.bincount(key, weights=amount, minlength=2 * n_t * self.n_bars)
         cols = pd.MultiIndex.from_product([SIDES, lv.leverage], names=["side", "leverage"])
-        return pd.DataFrame(flat.reshape(2 * n_t, self.n_bars).T, index=self.market.index, columns=cols)
+        return pd.DataFrame(
+            flat.reshape(2 * n_t, self.n_bars).T, index=self.market.index, columns=cols
+        )
 
     @cached_property
     def book(self) -> pd.DataFrame:
@@ -112,7 +113,7 @@ class ClusterEstimate:
         """
         lv, n = self.raw, self.n_bars
         states = np.arange(n + 1)
-        outstanding = alive_sum(lv.birth, lv.death, lv.weight, lv.side, 2, states, self.log_level)
+        outstanding = alive_sum(lv.birth, lv.death, lv.weight, lv.side, 2, states, self.log_level).T
         open_bar = np.maximum(lv.birth - 1, 0)
         swept = self.swept.to_numpy()
         keep = np.exp(np.diff(self.log_level))  # fraction kept by proportional closing
@@ -121,7 +122,9 @@ class ClusterEstimate:
             m = lv.side == s
             frame[f"opened_{name}"] = np.bincount(open_bar[m], weights=lv.weight[m], minlength=n)
             frame[f"swept_{name}"] = swept[:, s]
-            frame[f"closed_{name}"] = (1.0 - keep) * np.maximum(outstanding[:-1, s] - swept[:, s], 0.0)
+            frame[f"closed_{name}"] = (1.0 - keep) * np.maximum(
+                outstanding[:-1, s] - swept[:, s], 0.0
+            )
             frame[f"outstanding_{name}"] = outstanding[1:, s]
         return pd.DataFrame(frame, index=self.market.index)
 
@@ -152,8 +155,8 @@ class ClusterEstimate:
         return Heatmap(
             time_edges=time_edges,
             price_edges=edges,
-            long=np.ascontiguousarray(cells[:, :height].T),
-            short=np.ascontiguousarray(cells[:, height:].T),
+            long=cells[:height],
+            short=cells[height:],
         )
 
     def state_at(self, t) -> int:

@@ -104,12 +104,17 @@ def price_bins(
     else:
         lo, hi = (float(x) for x in price_range)
         if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo >= 0):
-            raise ValueError(f"price_range must be (low, high) with 0 <= low < high, got {price_range}")
+            raise ValueError(
+                f"price_range must be (low, high) with 0 <= low < high, got {price_range}"
+            )
     return np.linspace(lo, hi, height + 1)
 
 
 def bin_index(prices: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Bin of each price for the given edges, ``-1`` outside them."""
-    i = np.searchsorted(edges, prices, side="right") - 1
-    i[(prices < edges[0]) | (prices >= edges[-1])] = -1
+    """Bin of each price for equally spaced ``edges``, ``-1`` outside them."""
+    lo, hi, n = float(edges[0]), float(edges[-1]), edges.size - 1
+    scaled = np.asarray(prices, dtype="float64") - lo
+    scaled *= n / (hi - lo)
+    i = np.floor(scaled, out=scaled).astype("int64")
+    i[(i < 0) | (i >= n)] = -1
     return i

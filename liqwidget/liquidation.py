@@ -85,7 +85,9 @@ class Brackets:
         return cls(col["floor"], col["mmr"], col["cum"], lev, source)
 
     @classmethod
-    def from_ccxt(cls, tiers: Sequence[dict], source: str = "ccxt fetch_leverage_tiers") -> Brackets:
+    def from_ccxt(
+        cls, tiers: Sequence[dict], source: str = "ccxt fetch_leverage_tiers"
+    ) -> Brackets:
         """From the list ccxt's ``fetch_leverage_tiers()[symbol]`` returns.
 
         The maintenance amount is taken from the exchange's raw ``info['cum']`` when present,

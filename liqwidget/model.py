@@ -120,13 +120,16 @@ class ClusterModel:
         levels, log_level = self.build_levels(market)
         low, high = market.column("low"), market.column("high")
         death = np.empty(levels.price.size, dtype="int64")
-        is_long = levels.side == 0
-        death[is_long] = FirstPassage(low, "below").find(levels.check[is_long], levels.price[is_long])
-        death[~is_long] = FirstPassage(high, "above").find(
-            levels.check[~is_long], levels.price[~is_long]
-        )
+        n_long = int(np.searchsorted(levels.side, 1))  # levels come longs first
+        for part, prices, kind in (
+            (slice(0, n_long), low, "below"),
+            (slice(n_long, None), high, "above"),
+        ):
+            death[part] = FirstPassage(prices, kind).find(levels.birth[part], levels.price[part])
         levels.death = death + 1  # state index: gone from the book after bar `death`
-        return ClusterEstimate(market=market, params=self.get_params(), raw=levels, log_level=log_level)
+        return ClusterEstimate(
+            market=market, params=self.get_params(), raw=levels, log_level=log_level
+        )
 
     # -------------------------------------------------------------- the inputs of the book
     def build_levels(self, market: MarketData) -> tuple[Levels, np.ndarray]:
@@ -150,27 +153,30 @@ class ClusterModel:
         long_share = self.long_share(market)
         entry = self.entry_price(market)
 
-        # Per-bar levels: bars × sides × tiers, bar-major.
+        # Per-bar levels, side-major (all longs, then all shorts), then bar, then tier.
         bars = np.flatnonzero(opened > 0)
-        side_amt = np.stack([opened[bars] * long_share[bars], opened[bars] * (1 - long_share[bars])], 1)
-        amount = side_amt[:, :, None] * weights[None, None, :]
-        price = entry[bars, None, None] * factors[None, :, :]
-        shape = amount.shape
-        bar_of = np.broadcast_to(bars[:, None, None], shape).ravel()
-        side_of = np.broadcast_to(np.arange(2)[None, :, None], shape).ravel()
-        tier_of = np.broadcast_to(np.arange(lev.size)[None, None, :], shape).ravel()
-        new = Levels(
-            price=price.ravel(),
-            weight=amount.ravel(),
-            side=side_of.astype("int8"),
-            tier=tier_of.astype("int16"),
-            birth=bar_of + 1,
-            check=bar_of + 1,
-            leverage=lev,
-        )
-        new = new.subset(new.weight > 0)
+        share = np.stack([long_share[bars], 1.0 - long_share[bars]])
+        amount = (opened[bars][None, :] * share)[:, :, None] * weights[None, None, :]
+        price = entry[bars][None, :, None] * factors[:, None, :]
         seed = self.seed_levels(market, lev, weights, factors)
-        levels = Levels.concat([seed, new], lev)
+        parts = []
+        for s in (0, 1):
+            born = np.repeat(bars + 1, lev.size)
+            sl = seed.subset(seed.side == s)
+            parts.append(sl)
+            parts.append(
+                Levels(
+                    price=price[s].ravel(),
+                    weight=amount[s].ravel(),
+                    side=np.full(born.size, s, dtype="int8"),
+                    tier=np.tile(np.arange(lev.size, dtype="int16"), bars.size),
+                    birth=born,
+                    leverage=lev,
+                )
+            )
+        levels = Levels.concat(parts, lev)
+        if (levels.weight <= 0).any():
+            levels = levels.subset(levels.weight > 0)
 
         # Proportional closing (and decay) as a cumulative log factor per state.
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -250,7 +256,6 @@ class ClusterModel:
             side=np.broadcast_to(np.arange(2)[None, :, None], shape).ravel().astype("int8"),
             tier=np.broadcast_to(np.arange(lev.size)[None, None, :], shape).ravel().astype("int16"),
             birth=np.zeros(amount.size, dtype="int64"),
-            check=np.zeros(amount.size, dtype="int64"),
             leverage=lev,
         )
         return levels.subset(levels.weight > 0)
@@ -268,7 +273,9 @@ class ClusterModel:
         split = self.side_split
         if isinstance(split, str):
             if split not in SIDE_SPLITS:
-                raise ValueError(f"side_split must be one of {SIDE_SPLITS} or a share, got {split!r}")
+                raise ValueError(
+                    f"side_split must be one of {SIDE_SPLITS} or a share, got {split!r}"
+                )
         elif not 0.0 <= float(split) <= 1.0:
             raise ValueError(f"a fixed side_split must be in [0, 1], got {split}")
         if self.entry not in ENTRIES:
