@@ -1,0 +1,559 @@
+"""The embedded store: one SQLite file (WAL mode) for bars, open interest, recorded
+liquidations and the gaps in recording coverage.
+
+One writer (``liqwidget fetch`` or ``liqwidget record``) and any number of readers (a
+notebook, a site build) can use the same file at once. Path: the ``path=`` argument, else the
+``LIQWIDGET_STORE`` environment variable, else ``$XDG_DATA_HOME/liqwidget/store.sqlite``
+(``~/.local/share/liqwidget/store.sqlite``).
+
+Times are stored as integer milliseconds since the epoch (UTC). Liquidation rows get an
+increasing integer id, so a reader can follow new rows with :meth:`Store.events_since`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .market import MarketData
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+ENV_VAR = "LIQWIDGET_STORE"
+EVENT_COLUMNS = ("time", "side", "price", "notional", "exchange", "symbol")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS bars (
+    exchange TEXT NOT NULL, symbol TEXT NOT NULL, timeframe TEXT NOT NULL, ts INTEGER NOT NULL,
+    open REAL NOT NULL, high REAL NOT NULL, low REAL NOT NULL, close REAL NOT NULL, volume REAL,
+    PRIMARY KEY (exchange, symbol, timeframe, ts)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS open_interest (
+    exchange TEXT NOT NULL, symbol TEXT NOT NULL, period TEXT NOT NULL, ts INTEGER NOT NULL,
+    amount REAL, value REAL, contract_size REAL,
+    PRIMARY KEY (exchange, symbol, period, ts)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS coverage (
+    exchange TEXT NOT NULL, symbol TEXT NOT NULL, dataset TEXT NOT NULL,
+    start INTEGER NOT NULL, stop INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS coverage_key ON coverage (exchange, symbol, dataset, start);
+CREATE TABLE IF NOT EXISTS liquidations (
+    id INTEGER PRIMARY KEY,
+    exchange TEXT NOT NULL, symbol TEXT NOT NULL, ts INTEGER NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ('long', 'short')),
+    price REAL NOT NULL, amount REAL NOT NULL, notional REAL NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    UNIQUE (exchange, symbol, ts, side, price, amount)
+);
+CREATE INDEX IF NOT EXISTS liquidations_time ON liquidations (exchange, symbol, ts);
+CREATE TABLE IF NOT EXISTS gaps (
+    id INTEGER PRIMARY KEY,
+    exchange TEXT NOT NULL, symbol TEXT, start INTEGER NOT NULL, stop INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
+"""
+
+
+class StoreError(RuntimeError):
+    """A store problem; the message says what is wrong and what to do."""
+
+
+def default_path() -> Path:
+    """Where the store lives unless told otherwise (see the module docstring)."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "liqwidget" / "store.sqlite"
+
+
+def to_ms(value) -> int | None:
+    """A time (Timestamp, datetime, ISO string or ms integer) as UTC epoch milliseconds."""
+    if value is None:
+        return None
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        return int(value)
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        ts = ts.tz_localize("UTC")
+    return int(ts.value // 1_000_000)
+
+
+def _times(ms: Sequence[int] | np.ndarray) -> pd.DatetimeIndex:
+    arr = np.asarray(ms, dtype="int64")
+    return pd.DatetimeIndex(pd.to_datetime(arr, unit="ms", utc=True)).as_unit("ns")
+
+
+class Store:
+    """The liqwidget store. ``Store(path=None)``; use as a context manager or call close()."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = 30.0):
+        self.path = Path(path).expanduser() if path is not None else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a killed process; only an OS crash can lose the tail.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"cannot open the store at {self.path}: {exc}. Check the path "
+                f"(or {ENV_VAR}) points at a liqwidget store or a new file."
+            ) from exc
+
+    # ------------------------------------------------------------------ housekeeping
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the store at {self.path} has schema version {version}, newer than this "
+                    f"liqwidget understands ({SCHEMA_VERSION}); upgrade liqwidget"
+                )
+            if version < SCHEMA_VERSION:
+                # Every statement is CREATE ... IF NOT EXISTS, so a race with another process
+                # creating the same file is harmless.
+                self._db.executescript(_SCHEMA)
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    def _write(self, sql: str, rows: Iterable[Sequence]) -> int:
+        """Run one executemany in its own transaction; return the number of changed rows."""
+        with self._lock:
+            before = self._db.total_changes
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(sql, rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return self._db.total_changes - before
+
+    def _query(self, sql: str, args: Sequence = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def integrity_check(self) -> str:
+        """SQLite's own consistency check: ``"ok"`` for a healthy file."""
+        return str(self._query("PRAGMA integrity_check")[0][0])
+
+    # ------------------------------------------------------------------ bars and OI
+    def write_bars(self, exchange: str, symbol: str, timeframe: str, bars) -> int:
+        """Insert or replace candles: ``[[ms, open, high, low, close, volume], ...]`` (ccxt
+        OHLCV rows) or a DataFrame with a ``timestamp`` column (ms) or a UTC DatetimeIndex."""
+        rows = _ohlcv_rows(bars)
+        sql = "INSERT OR REPLACE INTO bars VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        return self._write(sql, ((exchange, symbol, timeframe, *r) for r in rows))
+
+    def write_open_interest(
+        self, exchange: str, symbol: str, period: str, rows: Iterable[Sequence]
+    ) -> int:
+        """Insert or replace OI rows ``(ms, amount_in_contracts, quote_value, contract_size)``;
+        amount or value may be None (whichever the exchange does not report)."""
+        sql = "INSERT OR REPLACE INTO open_interest VALUES (?, ?, ?, ?, ?, ?, ?)"
+        return self._write(sql, ((exchange, symbol, period, *r) for r in rows))
+
+    def load_market(
+        self, exchange: str, symbol: str, timeframe: str, start=None, end=None
+    ) -> MarketData:
+        """Stored bars with open interest as :class:`~liqwidget.MarketData`
+        (``start <= time <= end``; OI in quote notional).
+
+        Open interest is the reported amount x contract size x the bar's close when the
+        amount is known, else the reported quote value. The OI sample at or before each bar
+        open (within one OI period) is used. Bars with no OI are left out with a warning (inside
+        the range they then show up in ``MarketData.gaps``).
+        """
+        lo, hi = to_ms(start), to_ms(end)
+        where, args = "exchange=? AND symbol=? AND timeframe=?", [exchange, symbol, timeframe]
+        if lo is not None:
+            where, args = where + " AND ts>=?", [*args, lo]
+        if hi is not None:
+            where, args = where + " AND ts<=?", [*args, hi]
+        bars = self._query(
+            f"SELECT ts, open, high, low, close, volume FROM bars WHERE {where} ORDER BY ts", args
+        )
+        if not bars:
+            raise StoreError(
+                f"no {timeframe} bars for {exchange} {symbol} in the store {self.path}"
+                f" between {start} and {end}; run `liqwidget fetch {exchange} {symbol} "
+                f"--timeframe {timeframe}` first"
+            )
+        frame = pd.DataFrame(bars, columns=["ts", "open", "high", "low", "close", "volume"])
+        oi = self._query(
+            "SELECT period, ts, amount, value, contract_size FROM open_interest "
+            "WHERE exchange=? AND symbol=? AND ts>=? AND ts<=? ORDER BY ts",
+            (exchange, symbol, int(frame.ts.iloc[0]) - 86_400_000, int(frame.ts.iloc[-1])),
+        )
+        oi_frame = pd.DataFrame(oi, columns=["period", "ts", "amount", "value", "contract_size"])
+        frame["open_interest"] = _oi_for_bars(frame, oi_frame, timeframe)
+        missing = frame["open_interest"].isna().to_numpy()
+        if missing.all():
+            raise StoreError(
+                f"no open interest stored for {exchange} {symbol} between "
+                f"{_times(frame.ts.iloc[[0]])[0]} and {_times(frame.ts.iloc[[-1]])[0]}; run "
+                f"`liqwidget fetch` for that range (some exchanges keep only ~30 days of OI)"
+            )
+        if missing.any():
+            first = _times(frame.ts[missing].iloc[[0]])[0]
+            log.warning(
+                "%s %s: %d of %d bars have no open interest (first at %s) and are left out; "
+                "fetch OI for that range to fill them",
+                exchange,
+                symbol,
+                int(missing.sum()),
+                len(frame),
+                first,
+            )
+            frame = frame[~missing]
+        if frame["volume"].isna().any():
+            frame = frame.drop(columns="volume")
+        frame = frame.rename(columns={"ts": "timestamp"})
+        return MarketData.from_frame(
+            frame,
+            timeframe=pd.Timedelta(_timeframe_ms(timeframe), unit="ms"),
+            allow_gaps=True,
+            symbol=symbol,
+            exchange=exchange,
+        )
+
+    # ------------------------------------------------------------------ coverage of fetches
+    def mark_covered(self, exchange: str, symbol: str, dataset: str, start: int, stop: int) -> None:
+        """Record that ``[start, stop)`` (ms) of a dataset (e.g. ``"ohlcv:5m"``) was fetched;
+        overlapping and touching intervals are merged."""
+        if stop <= start:
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                key = (exchange, symbol, dataset)
+                rows = self._db.execute(
+                    "SELECT rowid, start, stop FROM coverage WHERE exchange=? AND symbol=? "
+                    "AND dataset=? AND stop>=? AND start<=?",
+                    (*key, start, stop),
+                ).fetchall()
+                for rowid, s, e in rows:
+                    start, stop = min(start, s), max(stop, e)
+                    self._db.execute("DELETE FROM coverage WHERE rowid=?", (rowid,))
+                self._db.execute("INSERT INTO coverage VALUES (?, ?, ?, ?, ?)", (*key, start, stop))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def missing(
+        self, exchange: str, symbol: str, dataset: str, start: int, stop: int
+    ) -> list[tuple[int, int]]:
+        """The parts of ``[start, stop)`` (ms) not yet covered by earlier fetches."""
+        rows = self._query(
+            "SELECT start, stop FROM coverage WHERE exchange=? AND symbol=? AND dataset=? "
+            "AND stop>? AND start<? ORDER BY start",
+            (exchange, symbol, dataset, start, stop),
+        )
+        out, cursor = [], start
+        for s, e in rows:
+            if s > cursor:
+                out.append((cursor, min(s, stop)))
+            cursor = max(cursor, e)
+        if cursor < stop:
+            out.append((cursor, stop))
+        return out
+
+    # ------------------------------------------------------------------ liquidations
+    def write_liquidations(self, events: pd.DataFrame) -> int:
+        """Add liquidation events (the event frame: ``time, side, price, notional, exchange,
+        symbol``; optional ``amount`` in base units). Exact repeats of a stored event are
+        ignored. Returns how many rows were new."""
+        rows = _event_rows(events)
+        sql = (
+            "INSERT OR IGNORE INTO liquidations "
+            "(exchange, symbol, ts, side, price, amount, notional, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        return self._write(sql, rows)
+
+    def load_liquidations(
+        self, exchange: str | None = None, symbol: str | None = None, start=None, end=None
+    ) -> pd.DataFrame:
+        """Recorded liquidations as an event frame, oldest first (``start <= time <= end``)."""
+        where, args = ["1=1"], []
+        for col, val in (("exchange", exchange), ("symbol", symbol)):
+            if val is not None:
+                where.append(f"{col}=?")
+                args.append(val)
+        if start is not None:
+            where.append("ts>=?")
+            args.append(to_ms(start))
+        if end is not None:
+            where.append("ts<=?")
+            args.append(to_ms(end))
+        sql = (
+            "SELECT ts, side, price, notional, exchange, symbol FROM liquidations WHERE "
+            + " AND ".join(where)
+            + " ORDER BY ts, id"
+        )
+        return _event_frame(self._query(sql, args))
+
+    def events_since(self, cursor: int = 0, limit: int | None = None) -> tuple[pd.DataFrame, int]:
+        """Liquidations stored after ``cursor`` (0 = from the start), in the order they were
+        recorded, and the cursor to pass next time. Poll it to follow a live recording."""
+        sql = (
+            "SELECT ts, side, price, notional, exchange, symbol, id FROM liquidations "
+            "WHERE id>? ORDER BY id"
+        )
+        args: list = [int(cursor)]
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        rows = self._query(sql, args)
+        new_cursor = rows[-1][-1] if rows else int(cursor)
+        return _event_frame([r[:-1] for r in rows]), int(new_cursor)
+
+    def count_liquidations(self) -> int:
+        return int(self._query("SELECT count(*) FROM liquidations")[0][0])
+
+    # ------------------------------------------------------------------ coverage gaps
+    def add_gap(self, exchange: str, symbol: str | None, start, stop, reason: str) -> None:
+        """Record a stretch of time when the recorder was blind (``symbol=None``: all of the
+        exchange's recorded symbols)."""
+        self._write(
+            "INSERT INTO gaps (exchange, symbol, start, stop, reason) VALUES (?, ?, ?, ?, ?)",
+            [(exchange, symbol, to_ms(start), to_ms(stop), reason)],
+        )
+
+    def gaps(self, exchange: str | None = None, symbol: str | None = None, start=None, end=None):
+        """Recording gaps overlapping ``[start, end]``: DataFrame with ``exchange, symbol,
+        start, end, reason`` (a null symbol means every symbol of that exchange)."""
+        where, args = ["1=1"], []
+        if exchange is not None:
+            where.append("exchange=?")
+            args.append(exchange)
+        if symbol is not None:
+            where.append("(symbol=? OR symbol IS NULL)")
+            args.append(symbol)
+        if start is not None:
+            where.append("stop>=?")
+            args.append(to_ms(start))
+        if end is not None:
+            where.append("start<=?")
+            args.append(to_ms(end))
+        rows = self._query(
+            "SELECT exchange, symbol, start, stop, reason FROM gaps WHERE "
+            + " AND ".join(where)
+            + " ORDER BY start",
+            args,
+        )
+        frame = pd.DataFrame(rows, columns=["exchange", "symbol", "start", "end", "reason"])
+        frame["start"] = _times(frame["start"].to_numpy(dtype="int64"))
+        frame["end"] = _times(frame["end"].to_numpy(dtype="int64"))
+        return frame
+
+    # ------------------------------------------------------------------ listing and export
+    def series(self) -> pd.DataFrame:
+        """What bars are stored: exchange, symbol, timeframe, bars, first, last."""
+        rows = self._query(
+            "SELECT exchange, symbol, timeframe, count(*), min(ts), max(ts) FROM bars "
+            "GROUP BY exchange, symbol, timeframe ORDER BY exchange, symbol, timeframe"
+        )
+        frame = pd.DataFrame(
+            rows, columns=["exchange", "symbol", "timeframe", "bars", "first", "last"]
+        )
+        for col in ("first", "last"):
+            frame[col] = _times(frame[col].to_numpy(dtype="int64"))
+        return frame
+
+    def export_parquet(self, directory: str | os.PathLike, **filters) -> dict[str, Path]:
+        """Write ``liquidations.parquet``, ``gaps.parquet`` and ``bars.parquet`` (every stored
+        bar with its raw OI columns) into ``directory``. ``filters`` (exchange, symbol, start,
+        end) narrow the liquidations and gaps. Needs pyarrow."""
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - pyarrow ships with the test extra
+            raise StoreError(
+                "Parquet export needs pyarrow: pip install 'liqwidget[parquet]'"
+            ) from exc
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {name: out / f"{name}.parquet" for name in ("liquidations", "gaps", "bars")}
+        self.load_liquidations(**filters).to_parquet(paths["liquidations"], index=False)
+        self.gaps(**filters).to_parquet(paths["gaps"], index=False)
+        rows = self._query(
+            "SELECT exchange, symbol, timeframe, ts, open, high, low, close, volume FROM bars "
+            "ORDER BY exchange, symbol, timeframe, ts"
+        )
+        bars = pd.DataFrame(
+            rows,
+            columns=[
+                "exchange",
+                "symbol",
+                "timeframe",
+                "ts",
+                "open",
+                "high",
+                "low",
+                "close",
+                "volume",
+            ],
+        )
+        bars.insert(3, "time", _times(bars.pop("ts").to_numpy(dtype="int64")))
+        bars.to_parquet(paths["bars"], index=False)
+        return paths
+
+
+# ---------------------------------------------------------------------- helpers
+def _timeframe_ms(timeframe: str) -> int:
+    units = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+    try:
+        return int(timeframe[:-1]) * units[timeframe[-1]]
+    except (KeyError, ValueError, IndexError):
+        raise StoreError(
+            f"unknown timeframe {timeframe!r}; use ccxt style like '1m', '5m', '1h', '1d'"
+        ) from None
+
+
+def _ohlcv_rows(bars) -> list[tuple]:
+    if isinstance(bars, pd.DataFrame):
+        frame = bars
+        if "timestamp" in frame.columns:
+            ts = frame["timestamp"].to_numpy(dtype="int64")
+        elif isinstance(frame.index, pd.DatetimeIndex) and frame.index.tz is not None:
+            ts = frame.index.tz_convert("UTC").as_unit("ms").asi8
+        else:
+            raise StoreError("bars need a 'timestamp' column (ms) or a UTC DatetimeIndex")
+        cols = [frame[c].to_numpy(dtype="float64") for c in ("open", "high", "low", "close")]
+        vol = (
+            frame["volume"].to_numpy(dtype="float64")
+            if "volume" in frame.columns
+            else np.full(len(frame), np.nan)
+        )
+        arr = list(zip(ts.tolist(), *(c.tolist() for c in cols), vol.tolist(), strict=True))
+    else:
+        arr = [tuple(r[:6]) if len(r) >= 6 else (*r[:5], None) for r in bars]
+    out = []
+    for i, (t, o, h, lo, c, v) in enumerate(arr):
+        values = (o, h, lo, c)
+        if t is None or any(x is None or not np.isfinite(x) or x <= 0 for x in values):
+            raise StoreError(f"bar row {i} (timestamp {t}) has a missing or non-positive price")
+        vol = None if v is None or not np.isfinite(v) else float(v)
+        out.append((int(t), float(o), float(h), float(lo), float(c), vol))
+    return out
+
+
+def _event_rows(events: pd.DataFrame) -> list[tuple]:
+    if not isinstance(events, pd.DataFrame):
+        raise StoreError(f"expected a DataFrame of liquidation events, got {type(events).__name__}")
+    need = ("time", "side", "price", "notional", "exchange", "symbol")
+    missing = [c for c in need if c not in events.columns]
+    if missing:
+        raise StoreError(f"liquidation events are missing column(s) {missing}; need {list(need)}")
+    if not len(events):
+        return []
+    times = pd.DatetimeIndex(pd.to_datetime(events["time"], utc=True))
+    if times.hasnans:
+        raise StoreError(f"column 'time' is missing at row {int(np.flatnonzero(times.isna())[0])}")
+    ts = times.as_unit("ns").asi8 // 1_000_000
+    price = events["price"].to_numpy(dtype="float64")
+    notional = events["notional"].to_numpy(dtype="float64")
+    amount = (
+        events["amount"].to_numpy(dtype="float64")
+        if "amount" in events.columns
+        else notional / price
+    )
+    side = events["side"].astype(str).to_numpy()
+    for name, arr in (("price", price), ("notional", notional), ("amount", amount)):
+        bad = np.flatnonzero(~np.isfinite(arr) | (arr <= 0))
+        if bad.size:
+            raise StoreError(f"column '{name}' is not a positive number at row {int(bad[0])}")
+    bad = np.flatnonzero(~np.isin(side, ["long", "short"]))
+    if bad.size:
+        raise StoreError(
+            f"column 'side' is {side[bad[0]]!r} at row {int(bad[0])}; use 'long' or 'short' "
+            "(the side of the position that was liquidated)"
+        )
+    now = int(time.time() * 1000)
+    return list(
+        zip(
+            events["exchange"].astype(str).tolist(),
+            events["symbol"].astype(str).tolist(),
+            ts.tolist(),
+            side.tolist(),
+            price.tolist(),
+            amount.tolist(),
+            notional.tolist(),
+            [now] * len(ts),
+            strict=True,
+        )
+    )
+
+
+def _event_frame(rows: list[tuple]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["ts", "side", "price", "notional", "exchange", "symbol"])
+    frame.insert(0, "time", _times(frame.pop("ts").to_numpy(dtype="int64")))
+    frame["price"] = frame["price"].astype("float64")
+    frame["notional"] = frame["notional"].astype("float64")
+    for col in ("side", "exchange", "symbol"):
+        frame[col] = frame[col].astype(object)
+    return frame
+
+
+def _oi_for_bars(bars: pd.DataFrame, oi: pd.DataFrame, timeframe: str) -> pd.Series:
+    """Quote-notional OI per bar: the latest OI sample at or before the bar open, within one
+    OI period. The finest stored OI period that fits is used."""
+    result = pd.Series(np.nan, index=bars.index)
+    if oi.empty:
+        return result
+    bar_ms = _timeframe_ms(timeframe)
+    periods = sorted(oi["period"].unique(), key=_timeframe_ms)
+    fitting = [p for p in periods if _timeframe_ms(p) <= bar_ms]
+    period = fitting[-1] if fitting else periods[0]
+    sel = oi[oi["period"] == period].sort_values("ts")
+    merged = pd.merge_asof(
+        bars[["ts", "close"]].astype({"ts": "int64"}),
+        sel.astype({"ts": "int64"}),
+        on="ts",
+        direction="backward",
+        tolerance=_timeframe_ms(period) - 1,
+    )
+    amount = merged["amount"].to_numpy(dtype="float64")
+    size = merged["contract_size"].fillna(1.0).to_numpy(dtype="float64")
+    value = merged["value"].to_numpy(dtype="float64")
+    from_amount = amount * size * merged["close"].to_numpy(dtype="float64")
+    quote = np.where(np.isfinite(from_amount), from_amount, value)
+    return pd.Series(quote, index=bars.index)
