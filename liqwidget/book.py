@@ -46,7 +46,7 @@ def alive_sum(
     """
     samples = np.asarray(samples, dtype="int64")
     n_s = samples.size
-    bins = np.asarray(bins)
+    bins = np.asarray(bins, dtype="int64")
     birth, death = np.asarray(birth), np.asarray(death)
     weight = np.asarray(weight, dtype="float64")
     # Index of the first sample at or after each state, through a lookup table over states.
