@@ -189,6 +189,29 @@ class ClusterEstimate:
         index = pd.Index(0.5 * (edges[:-1] + edges[1:]), name="price")
         return pd.DataFrame(flat.reshape(bins, 2 * n_t), index=index, columns=cols)
 
+    def price_at(self, t=None) -> float:
+        """Close of the last bar shown at time ``t`` (default: the last bar)."""
+        state = self.n_bars if t is None else self.state_at(t)
+        return float(self.market.column("close")[max(state, 1) - 1])
+
+    def top_clusters(self, t=None, n: int = 3, bin_width: float = 0.0025) -> pd.DataFrame:
+        """The ``n`` densest long and short price bands at time ``t`` (default: the end).
+
+        Bands are ``bin_width`` (a fraction of price) wide. Columns: ``side``, ``price``
+        (band centre), ``distance`` (fraction of the current price, negative below),
+        ``notional``.
+        """
+        price = self.price_at(t)
+        lo, hi = price * 0.5, price * 1.5
+        bins = max(round((hi - lo) / (price * bin_width)), 1)
+        at = self.levels_at(t, bins=bins, price_range=(lo, hi))
+        rows = []
+        for side in ("long", "short"):
+            total = at[side].sum(axis=1)
+            for p, v in total[total > 0].nlargest(n).items():
+                rows.append({"side": side, "price": p, "distance": p / price - 1, "notional": v})
+        return pd.DataFrame(rows, columns=["side", "price", "distance", "notional"])
+
     @cached_property
     def levels(self) -> pd.DataFrame:
         """Tidy: one row per level — created, price, side, leverage, notional, consumed."""
