@@ -1,0 +1,364 @@
+"""Measure the cluster model against real liquidations, next to naive baselines, and fit it.
+
+* **Timing** — per bar, the model's swept long/short notional against real long/short
+  liquidations: Spearman rank correlation, precision of the model's top-decile bars (how
+  many of them are also top-decile bars of real liquidations; random = 10 %) with a Wilson
+  95 % interval, and the share of real notional that falls in those bars.
+* **Location** — for events with prices: the share of real liquidation notional whose price
+  lies in the model's top-decile price bins at that moment, against random bins (10 %) and
+  against the bins nearest to price.
+* **Baselines** from the same bars: wick × OI, |return| × OI, and OI drop.
+* **Fit** — non-negative least squares of real per-bar liquidations on the model's swept
+  notional per leverage tier, trained on the earlier part and scored on the later part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import nnls
+from scipy.stats import spearmanr
+
+from .book import alive_sum
+from .estimate import SIDES, ClusterEstimate
+from .market import MarketData
+from .model import ClusterModel
+
+Z95 = 1.959963984540054
+
+
+# ---------------------------------------------------------------------- inputs
+def per_bar_liquidations(liquidations: pd.DataFrame, market: MarketData) -> pd.DataFrame:
+    """Real long/short liquidation notional per bar of ``market``.
+
+    Accepts events (``time``, ``side``, ``notional``; extra columns ignored) or per-bar
+    totals (a UTC ``DatetimeIndex`` or ``time`` column, with ``long`` and ``short``).
+    Events outside the bars raise: nothing is dropped silently.
+    """
+    if not isinstance(liquidations, pd.DataFrame):
+        raise TypeError("liquidations must be a pandas DataFrame")
+    df = liquidations
+    if {"long", "short"} <= set(df.columns):
+        times = df["time"] if "time" in df.columns else df.index.to_series()
+        idx = _utc_index(times, "time")
+        totals = pd.DataFrame(
+            {s: pd.to_numeric(df[s], errors="raise").to_numpy(float) for s in SIDES}, index=idx
+        )
+        _finite_nonneg(totals, ["long", "short"])
+        pos = market.index.get_indexer(totals.index)
+        if (pos < 0).any():
+            bad = totals.index[int(np.flatnonzero(pos < 0)[0])]
+            raise ValueError(
+                f"per-bar liquidation row at {bad} does not match a bar open time of the market"
+            )
+        out = np.zeros((len(market), 2))
+        np.add.at(out, pos, totals.to_numpy())
+        return pd.DataFrame(out, index=market.index, columns=list(SIDES))
+    missing = [c for c in ("time", "side", "notional") if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"liquidations need columns time, side, notional (events) or long, short (per-bar "
+            f"totals); missing {missing}"
+        )
+    bar = event_bars(df, market)
+    side = _side_index(df["side"])
+    notional = df["notional"].to_numpy(float)
+    _finite_nonneg(pd.DataFrame({"notional": notional}), ["notional"])
+    out = np.zeros((len(market), 2))
+    np.add.at(out, (bar, side), notional)
+    return pd.DataFrame(out, index=market.index, columns=list(SIDES))
+
+
+def event_bars(events: pd.DataFrame, market: MarketData) -> np.ndarray:
+    """Index of the bar each event falls in; raises for events outside the bars."""
+    t = _utc_index(events["time"], "time").asi8
+    starts = market.index.asi8
+    bar = np.searchsorted(starts, t, side="right") - 1
+    end = starts[-1] + market.timeframe.value
+    outside = (bar < 0) | (t >= end)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise ValueError(
+            f"liquidation event at row {i} ({pd.Timestamp(t[i], tz='UTC')}) is outside the bars "
+            f"({market.index[0]} to {pd.Timestamp(end, tz='UTC')}); slice the events or the bars"
+        )
+    return bar
+
+
+def _utc_index(values, name: str) -> pd.DatetimeIndex:
+    idx = pd.DatetimeIndex(values)
+    if idx.tz is None:
+        raise ValueError(f"column '{name}' has no time zone; liquidation times must be UTC")
+    if idx.hasnans:
+        raise ValueError(f"column '{name}' has a missing time at row {int(np.argmax(idx.isna()))}")
+    return idx.tz_convert("UTC").as_unit("ns")
+
+
+def _side_index(side: pd.Series) -> np.ndarray:
+    s = side.astype(str).str.lower()
+    ok = s.isin(SIDES)
+    if not ok.all():
+        i = int(np.flatnonzero(~ok.to_numpy())[0])
+        raise ValueError(f"column 'side' at row {i} is {side.iloc[i]!r}; use 'long' or 'short'")
+    return (s == "short").to_numpy().astype("int64")
+
+
+def _finite_nonneg(df: pd.DataFrame, cols) -> None:
+    for c in cols:
+        v = df[c].to_numpy(float)
+        bad = ~np.isfinite(v) | (v < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"column '{c}' at row {i} is {v[i]}: must be finite and >= 0")
+
+
+# ---------------------------------------------------------------------- scores
+def baselines(market: MarketData) -> dict[str, pd.DataFrame]:
+    """Naive per-bar long/short scores from the bars alone."""
+    o, h, lo, c = (market.column(k) for k in ("open", "high", "low", "close"))
+    oi = market.column("open_interest")
+    drop = np.maximum(-np.diff(oi, prepend=oi[0]), 0.0)
+    ret = np.abs(c / o - 1.0) * oi
+    frame = {
+        "wick × OI": (np.maximum(0, o - lo) / o * oi, np.maximum(0, h - o) / o * oi),
+        "|return| × OI": (ret, ret),
+        "OI drop": (drop, drop),
+    }
+    return {
+        k: pd.DataFrame({"long": a, "short": b}, index=market.index) for k, (a, b) in frame.items()
+    }
+
+
+def wilson(hits: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a proportion."""
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = hits / n
+    den = 1 + z**2 / n
+    mid = (p + z**2 / (2 * n)) / den
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
+    return (mid - half, mid + half)
+
+
+def timing_scores(score: np.ndarray, real: np.ndarray) -> dict[str, float]:
+    """Spearman ρ, top-decile precision (with Wilson 95 %) and share of real notional there."""
+    score, real = np.asarray(score, float), np.asarray(real, float)
+    n = score.size
+    k = max(1, int(np.ceil(0.1 * n)))
+    top_model = _top(score, k)
+    top_real = _top(real, k)
+    hits = int(np.isin(top_model, top_real).sum())
+    lo, hi = wilson(hits, k)
+    rho = spearmanr(score, real).statistic if np.ptp(score) > 0 and np.ptp(real) > 0 else np.nan
+    total = real.sum()
+    return {
+        "spearman": float(rho),
+        "top_decile_precision": hits / k,
+        "precision_low": lo,
+        "precision_high": hi,
+        "notional_share": float(real[top_model].sum() / total) if total > 0 else float("nan"),
+        "bars": n,
+    }
+
+
+def _top(x: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest values; ties broken by position, deterministically."""
+    return np.argsort(-x, kind="stable")[:k]
+
+
+def location_scores(
+    estimate: ClusterEstimate,
+    events: pd.DataFrame,
+    window: float = 0.2,
+    bin_width: float = 0.0025,
+) -> pd.DataFrame:
+    """Share of real notional in the model's top-decile price bins at the time of each event.
+
+    Bins are ``bin_width`` (fraction of price) wide within ``±window`` of the price at the
+    bar's open; long events are scored against the long book below price, short events
+    against the short book above. Baselines: random bins (10 %) and the decile of bins
+    nearest to price.
+    """
+    m = estimate.market
+    bar = event_bars(events, m)
+    side = _side_index(events["side"])
+    price = events["price"].to_numpy(float)
+    notional = events["notional"].to_numpy(float)
+    states = np.unique(bar)  # state t = book before bar t
+    ref = m.column("open")
+    lv = estimate.raw
+    # Log-spaced bins of the whole book, then a window around each state's price.
+    lo = np.log(max(lv.price.min(initial=ref.min()), 1e-9) * 0.999)
+    hi = np.log(lv.price.max(initial=ref.max()) * 1.001)
+    step = np.log1p(bin_width)
+    nb = int(np.ceil((hi - lo) / step))
+    pbin = np.minimum(((np.log(lv.price) - lo) / step).astype("int64"), nb - 1)
+    keys = lv.side.astype("int64") * nb + pbin
+    book = alive_sum(lv.birth, lv.death, lv.weight, keys, 2 * nb, states, estimate.log_level)
+    half = int(np.ceil(np.log1p(window) / step))
+    rows = []
+    for s, name in enumerate(SIDES):
+        sel = side == s
+        if not sel.any():
+            continue
+        col = np.searchsorted(states, bar[sel])
+        centre = ((np.log(ref[bar[sel]]) - lo) / step).astype("int64")
+        ev_bin = ((np.log(price[sel]) - lo) / step).astype("int64")
+        # Bins on the event's side of price, within the window (offset 1..half).
+        sign = -1 if s == 0 else 1
+        offs = np.arange(1, half + 1)
+        cand = centre[:, None] + sign * offs[None, :]
+        valid = (cand >= 0) & (cand < nb)
+        dens = np.where(valid, book[s * nb + np.clip(cand, 0, nb - 1), col[:, None]], -1.0)
+        k = max(1, int(round(0.1 * half)))
+        top = np.argsort(-dens, axis=1, kind="stable")[:, :k]
+        in_top = (cand[np.arange(cand.shape[0])[:, None], top] == ev_bin[:, None]).any(axis=1)
+        near = (sign * (ev_bin - centre) >= 1) & (sign * (ev_bin - centre) <= k)
+        w = notional[sel]
+        rows.append(
+            {
+                "side": name,
+                "events": int(sel.sum()),
+                "model_top_decile_share": float(w[in_top].sum() / w.sum()),
+                "random_bins_share": k / half,
+                "nearest_bins_share": float(w[near].sum() / w.sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------- report
+@dataclass
+class Calibration:
+    """Scores of a model result and its baselines against real liquidations."""
+
+    timing: pd.DataFrame
+    location: pd.DataFrame | None
+    real: pd.DataFrame = field(repr=False)
+
+    def beats(self, baseline: str = "wick × OI", side: str | None = None) -> bool:
+        """Whether the model's Spearman ρ is above the baseline's (both sides by default)."""
+        t = self.timing
+        sides = [side] if side else list(SIDES)
+        return all(
+            t.loc[(s, "model"), "spearman"] > t.loc[(s, baseline), "spearman"] for s in sides
+        )
+
+    def summary(self) -> str:
+        """A short plain-language verdict per side and baseline."""
+        lines = []
+        t = self.timing
+        for s in SIDES:
+            m = t.loc[(s, "model")]
+            lines.append(
+                f"{s.capitalize()} liquidations, timing: model ρ = {m['spearman']:.2f}, "
+                f"top-decile precision {m['top_decile_precision']:.0%} "
+                f"(95 % {m['precision_low']:.0%}–{m['precision_high']:.0%}; random 10 %)."
+            )
+            for b in t.loc[s].index.drop("model"):
+                r = t.loc[(s, b), "spearman"]
+                verdict = "beats" if m["spearman"] > r else "does NOT beat"
+                lines.append(f"  The model {verdict} the {b} baseline (ρ = {r:.2f}).")
+        if self.location is not None and len(self.location):
+            for r in self.location.itertuples():
+                lines.append(
+                    f"{r.side.capitalize()} liquidations, location: {r.model_top_decile_share:.0%} "
+                    f"of real notional fell in the model's top-decile price bins (random "
+                    f"{r.random_bins_share:.0%}, nearest-to-price bins {r.nearest_bins_share:.0%})."
+                )
+        return "\n".join(lines)
+
+
+def calibrate(
+    estimate: ClusterEstimate, liquidations: pd.DataFrame, *, location: bool = True
+) -> Calibration:
+    """Score a model result against real liquidations (events or per-bar totals)."""
+    market = estimate.market
+    real = per_bar_liquidations(liquidations, market)
+    rows = {}
+    scores = {"model": estimate.swept} | baselines(market)
+    for s in SIDES:
+        for name, frame in scores.items():
+            rows[(s, name)] = timing_scores(frame[s].to_numpy(), real[s].to_numpy())
+    timing = pd.DataFrame.from_dict(rows, orient="index")
+    timing.index = pd.MultiIndex.from_tuples(timing.index, names=["side", "score"])
+    has_prices = location and "price" in liquidations.columns and "side" in liquidations.columns
+    loc = location_scores(estimate, liquidations) if has_prices else None
+    return Calibration(timing=timing, location=loc, real=real)
+
+
+# ---------------------------------------------------------------------- fitting
+@dataclass
+class Fit:
+    """Leverage weights and side split fitted to observed liquidations."""
+
+    leverage: dict[float, float]
+    long_scale: float
+    short_scale: float
+    train: Calibration
+    test: Calibration
+    split_time: pd.Timestamp
+
+    @property
+    def side_split(self) -> float:
+        """Long share implied by the fitted long and short scales."""
+        tot = self.long_scale + self.short_scale
+        return self.long_scale / tot if tot > 0 else 0.5
+
+
+def fit(
+    model: ClusterModel,
+    market: MarketData,
+    liquidations: pd.DataFrame,
+    train_fraction: float = 0.7,
+) -> Fit:
+    """Fit tier weights by NNLS on the earlier ``train_fraction`` of bars; score the rest.
+
+    Swept notional of each tier is linear in its weight, so regressing real per-bar
+    liquidations on per-tier swept notional gives the tier weights directly. Long and short
+    are fitted together (shared weights), each with its own scale.
+    """
+    if not 0.1 <= train_fraction <= 0.9:
+        raise ValueError("train_fraction must be between 0.1 and 0.9")
+    base = model.estimate(market)
+    real = per_bar_liquidations(liquidations, market)
+    n_train = int(len(market) * train_fraction)
+    by_tier = base.swept_by_tier
+    lev = list(by_tier["long"].columns)
+    w0 = np.array([model.leverage[k] if k in model.leverage else 0.0 for k in lev], float)
+    w0 = w0 / w0.sum()
+    # Per tier, the swept notional of a unit weight.
+    unit = {s: by_tier[s].to_numpy()[:n_train] / np.where(w0 > 0, w0, 1.0) for s in SIDES}
+    x = np.vstack([unit["long"], unit["short"]])
+    y = np.concatenate([real["long"].to_numpy()[:n_train], real["short"].to_numpy()[:n_train]])
+    coef, _ = nnls(x, y)
+    if coef.sum() <= 0:
+        raise ValueError("no tier explains the training liquidations; is the data aligned?")
+    weights = coef / coef.sum()
+    fitted = dict(zip(lev, weights, strict=True))
+    sw = {s: unit[s] @ weights for s in SIDES}
+    scale = {
+        s: float(sw[s] @ real[s].to_numpy()[:n_train] / max(sw[s] @ sw[s], 1e-300)) for s in SIDES
+    }
+    tuned = ClusterModel(**(model.get_params() | {"leverage": fitted}))
+    est = tuned.estimate(market)
+    split = market.index[n_train]
+    train = calibrate(_slice_estimate(est, 0, n_train), real.iloc[:n_train], location=False)
+    test = calibrate(_slice_estimate(est, n_train, None), real.iloc[n_train:], location=False)
+    return Fit(fitted, scale["long"], scale["short"], train, test, split)
+
+
+@dataclass
+class _SweptView:
+    """A window of an estimate's per-bar output, enough for timing scores."""
+
+    market: MarketData
+    swept: pd.DataFrame
+
+
+def _slice_estimate(est: ClusterEstimate, a: int, b: int | None):
+    m = est.market.frame.iloc[a:b]
+    view = MarketData(m, est.market.timeframe, est.market.symbol, est.market.exchange)
+    return _SweptView(view, est.swept.iloc[a:b])
