@@ -1,0 +1,66 @@
+"""What each exchange's public liquidation feed can be trusted for.
+
+Some exchanges throttle their public liquidation stream: in a cascade many positions are
+closed in the same second but only one order per symbol per second is published, so
+recorded totals are a lower bound. The UI reads :data:`FEEDS` (or :func:`feed_info`) to say
+so next to the Real layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FeedInfo:
+    """How complete an exchange's public liquidation feed is, and how to read its fields."""
+
+    exchange: str
+    complete: bool
+    note: str
+    price: str = "fill price"
+    #: ccxt ``side`` of a liquidation message that means a *long* position was liquidated.
+    long_side: str = "sell"
+
+    @property
+    def undercounts(self) -> bool:
+        return not self.complete
+
+
+FEEDS: dict[str, FeedInfo] = {
+    "binanceusdm": FeedInfo(
+        "binanceusdm",
+        complete=False,
+        note="Binance publishes at most one liquidation per symbol per second (the latest); "
+        "totals in busy seconds are a lower bound.",
+        price="average fill price",
+        long_side="sell",
+    ),
+    "bybit": FeedInfo(
+        "bybit",
+        complete=True,
+        note="Bybit's allLiquidation stream publishes every liquidation.",
+        price="bankruptcy price",
+        long_side="buy",  # Bybit reports the side of the liquidated position
+    ),
+    "okx": FeedInfo(
+        "okx",
+        complete=False,
+        note="OKX publishes at most one liquidation order per contract per second; totals in "
+        "busy seconds are a lower bound.",
+        price="bankruptcy price",
+        long_side="sell",
+    ),
+}
+
+
+def feed_info(exchange: str) -> FeedInfo:
+    """Feed facts for an exchange id; unknown exchanges are reported as not known complete."""
+    if exchange in FEEDS:
+        return FEEDS[exchange]
+    return FeedInfo(
+        exchange,
+        complete=False,
+        note=f"Completeness of {exchange}'s liquidation feed is unknown; treat totals as a "
+        "lower bound.",
+    )

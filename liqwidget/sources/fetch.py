@@ -1,0 +1,286 @@
+"""History through ccxt: candles and open interest, page by page, into the store.
+
+Only the parts of the requested range that earlier fetches did not cover are asked for
+(the store keeps a coverage table per exchange, symbol and dataset). Transient errors
+(network, timeouts, rate limits, DDoS protection) are retried with exponential backoff on top
+of ccxt's own rate limiter; permanent ones raise :class:`ExchangeDataError` saying what to do.
+Open interest is kept as the exchange reports it (contracts and/or quote value) together with
+the market's contract size; :meth:`Store.load_market` turns it into quote notional.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import ccxt
+
+from ..store import Store, to_ms
+from .exchanges import ExchangeDataError, make_exchange
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = (ccxt.NetworkError,)  # includes RateLimitExceeded, DDoSProtection, RequestTimeout
+#: Largest page per request that each exchange serves.
+OHLCV_PAGE = {"binanceusdm": 1500, "bybit": 1000, "okx": 100}
+OI_PAGE = {"binanceusdm": 500, "bybit": 200, "okx": 100}
+#: Open-interest history periods each exchange offers (ccxt timeframe names).
+OI_PERIODS = {
+    "binanceusdm": ("5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d"),
+    "bybit": ("5m", "15m", "30m", "1h", "4h", "1d"),
+    "okx": ("5m", "1h", "1d"),
+}
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Retry:
+    """Retry policy for transient errors: ``attempts`` tries, waiting ``base`` seconds and
+    doubling up to ``cap`` between them."""
+
+    attempts: int = 6
+    base: float = 1.0
+    cap: float = 60.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+
+    def call(self, what: str, fn, *args, **kwargs):
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return fn(*args, **kwargs)
+            except TRANSIENT as exc:
+                if attempt == self.attempts:
+                    raise ExchangeDataError(
+                        f"{what} still failing after {self.attempts} tries "
+                        f"({type(exc).__name__}: {_short(exc)}); check the connection or try "
+                        "again later"
+                    ) from exc
+                wait = min(self.cap, self.base * 2 ** (attempt - 1))
+                log.warning(
+                    "%s: %s (%s); retrying in %.2fs (try %d of %d)",
+                    what,
+                    type(exc).__name__,
+                    _short(exc),
+                    wait,
+                    attempt + 1,
+                    self.attempts,
+                )
+                self.sleep(wait)
+            except ccxt.BaseError as exc:
+                raise _permanent(what, exc) from exc
+        raise AssertionError("unreachable")
+
+
+@dataclass
+class FetchReport:
+    """What one fetch did: requests sent and rows stored per dataset."""
+
+    requests: int = 0
+    bars: int = 0
+    open_interest: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def fetch_history(
+    store: Store,
+    exchange: str | object,
+    symbol: str,
+    timeframe: str = "5m",
+    start=None,
+    end=None,
+    *,
+    open_interest: bool = True,
+    page_limit: int | None = None,
+    retry: Retry | None = None,
+    progress: Progress | None = None,
+    api_base: str | None = None,
+    config: dict | None = None,
+) -> FetchReport:
+    """Fetch candles (and open-interest history) for ``[start, end]`` into ``store``.
+
+    ``exchange`` is a ccxt id (``"binanceusdm"``, ``"bybit"``, ``"okx"``) or a ccxt exchange
+    object. ``start`` defaults to 1000 bars before ``end``; ``end`` to now. Only bars that have
+    closed are stored. ``progress(dataset, done_pages, total_pages)`` is called per page.
+    """
+    ex = (
+        make_exchange(exchange, api_base=api_base, config=config)
+        if isinstance(exchange, str)
+        else exchange
+    )
+    retry = retry or Retry()
+    report = FetchReport()
+    counted = _Counted(ex, retry, report)
+    counted.call("load markets", ex.load_markets)
+    market = _market(ex, symbol)
+    if timeframe not in (ex.timeframes or {}):
+        raise ExchangeDataError(
+            f"{ex.id} has no {timeframe!r} candles; use one of {', '.join(ex.timeframes)}"
+        )
+    step = int(ex.parse_timeframe(timeframe) * 1000)
+    now = int(ex.milliseconds())
+    stop = min(to_ms(end) if end is not None else now, now)
+    stop = (stop // step) * step  # the bar open at `end` (or the still-open bar) ...
+    last_closed = (now // step) * step - step
+    stop = min(stop, last_closed)  # ... but never a bar that has not closed yet
+    begin = to_ms(start) if start is not None else stop - 999 * step
+    begin = -(-begin // step) * step
+    if begin > stop:
+        raise ExchangeDataError(f"empty time range: start {start} is after end {end}")
+    sym = market["symbol"]
+
+    limit = page_limit or OHLCV_PAGE.get(ex.id, 500)
+    report.bars = _paged(
+        store,
+        counted,
+        ex.id,
+        sym,
+        f"ohlcv:{timeframe}",
+        begin,
+        stop,
+        step,
+        limit,
+        progress,
+        lambda since, until, lim: ex.fetch_ohlcv(sym, timeframe, since, lim, {"until": until + 1}),
+        lambda rows: store.write_bars(ex.id, sym, timeframe, rows),
+        key=lambda row: row[0],
+    )
+    if open_interest:
+        period = oi_period(ex.id, timeframe)
+        oi_step = int(ex.parse_timeframe(period) * 1000)
+        size = market.get("contractSize") or 1.0
+        oi_limit = page_limit or OI_PAGE.get(ex.id, 200)
+        oi_begin = (begin // oi_step) * oi_step
+        report.open_interest = _paged(
+            store,
+            counted,
+            ex.id,
+            sym,
+            f"oi:{period}",
+            oi_begin,
+            stop,
+            oi_step,
+            oi_limit,
+            progress,
+            lambda since, until, lim: ex.fetch_open_interest_history(
+                sym, period, since, lim, {"until": until + 1}
+            ),
+            lambda rows: store.write_open_interest(
+                ex.id,
+                sym,
+                period,
+                [
+                    (r["timestamp"], r.get("openInterestAmount"), r.get("openInterestValue"), size)
+                    for r in rows
+                ],
+            ),
+            key=lambda row: row["timestamp"],
+        )
+    return report
+
+
+def oi_period(exchange_id: str, timeframe: str) -> str:
+    """The open-interest period to fetch for bars of ``timeframe``: the longest one the
+    exchange offers that is not longer than the bars (else its shortest)."""
+    periods = OI_PERIODS.get(exchange_id, ("5m", "1h", "1d"))
+    bar_ms = ccxt.Exchange.parse_timeframe(timeframe)
+    fitting = [p for p in periods if ccxt.Exchange.parse_timeframe(p) <= bar_ms]
+    return fitting[-1] if fitting else periods[0]
+
+
+# ---------------------------------------------------------------------- internals
+class _Counted:
+    def __init__(self, ex, retry: Retry, report: FetchReport):
+        self.ex, self.retry, self.report = ex, retry, report
+
+    def call(self, what: str, fn, *args):
+        self.report.requests += 1
+        return self.retry.call(f"{self.ex.id} {what}", fn, *args)
+
+
+def _paged(
+    store, counted, ex_id, sym, dataset, begin, stop, step, limit, progress, fetch, write, key
+) -> int:
+    """Walk the uncovered parts of ``[begin, stop]`` page by page; return rows stored."""
+    holes = store.missing(ex_id, sym, dataset, begin, stop + step)
+    fresh = stop - 2 * step
+    total = sum(-(-(b - a) // (step * limit)) for a, b in holes)
+    done = stored = 0
+    if progress:
+        progress(dataset, 0, total)
+    for hole_start, hole_stop in holes:
+        since = hole_start
+        while since < hole_stop:
+            until = min(since + (limit - 1) * step, hole_stop - step)
+            # Ask up to `until` inclusive (+1 ms: some exchanges treat the end as exclusive).
+            rows = counted.call(f"{dataset} {sym}", fetch, since, until, limit + 1)
+            rows = sorted((r for r in rows if since <= key(r) <= until and _valid(r)), key=key)
+            if rows:
+                stored += write(rows)
+                reached = key(rows[-1]) + step
+            elif until >= fresh:
+                break  # nothing yet for the newest bars: leave them for the next fetch
+            else:
+                reached = until + step  # the exchange has nothing here (before listing, outage)
+            store.mark_covered(ex_id, sym, dataset, since, reached)
+            since = reached
+            done += 1
+            if progress:
+                progress(dataset, min(done, total), total)
+    if progress and done < total:
+        progress(dataset, total, total)
+    return stored
+
+
+def _valid(row) -> bool:
+    if isinstance(row, dict):
+        return row.get("timestamp") is not None and (
+            row.get("openInterestAmount") is not None or row.get("openInterestValue") is not None
+        )
+    return row[0] is not None and all(x is not None for x in row[1:5])
+
+
+def _market(ex, symbol: str) -> dict:
+    try:
+        market = ex.market(symbol)
+    except ccxt.BadSymbol:
+        hint = _similar(ex, symbol)
+        raise ExchangeDataError(
+            f"{ex.id} has no market {symbol!r}"
+            + (f"; did you mean {hint}?" if hint else "")
+            + " Use ccxt unified symbols such as 'BTC/USDT:USDT' for linear perpetuals."
+        ) from None
+    if not market.get("contract"):
+        raise ExchangeDataError(
+            f"{symbol} on {ex.id} is not a futures/perpetual market; liquidation maps need "
+            "contracts (e.g. 'BTC/USDT:USDT')"
+        )
+    return market
+
+
+def _similar(ex, symbol: str) -> str:
+    letters = "".join(ch for ch in symbol.upper() if ch.isalnum())
+    base = letters[:3]
+    hits = [s for s in ex.symbols if s.upper().startswith(base)][:3]
+    return ", ".join(repr(h) for h in hits)
+
+
+def _permanent(what: str, exc: Exception) -> ExchangeDataError:
+    name = type(exc).__name__
+    if isinstance(exc, ccxt.BadSymbol):
+        advice = "check the symbol (ccxt unified form, e.g. 'BTC/USDT:USDT')"
+    elif isinstance(exc, ccxt.AuthenticationError | ccxt.PermissionDenied):
+        advice = "public data needs no API key; remove or fix the configured keys"
+    elif isinstance(exc, ccxt.NotSupported):
+        advice = "this exchange does not offer it through ccxt; try another exchange"
+    elif isinstance(exc, ccxt.BadRequest):
+        advice = "the exchange rejected the request; check the time range and timeframe"
+    else:
+        advice = "the exchange refused the request; see its message above"
+    return ExchangeDataError(f"{what} failed: {name}: {_short(exc)} — {advice}")
+
+
+def _short(exc: Exception, n: int = 300) -> str:
+    text = str(exc).replace("\n", " ")
+    return text if len(text) <= n else text[: n - 1] + "…"

@@ -1,0 +1,666 @@
+"""A fake crypto exchange on 127.0.0.1: aiohttp HTTP + WebSocket, speaking the real wire
+formats of Binance USDⓈ-M (fapi), Bybit v5 and OKX v5 for what liqwidget uses through ccxt.
+
+ccxt is pointed at it by rewriting its API URLs to ``http://127.0.0.1:PORT/<original host>/...``
+(see ``liqwidget.sources.exchanges.redirect``), so the first path segment names the exchange.
+
+The server runs on its own event loop in a thread, so synchronous ccxt tests, ccxt.pro tests
+and recorder subprocesses can all talk to it. Test code drives it with thread-safe methods:
+``push`` (liquidations to subscribers), ``send_raw``, ``drop``, ``fail_next`` and reads
+``requests``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from aiohttp import WSMsgType, web
+
+from .markets import HISTORY_START, INSTRUMENTS, TIMEFRAMES, aligned, bar, oi_base
+
+BYBIT_INTERVALS = {
+    "1": "1m",
+    "5": "5m",
+    "15": "15m",
+    "30": "30m",
+    "60": "1h",
+    "240": "4h",
+    "D": "1d",
+}
+BYBIT_OI_INTERVALS = {
+    "5min": "5m",
+    "15min": "15m",
+    "30min": "30m",
+    "1h": "1h",
+    "4h": "4h",
+    "1d": "1d",
+}
+OKX_BARS = {
+    "1m": "1m",
+    "5m": "5m",
+    "15m": "15m",
+    "30m": "30m",
+    "1H": "1h",
+    "4H": "4h",
+    "1Dutc": "1d",
+}
+OKX_OI_PERIODS = {"5m": "5m", "1H": "1h", "1D": "1d"}
+
+
+def exchange_of(host: str) -> str | None:
+    if "binance" in host:
+        return "binanceusdm"
+    if "bybit" in host:
+        return "bybit"
+    if "okx" in host:
+        return "okx"
+    return None
+
+
+@dataclass
+class Subscriber:
+    ws: web.WebSocketResponse
+    exchange: str
+    topics: set[str] = field(default_factory=set)
+
+
+class FakeExchange:
+    """The fake exchange server. Use as a context manager; ``.url`` is its base URL."""
+
+    def __init__(self, now_ms: int | None = None):
+        self.now_ms = now_ms  # fixed "now" for history; None = the wall clock
+        self.requests: list[dict] = []
+        self.faults: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self.subscribers: list[Subscriber] = []
+        self.ws_connections = defaultdict(int)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> FakeExchange:
+        self._thread.start()
+        self._call(self._start())
+        return self
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            self._call(self._stop())
+            self._runner = None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()
+
+    def __enter__(self) -> FakeExchange:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _call(self, coro, timeout: float = 10.0):
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_route("GET", "/{host}/{path:.*}", self._dispatch)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+
+    async def _stop(self) -> None:
+        for sub in list(self.subscribers):
+            await sub.ws.close()
+        await self._runner.cleanup()
+
+    # ------------------------------------------------------------------ test controls
+    def fail_next(self, exchange: str, path_end: str, kind: str = "ratelimit", times: int = 1):
+        """Answer the next ``times`` requests whose path ends with ``path_end`` with an error
+        in the exchange's own format: ``"ratelimit"`` or ``"server"`` (HTTP 503)."""
+        self.faults[(exchange, path_end)].extend([kind] * times)
+
+    def calls(self, exchange: str, path_end: str) -> list[dict]:
+        """Query parameters of every request to a path ending with ``path_end``."""
+        return [
+            r["params"]
+            for r in self.requests
+            if r["exchange"] == exchange and r["path"].endswith(path_end)
+        ]
+
+    def push(self, exchange: str, events: list[dict]) -> int:
+        """Send liquidations to every subscriber of their symbol, in the exchange's format.
+        Each event: ``symbol`` (exchange id), ``side`` of the liquidated position ("long" /
+        "short"), ``price``, ``amount`` (contracts), ``ts`` (ms). Returns frames sent."""
+        return self._call(self._push(exchange, events))
+
+    def send_raw(self, exchange: str, text: str) -> int:
+        """Send a raw text frame to every connection of an exchange."""
+        return self._call(self._send_raw(exchange, text))
+
+    def drop(self, exchange: str) -> int:
+        """Close every WebSocket connection of an exchange (as a network drop would)."""
+        return self._call(self._drop(exchange))
+
+    def wait_subscribed(self, exchange: str, topics: int = 1, timeout: float = 15.0) -> None:
+        """Block until live connections of an exchange hold at least ``topics`` topics."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            live = [s for s in self.subscribers if s.exchange == exchange and not s.ws.closed]
+            if sum(len(s.topics) for s in live) >= topics:
+                return
+            time.sleep(0.02)
+        raise TimeoutError(f"no {topics} subscription(s) on the fake {exchange} in {timeout}s")
+
+    # ------------------------------------------------------------------ HTTP dispatch
+    def _now(self) -> int:
+        return self.now_ms if self.now_ms is not None else int(time.time() * 1000)
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        host = request.match_info["host"]
+        path = "/" + request.match_info["path"]
+        exchange = exchange_of(host)
+        if exchange is None:
+            return web.json_response({"error": f"unknown host {host}"}, status=404)
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await self._websocket(request, exchange)
+        params = dict(request.query)
+        self.requests.append({"exchange": exchange, "path": path, "params": params})
+        for (ex, end), kinds in self.faults.items():
+            if ex == exchange and path.endswith(end) and kinds:
+                return _fault(exchange, kinds.pop(0))
+        handler = ROUTES.get((exchange, path))
+        if handler is None:
+            return web.json_response({"error": f"fake {exchange} has no {path}"}, status=404)
+        return handler(self, params)
+
+    # ------------------------------------------------------------------ Binance USDⓈ-M
+    def binance_exchange_info(self, params):
+        symbols = []
+        for sid, (base, quote, _size) in INSTRUMENTS["binanceusdm"].items():
+            symbols.append(
+                {
+                    "symbol": sid,
+                    "pair": sid,
+                    "contractType": "PERPETUAL",
+                    "deliveryDate": 4133404800000,
+                    "onboardDate": 1569398400000,
+                    "status": "TRADING",
+                    "maintMarginPercent": "2.5000",
+                    "requiredMarginPercent": "5.0000",
+                    "baseAsset": base,
+                    "quoteAsset": quote,
+                    "marginAsset": quote,
+                    "pricePrecision": 2,
+                    "quantityPrecision": 3,
+                    "baseAssetPrecision": 8,
+                    "quotePrecision": 8,
+                    "underlyingType": "COIN",
+                    "underlyingSubType": [],
+                    "settlePlan": 0,
+                    "triggerProtect": "0.0500",
+                    "liquidationFee": "0.012500",
+                    "marketTakeBound": "0.05",
+                    "filters": [
+                        {
+                            "filterType": "PRICE_FILTER",
+                            "minPrice": "0.10",
+                            "maxPrice": "4529764",
+                            "tickSize": "0.10",
+                        },
+                        {
+                            "filterType": "LOT_SIZE",
+                            "minQty": "0.001",
+                            "maxQty": "1000",
+                            "stepSize": "0.001",
+                        },
+                        {
+                            "filterType": "MARKET_LOT_SIZE",
+                            "minQty": "0.001",
+                            "maxQty": "120",
+                            "stepSize": "0.001",
+                        },
+                        {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+                        {"filterType": "MIN_NOTIONAL", "notional": "100"},
+                        {
+                            "filterType": "PERCENT_PRICE",
+                            "multiplierUp": "1.0500",
+                            "multiplierDown": "0.9500",
+                            "multiplierDecimal": "4",
+                        },
+                    ],
+                    "orderTypes": [
+                        "LIMIT",
+                        "MARKET",
+                        "STOP",
+                        "STOP_MARKET",
+                        "TAKE_PROFIT",
+                        "TAKE_PROFIT_MARKET",
+                        "TRAILING_STOP_MARKET",
+                    ],
+                    "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+                }
+            )
+        return web.json_response(
+            {
+                "timezone": "UTC",
+                "serverTime": self._now(),
+                "futuresType": "U_MARGINED",
+                "rateLimits": [],
+                "exchangeFilters": [],
+                "assets": [],
+                "symbols": symbols,
+            }
+        )
+
+    def binance_klines(self, params):
+        sid = params.get("symbol", "")
+        if sid not in INSTRUMENTS["binanceusdm"]:
+            return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
+        step = TIMEFRAMES[params["interval"]]
+        limit = min(int(params.get("limit", 500)), 1500)
+        start = int(params.get("startTime", self._now() - limit * step))
+        stop = min(int(params.get("endTime", self._now())), self._now())
+        base = INSTRUMENTS["binanceusdm"][sid][0]
+        rows = []
+        for t in aligned(start, stop, step)[:limit]:
+            o, h, lo, c, v = bar(base, t, step)
+            rows.append(
+                [
+                    t,
+                    str(o),
+                    str(h),
+                    str(lo),
+                    str(c),
+                    str(v),
+                    t + step - 1,
+                    str(round(v * c, 2)),
+                    100,
+                    str(v / 2),
+                    str(round(v * c / 2, 2)),
+                    "0",
+                ]
+            )
+        return web.json_response(rows)
+
+    def binance_oi_hist(self, params):
+        sid = params.get("symbol", "")
+        if sid not in INSTRUMENTS["binanceusdm"]:
+            return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
+        step = TIMEFRAMES[params["period"]]
+        limit = min(int(params.get("limit", 30)), 500)
+        stop = min(int(params.get("endTime", self._now())), self._now())
+        start = int(params.get("startTime", stop - limit * step))
+        base = INSTRUMENTS["binanceusdm"][sid][0]
+        rows = []
+        for t in aligned(start, stop, step)[:limit]:
+            amount = oi_base(base, t)
+            close = bar(base, t, step)[3]
+            rows.append(
+                {
+                    "symbol": sid,
+                    "sumOpenInterest": f"{amount:.4f}",
+                    "sumOpenInterestValue": f"{amount * close:.8f}",
+                    "timestamp": t,
+                }
+            )
+        return web.json_response(rows)
+
+    # ------------------------------------------------------------------ Bybit v5
+    def _bybit(self, result: dict, code: int = 0, msg: str = "OK"):
+        return web.json_response(
+            {
+                "retCode": code,
+                "retMsg": msg,
+                "result": result,
+                "retExtInfo": {},
+                "time": self._now(),
+            }
+        )
+
+    def bybit_instruments(self, params):
+        category = params.get("category", "linear")
+        rows = []
+        if category == "linear":
+            for sid, (base, quote, _size) in INSTRUMENTS["bybit"].items():
+                rows.append(
+                    {
+                        "symbol": sid,
+                        "contractType": "LinearPerpetual",
+                        "status": "Trading",
+                        "baseCoin": base,
+                        "quoteCoin": quote,
+                        "launchTime": "1585526400000",
+                        "deliveryTime": "0",
+                        "deliveryFeeRate": "",
+                        "priceScale": "2",
+                        "leverageFilter": {
+                            "minLeverage": "1",
+                            "maxLeverage": "100.00",
+                            "leverageStep": "0.01",
+                        },
+                        "priceFilter": {
+                            "minPrice": "0.10",
+                            "maxPrice": "1999999.80",
+                            "tickSize": "0.10",
+                        },
+                        "lotSizeFilter": {
+                            "maxOrderQty": "1190.000",
+                            "minOrderQty": "0.001",
+                            "qtyStep": "0.001",
+                            "postOnlyMaxOrderQty": "1190.000",
+                            "maxMktOrderQty": "500.000",
+                            "minNotionalValue": "5",
+                        },
+                        "unifiedMarginTrade": True,
+                        "fundingInterval": 480,
+                        "settleCoin": quote,
+                        "copyTrading": "both",
+                        "upperFundingRate": "0.005",
+                        "lowerFundingRate": "-0.005",
+                    }
+                )
+        return self._bybit({"category": category, "list": rows, "nextPageCursor": ""})
+
+    def bybit_kline(self, params):
+        sid = params.get("symbol", "")
+        if sid not in INSTRUMENTS["bybit"]:
+            return self._bybit({}, 10001, "params error: Symbol Is Invalid")
+        step = TIMEFRAMES[BYBIT_INTERVALS[params["interval"]]]
+        limit = min(int(params.get("limit", 200)), 1000)
+        start = int(params.get("start", 0))
+        stop = min(int(params.get("end", self._now())), self._now())
+        times = list(aligned(start, stop, step))
+        times = times[:limit] if "start" in params and "end" not in params else times[-limit:]
+        base = INSTRUMENTS["bybit"][sid][0]
+        rows = []
+        for t in reversed(times):  # Bybit lists newest first
+            o, h, lo, c, v = bar(base, t, step)
+            rows.append([str(t), str(o), str(h), str(lo), str(c), str(v), str(round(v * c, 2))])
+        return self._bybit({"category": params.get("category"), "symbol": sid, "list": rows})
+
+    def bybit_open_interest(self, params):
+        sid = params.get("symbol", "")
+        if sid not in INSTRUMENTS["bybit"]:
+            return self._bybit({}, 10001, "params error: Symbol Is Invalid")
+        step = TIMEFRAMES[BYBIT_OI_INTERVALS[params["intervalTime"]]]
+        limit = min(int(params.get("limit", 50)), 200)
+        stop = min(int(params.get("endTime", self._now())), self._now())
+        start = int(params.get("startTime", 0))
+        times = list(aligned(start, stop, step))[-limit:]
+        base = INSTRUMENTS["bybit"][sid][0]
+        rows = [
+            {"openInterest": f"{oi_base(base, t):.4f}", "timestamp": str(t)}
+            for t in reversed(times)
+        ]
+        return self._bybit(
+            {"symbol": sid, "category": "linear", "list": rows, "nextPageCursor": ""}
+        )
+
+    # ------------------------------------------------------------------ OKX v5
+    def _okx(self, data, code: str = "0", msg: str = "", status: int = 200):
+        return web.json_response({"code": code, "msg": msg, "data": data}, status=status)
+
+    def okx_instruments(self, params):
+        if params.get("instType") != "SWAP":
+            return self._okx([])
+        rows = []
+        for sid, (base, quote, size) in INSTRUMENTS["okx"].items():
+            rows.append(
+                {
+                    "alias": "",
+                    "baseCcy": "",
+                    "category": "1",
+                    "ctMult": "1",
+                    "ctType": "linear",
+                    "ctVal": str(size),
+                    "ctValCcy": base,
+                    "expTime": "",
+                    "instFamily": f"{base}-{quote}",
+                    "instId": sid,
+                    "instType": "SWAP",
+                    "lever": "100",
+                    "listTime": "1611916828000",
+                    "lotSz": "0.01",
+                    "maxIcebergSz": "100000000",
+                    "maxLmtAmt": "20000000",
+                    "maxLmtSz": "100000000",
+                    "maxMktAmt": "",
+                    "maxMktSz": "12000",
+                    "maxStopSz": "12000",
+                    "maxTriggerSz": "100000000",
+                    "maxTwapSz": "100000000",
+                    "minSz": "0.01",
+                    "optType": "",
+                    "quoteCcy": "",
+                    "settleCcy": quote,
+                    "state": "live",
+                    "stk": "",
+                    "tickSz": "0.1",
+                    "uly": f"{base}-{quote}",
+                }
+            )
+        return self._okx(rows)
+
+    def okx_candles(self, params):
+        sid = params.get("instId", "")
+        if sid not in INSTRUMENTS["okx"]:
+            return self._okx([], "51001", "Instrument ID does not exist")
+        step = TIMEFRAMES[OKX_BARS[params.get("bar", "1m")]]
+        limit = min(int(params.get("limit", 100)), 300)
+        after = min(int(params.get("after", self._now() + 1)), self._now() + 1)
+        before = int(params.get("before", 0))
+        times = [t for t in aligned(before + 1, after - 1, step)][-limit:]
+        base = INSTRUMENTS["okx"][sid][0]
+        rows = []
+        for t in reversed(times):  # OKX lists newest first
+            o, h, lo, c, v = bar(base, t, step)
+            rows.append(
+                [
+                    str(t),
+                    str(o),
+                    str(h),
+                    str(lo),
+                    str(c),
+                    str(v * 100),
+                    str(v),
+                    str(round(v * c, 2)),
+                    "1",
+                ]
+            )
+        return self._okx(rows)
+
+    def okx_oi_history(self, params):
+        sid = params.get("instId", "")
+        if sid not in INSTRUMENTS["okx"]:
+            return self._okx([], "51001", "Instrument ID does not exist")
+        step = TIMEFRAMES[OKX_OI_PERIODS[params.get("period", "5m")]]
+        limit = min(int(params.get("limit", 100)), 100)
+        end = min(int(params.get("end", self._now() + 1)), self._now() + 1)
+        begin = int(params.get("begin", 0))
+        times = list(aligned(begin + 1, end - 1, step))[-limit:]
+        base, _quote, size = INSTRUMENTS["okx"][sid]
+        rows = []
+        for t in reversed(times):
+            coins = oi_base(base, t)
+            close = bar(base, t, step)[3]
+            rows.append([str(t), f"{coins / size:.2f}", f"{coins:.4f}", f"{coins * close:.4f}"])
+        return self._okx(rows)
+
+    # ------------------------------------------------------------------ WebSockets
+    async def _websocket(self, request: web.Request, exchange: str) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        sub = Subscriber(ws, exchange)
+        self.subscribers.append(sub)
+        self.ws_connections[exchange] += 1
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                if msg.data == "ping":  # OKX text heartbeat
+                    await ws.send_str("pong")
+                    continue
+                try:
+                    data = json.loads(msg.data)
+                except ValueError:
+                    continue
+                await self._on_ws_message(sub, data)
+        finally:
+            if sub in self.subscribers:
+                self.subscribers.remove(sub)
+        return ws
+
+    async def _on_ws_message(self, sub: Subscriber, data: dict) -> None:
+        ws = sub.ws
+        if sub.exchange == "binanceusdm" and data.get("method") == "SUBSCRIBE":
+            sub.topics.update(data.get("params", []))
+            await ws.send_json({"result": None, "id": data.get("id")})
+        elif sub.exchange == "bybit":
+            op = data.get("op")
+            reply = {
+                "success": True,
+                "ret_msg": "",
+                "conn_id": "fake",
+                "req_id": data.get("req_id", ""),
+                "op": op,
+            }
+            if op == "subscribe":
+                sub.topics.update(data.get("args", []))
+            elif op == "ping":
+                reply["ret_msg"] = "pong"
+            await ws.send_json(reply)
+        elif sub.exchange == "okx" and data.get("op") == "subscribe":
+            for arg in data.get("args", []):
+                sub.topics.add(f"{arg.get('channel')}:{arg.get('instType')}")
+                await ws.send_json({"event": "subscribe", "arg": arg, "connId": "fake"})
+
+    def _frames(self, exchange: str, event: dict) -> list[tuple[set[str], dict]]:
+        """(topics that receive it, frame) for one liquidation in the exchange's format."""
+        sid, ts = event["symbol"], int(event["ts"])
+        long = event["side"] == "long"
+        price, amount = str(event["price"]), str(event["amount"])
+        if exchange == "binanceusdm":
+            frame = {
+                "e": "forceOrder",
+                "E": ts + 3,
+                "o": {
+                    "s": sid,
+                    "S": "SELL" if long else "BUY",
+                    "o": "LIMIT",
+                    "f": "IOC",
+                    "q": amount,
+                    "p": price,
+                    "ap": price,
+                    "X": "FILLED",
+                    "l": amount,
+                    "z": amount,
+                    "T": ts,
+                },
+            }
+            return [({f"{sid.lower()}@forceOrder", "!forceOrder@arr"}, frame)]
+        if exchange == "bybit":
+            frame = {
+                "topic": f"allLiquidation.{sid}",
+                "type": "snapshot",
+                "ts": ts + 5,
+                "data": [
+                    {"T": ts, "s": sid, "S": "Buy" if long else "Sell", "v": amount, "p": price}
+                ],
+            }
+            return [({f"allLiquidation.{sid}"}, frame)]
+        base, quote, _size = INSTRUMENTS["okx"][sid]
+        frame = {
+            "arg": {"channel": "liquidation-orders", "instType": "SWAP"},
+            "data": [
+                {
+                    "details": [
+                        {
+                            "bkLoss": "0",
+                            "bkPx": price,
+                            "ccy": "",
+                            "posSide": "long" if long else "short",
+                            "side": "sell" if long else "buy",
+                            "sz": amount,
+                            "ts": str(ts),
+                        }
+                    ],
+                    "instFamily": f"{base}-{quote}",
+                    "instId": sid,
+                    "instType": "SWAP",
+                    "uly": f"{base}-{quote}",
+                }
+            ],
+        }
+        return [({"liquidation-orders:SWAP"}, frame)]
+
+    async def _push(self, exchange: str, events: list[dict]) -> int:
+        sent = 0
+        for event in events:
+            for topics, frame in self._frames(exchange, event):
+                text = json.dumps(frame)
+                for sub in list(self.subscribers):
+                    if sub.exchange == exchange and sub.topics & topics and not sub.ws.closed:
+                        await sub.ws.send_str(text)
+                        sent += 1
+        return sent
+
+    async def _send_raw(self, exchange: str, text: str) -> int:
+        subs = [s for s in self.subscribers if s.exchange == exchange and not s.ws.closed]
+        for sub in subs:
+            await sub.ws.send_str(text)
+        return len(subs)
+
+    async def _drop(self, exchange: str) -> int:
+        subs = [s for s in self.subscribers if s.exchange == exchange]
+        for sub in subs:
+            self.subscribers.remove(sub)
+            await sub.ws.close(code=1001)
+        return len(subs)
+
+
+def _fault(exchange: str, kind: str) -> web.Response:
+    if kind == "server":
+        return web.Response(status=503, text="Service Unavailable")
+    if exchange == "binanceusdm":
+        return web.json_response(
+            {"code": -1003, "msg": "Too many requests; current limit is 2400 per minute."},
+            status=429,
+        )
+    if exchange == "bybit":
+        return web.json_response(
+            {
+                "retCode": 10006,
+                "retMsg": "Too many visits!",
+                "result": {},
+                "retExtInfo": {},
+                "time": int(time.time() * 1000),
+            }
+        )
+    return web.json_response({"code": "50011", "msg": "Too Many Requests", "data": []}, status=429)
+
+
+ROUTES = {
+    ("binanceusdm", "/fapi/v1/exchangeInfo"): FakeExchange.binance_exchange_info,
+    ("binanceusdm", "/fapi/v1/klines"): FakeExchange.binance_klines,
+    ("binanceusdm", "/futures/data/openInterestHist"): FakeExchange.binance_oi_hist,
+    ("bybit", "/v5/market/instruments-info"): FakeExchange.bybit_instruments,
+    ("bybit", "/v5/market/kline"): FakeExchange.bybit_kline,
+    ("bybit", "/v5/market/open-interest"): FakeExchange.bybit_open_interest,
+    ("okx", "/api/v5/public/instruments"): FakeExchange.okx_instruments,
+    ("okx", "/api/v5/market/candles"): FakeExchange.okx_candles,
+    ("okx", "/api/v5/market/history-candles"): FakeExchange.okx_candles,
+    ("okx", "/api/v5/rubik/stat/contracts/open-interest-history"): FakeExchange.okx_oi_history,
+}
+
+__all__ = ["HISTORY_START", "FakeExchange"]
