@@ -50,6 +50,10 @@ class Levels:
         death = self.death[mask] if self.death.size else self.death
         return Levels(**arrays, leverage=self.leverage, death=death)
 
+    def opened_bar(self) -> np.ndarray:
+        """The bar in which each level opened (seeded levels: bar 0)."""
+        return np.maximum(self.birth - 1, 0)
+
     def __len__(self) -> int:
         return self.price.size
 
@@ -114,7 +118,7 @@ class ClusterEstimate:
         lv, n = self.raw, self.n_bars
         states = np.arange(n + 1)
         outstanding = alive_sum(lv.birth, lv.death, lv.weight, lv.side, 2, states, self.log_level).T
-        open_bar = np.maximum(lv.birth - 1, 0)
+        open_bar = lv.opened_bar()
         swept = self.swept.to_numpy()
         keep = np.exp(np.diff(self.log_level))  # fraction kept by proportional closing
         frame = {}
@@ -216,7 +220,7 @@ class ClusterEstimate:
     def levels(self) -> pd.DataFrame:
         """Tidy: one row per level — created, price, side, leverage, notional, consumed."""
         lv, idx, n = self.raw, self.market.index, self.n_bars
-        created = np.where(lv.birth > 0, lv.birth - 1, 0)
+        created = lv.opened_bar()
         consumed = pd.Series(pd.NaT, index=range(len(lv)), dtype=idx.dtype)
         hit = lv.death <= n
         consumed[hit] = idx[lv.death[hit] - 1]

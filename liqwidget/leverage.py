@@ -35,8 +35,9 @@ def level_factors(
     mmr: float = 0.005,
     brackets: Brackets | None = None,
     position_notional: float = 10_000.0,
+    strict: bool = True,
 ) -> np.ndarray:
-    """Liquidation price as a multiple of entry, shape ``(2, tiers)``: row 0 long, row 1 short.
+    """Liquidation price as a multiple of entry, shape ``(2, *leverage.shape)``: long, short.
 
     For bracketed formulas the maintenance rate and amount are those of a position of
     ``position_notional`` (quote); the amount per unit then scales with the entry price, so
@@ -44,12 +45,16 @@ def level_factors(
     """
     lev = np.asarray(leverage, dtype="float64")
     qty = position_notional if brackets is not None or formula in ("binance", "bybit") else None
-    out = np.empty((2, lev.size))
-    for row, side in enumerate(("long", "short")):
-        out[row] = liquidation_price(
-            1.0, lev, side, formula, mmr=mmr, quantity=qty, brackets=brackets
-        )
-    if (out[0] >= 1).any() or (out[1] <= 1).any():
+    out = np.stack(
+        [
+            liquidation_price(1.0, lev, side, formula, mmr=mmr, quantity=qty, brackets=brackets)
+            for side in ("long", "short")
+        ]
+    )
+    if not strict:
+        out[0] = np.minimum(out[0], 1 - 1e-6)
+        out[1] = np.maximum(out[1], 1 + 1e-6)
+    elif (out[0] >= 1).any() or (out[1] <= 1).any():
         raise ValueError(
             "a leverage tier liquidates on the wrong side of entry (maintenance rate too high "
             "for its leverage); lower mmr or drop the tier"

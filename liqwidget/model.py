@@ -58,6 +58,12 @@ class ClusterModel:
         How the open interest already present at the first bar is placed (see module doc).
     decay:
         Optional half-life (e.g. ``"7D"``): positions also close at this rate over time.
+    turnover:
+        Optional half-life of positions that close and reopen at the current price at the
+        same rate (churn that leaves open interest unchanged), e.g. ``"1D"``.
+    leverage_jitter:
+        Log-width of the band of leverage each tier covers (0: exact tiers). Each bar's
+        levels are dithered within the band, so the estimate has no gaps between tiers.
     """
 
     def __init__(
@@ -73,6 +79,8 @@ class ClusterModel:
         seed_age: str | pd.Timedelta = "3D",
         seed_long_share: float = 0.5,
         decay: str | pd.Timedelta | None = None,
+        turnover: str | pd.Timedelta | None = None,
+        leverage_jitter: float = 0.0,
     ):
         self.leverage = dict(DEFAULT_LEVERAGE if leverage is None else leverage)
         self.side_split = side_split
@@ -85,6 +93,8 @@ class ClusterModel:
         self.seed_age = seed_age
         self.seed_long_share = seed_long_share
         self.decay = decay
+        self.turnover = turnover
+        self.leverage_jitter = leverage_jitter
 
     # -------------------------------------------------------------- sklearn-style params
     def get_params(self) -> dict[str, Any]:
@@ -139,17 +149,16 @@ class ClusterModel:
         ``k`` (state ``t + 1`` = after bar ``t``). Deaths are not filled in here.
         """
         lev, weights = normalise_mix(self.leverage)
-        factors = level_factors(
-            lev,
-            self.formula,
-            mmr=self.mmr,
-            brackets=self.brackets,
-            position_notional=self.position_notional,
-        )
+        factors = self._factors(lev)
         n = len(market)
         oi = market.column("open_interest")
-        d_oi = np.diff(oi, prepend=oi[0])
-        opened = np.maximum(d_oi, 0.0)
+        opened = np.maximum(np.diff(oi, prepend=oi[0]), 0.0)
+        log_f = np.zeros(n)
+        if self.turnover is not None:
+            # Positions also turn over: a share of open interest closes and reopens at price.
+            rate = np.log(2.0) / (pd.Timedelta(self.turnover) / market.timeframe)
+            opened[1:] += -np.expm1(-rate) * oi[:-1]
+            log_f[1:] -= rate
         long_share = self.long_share(market)
         entry = self.entry_price(market)
 
@@ -157,13 +166,21 @@ class ClusterModel:
         bars = np.flatnonzero(opened > 0)
         share = np.stack([long_share[bars], 1.0 - long_share[bars]])
         amount = (opened[bars][None, :] * share)[:, :, None] * weights[None, None, :]
-        price = entry[bars][None, :, None] * factors[:, None, :]
+        if self.leverage_jitter:
+            # Each bar's tier sits at a leverage dithered around the tier's value (a
+            # low-discrepancy sequence), so that over many bars every tier covers a band of
+            # leverage instead of one exact distance from entry.
+            u = np.modf(bars[:, None] * 0.6180339887498949 + np.arange(lev.size) * 0.7548776662)[0]
+            jittered = lev[None, :] * np.exp(self.leverage_jitter * (u - 0.5))
+            fac = self._factors(jittered, strict=False)
+        else:
+            fac = np.broadcast_to(factors[:, None, :], (2, bars.size, lev.size))
+        price = entry[bars][None, :, None] * fac
         seed = self.seed_levels(market, lev, weights, factors)
         parts = []
         for s in (0, 1):
             born = np.repeat(bars + 1, lev.size)
-            sl = seed.subset(seed.side == s)
-            parts.append(sl)
+            parts.append(seed.subset(seed.side == s))
             parts.append(
                 Levels(
                     price=price[s].ravel(),
@@ -178,16 +195,24 @@ class ClusterModel:
         if (levels.weight <= 0).any():
             levels = levels.subset(levels.weight > 0)
 
-        # Proportional closing (and decay) as a cumulative log factor per state.
+        # Proportional closing (and decay, turnover) as a cumulative log factor per state.
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where((oi[:-1] > 0) & (oi[1:] < oi[:-1]), oi[1:] / oi[:-1], 1.0)
-        log_f = np.concatenate([[0.0], np.maximum(np.log(ratio), _MIN_LOG_FACTOR)])
+        log_f[1:] += np.maximum(np.log(ratio), _MIN_LOG_FACTOR)
         if self.decay is not None:
-            half = pd.Timedelta(self.decay) / market.timeframe
-            log_f = log_f - np.log(2.0) / half
+            log_f -= np.log(2.0) / (pd.Timedelta(self.decay) / market.timeframe)
         log_level = np.concatenate([[0.0], np.cumsum(log_f)])
-        assert log_level.size == n + 1
         return levels, log_level
+
+    def _factors(self, leverage: np.ndarray, strict: bool = True) -> np.ndarray:
+        return level_factors(
+            leverage,
+            self.formula,
+            mmr=self.mmr,
+            brackets=self.brackets,
+            position_notional=self.position_notional,
+            strict=strict,
+        )
 
     def long_share(self, market: MarketData) -> np.ndarray:
         """Per bar, the share of new open interest taken as long positions."""
@@ -284,8 +309,12 @@ class ClusterModel:
             raise ValueError(f"seed must be one of {SEEDS}, got {self.seed!r}")
         if not 0.0 <= float(self.seed_long_share) <= 1.0:
             raise ValueError("seed_long_share must be in [0, 1]")
-        if self.decay is not None and pd.Timedelta(self.decay) <= pd.Timedelta(0):
-            raise ValueError(f"decay half-life must be positive, got {self.decay}")
+        for name in ("decay", "turnover"):
+            v = getattr(self, name)
+            if v is not None and pd.Timedelta(v) <= pd.Timedelta(0):
+                raise ValueError(f"{name} half-life must be positive, got {v}")
+        if not 0.0 <= float(self.leverage_jitter) <= 2.0:
+            raise ValueError(f"leverage_jitter must be in [0, 2], got {self.leverage_jitter}")
         if not self.position_notional > 0:
             raise ValueError("position_notional must be positive")
 
