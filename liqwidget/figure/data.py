@@ -1,0 +1,298 @@
+"""The arrays a liquidation map shows, at display resolution, ready for Bokeh or a wire.
+
+:func:`figure_data` turns a cluster estimate and real liquidations into :class:`FigureData`:
+the columns of every named Bokeh ``ColumnDataSource`` in the figure plus a few scalar model
+properties. :func:`~liqwidget.figure.build_figure` puts them into the document; the widget
+sends the same arrays to an open figure as binary buffers. Both faces therefore show exactly
+the same numbers.
+
+Heat layers are compact: one ``uint8`` image per layer. Code 0 is empty, codes 1–127 are
+long notional and 129–255 short notional, each on a log scale from ``vmin`` to ``vmax``
+(both stored in the layer's source, so hover can turn a code back into notional).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..estimate import ClusterEstimate
+from ..heatmap import Heatmap
+from ..realized import empty_events, events_in, realized_grid, undercount_notes, validate_events
+
+#: Codes per side in a heat layer (1..LEVELS for long, SHORT_OFFSET + 1.. for short).
+LEVELS = 127
+SHORT_OFFSET = 128
+#: Default display resolution (time columns, price rows): small enough for static pages.
+DEFAULT_RESOLUTION = (600, 240)
+
+
+@dataclass(eq=False)
+class FigureData:
+    """Columns of each named data source and scalar properties of named models."""
+
+    sources: dict[str, dict[str, Any]]
+    props: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tiers: tuple[float, ...] = ()
+    heatmap: Heatmap | None = None
+    realized: Heatmap | None = None
+
+    def placeholder(self) -> FigureData:
+        """The same structure with one-cell arrays: a document skeleton to fill in later."""
+        small = {}
+        for name, cols in self.sources.items():
+            small[name] = {k: _tiny(v) for k, v in cols.items()}
+        return FigureData(small, self.props, self.tiers)
+
+    def nbytes(self) -> int:
+        """Bytes of array data (what travels as binary buffers)."""
+        total = 0
+        for cols in self.sources.values():
+            for v in cols.values():
+                total += (
+                    sum(a.nbytes for a in v) if isinstance(v, list) else getattr(v, "nbytes", 0)
+                )
+        return total
+
+
+def _tiny(v):
+    if isinstance(v, list):
+        return [np.zeros((1,) * a.ndim, dtype=a.dtype) for a in v[:1]] if v else []
+    if isinstance(v, np.ndarray):
+        return v[:0]
+    return v
+
+
+# ---------------------------------------------------------------------------- heat layers
+def encode_layer(long: np.ndarray, short: np.ndarray, dynamic_range: float = 1e3):
+    """Both sides of a layer as one ``uint8`` log-coded image plus its ``(vmin, vmax)``.
+
+    Where both sides have notional in the same cell, the larger one is shown. Values below
+    ``vmax / dynamic_range`` are left empty.
+    """
+    vmax = float(max(long.max(initial=0.0), short.max(initial=0.0)))
+    if not vmax > 0:
+        return np.zeros(long.shape, dtype="uint8"), 1.0, 1.0
+    vmin = vmax / dynamic_range
+    larger = np.maximum(long, short)
+    with np.errstate(divide="ignore"):
+        q = (np.log(np.maximum(larger, 1e-300)) - np.log(vmin)) / np.log(vmax / vmin)
+    code = 1 + np.rint(np.clip(q, 0.0, 1.0) * (LEVELS - 1))
+    code = np.where(larger >= vmin, code, 0)
+    code = np.where((short > long) & (code > 0), code + SHORT_OFFSET, code)
+    return code.astype("uint8"), vmin, vmax
+
+
+def decode_layer(code: np.ndarray, vmin: float, vmax: float) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate ``(long, short)`` notional back from a coded image (inverse of encoding)."""
+    c = code.astype("int64")
+    is_short = c > SHORT_OFFSET
+    k = np.where(is_short, c - SHORT_OFFSET, c)
+    value = np.where(k > 0, vmin * (vmax / vmin) ** ((k - 1) / (LEVELS - 1)), 0.0)
+    return np.where(is_short, 0.0, value), np.where(is_short, value, 0.0)
+
+
+def _image_columns(grid: Heatmap, dynamic_range: float) -> dict[str, Any]:
+    code, vmin, vmax = encode_layer(grid.long, grid.short, dynamic_range)
+    t0, t1 = grid.time_edges[0], grid.time_edges[-1]
+    return {
+        "image": [code],
+        "x": np.array([_ms(t0)]),
+        "y": np.array([grid.price_edges[0]]),
+        "dw": np.array([_ms(t1) - _ms(t0)]),
+        "dh": np.array([grid.price_edges[-1] - grid.price_edges[0]]),
+        "vmin": np.array([vmin]),
+        "vmax": np.array([vmax]),
+    }
+
+
+def _ms(t) -> float:
+    return pd.Timestamp(t).value / 1e6
+
+
+# ---------------------------------------------------------------------------- price
+def price_columns(estimate: ClusterEstimate, time_edges: pd.DatetimeIndex) -> dict[str, np.ndarray]:
+    """Per time column: bar high, low and last close (NaN where a column has no bar)."""
+    m = estimate.market
+    edges = np.asarray(time_edges.as_unit("ns").asi8)
+    col = np.searchsorted(edges, m.index.as_unit("ns").asi8, side="right") - 1
+    ok = (col >= 0) & (col < edges.size - 1)
+    col = col[ok]
+    n = edges.size - 1
+    high = np.full(n, -np.inf)
+    low = np.full(n, np.inf)
+    np.maximum.at(high, col, m.column("high")[ok])
+    np.minimum.at(low, col, m.column("low")[ok])
+    close = np.full(n, np.nan)
+    close[col] = m.column("close")[ok]  # later bars overwrite earlier ones: the last close
+    empty = ~np.isfinite(high)
+    high[empty], low[empty] = np.nan, np.nan
+    centre = (edges[:-1] + edges[1:]) / 2e6
+    return {
+        "time": centre,
+        "high": high.astype("float32"),
+        "low": low.astype("float32"),
+        "close": close.astype("float32"),
+    }
+
+
+# ---------------------------------------------------------------------------- real events
+def marker_columns(events: pd.DataFrame, max_markers: int) -> dict[str, Any]:
+    """The largest ``max_markers`` events (by notional) as marker columns, in time order."""
+    if len(events) > max_markers:
+        keep = np.argsort(-events["notional"].to_numpy(), kind="stable")[:max_markers]
+        events = events.iloc[np.sort(keep)]
+    notional = events["notional"].to_numpy(dtype="float64")
+    top = float(notional.max(initial=0.0)) or 1.0
+    size = 5.0 + 19.0 * np.sqrt(notional / top)
+    exchange = (
+        events["exchange"].astype(str).tolist() if "exchange" in events else [""] * len(events)
+    )
+    return {
+        "time": events["time"].to_numpy(dtype="datetime64[ns]").astype("int64") / 1e6,
+        "price": events["price"].to_numpy(dtype="float32"),
+        "notional": notional.astype("float32"),
+        "size": size.astype("float32"),
+        "short": (events["side"].to_numpy() == "short").astype("uint8"),
+        "exchange": exchange,
+    }
+
+
+# ---------------------------------------------------------------------------- levels bars
+def level_frames(
+    estimate: ClusterEstimate, price_edges: np.ndarray, steps: int, bins: int
+) -> tuple[dict[str, Any], dict[str, np.ndarray], np.ndarray]:
+    """Outstanding notional per price bin and (side, tier) at ``steps`` cursor times.
+
+    Returns the frames source (``time``, ``scale`` and ``uint16`` ``values`` per frame, each
+    flattened bins × columns), the bars source at the last frame, and the tiers.
+    """
+    m = estimate.market
+    start = m.index[0].value
+    end = m.index[-1].value + m.timeframe.value
+    times = np.linspace(start, end, steps + 1)[1:].round().astype("int64")
+    pr = (float(price_edges[0]), float(price_edges[-1]))
+    frames = [
+        estimate.levels_at(pd.Timestamp(t, tz="UTC"), bins=bins, price_range=pr) for t in times
+    ]
+    tiers = tuple(float(x) for x in frames[-1].columns.get_level_values("leverage").unique())
+    stack = np.stack([f.to_numpy(dtype="float64") for f in frames])  # steps × bins × cols
+    scale = stack.reshape(steps, -1).max(axis=1)
+    safe = np.where(scale > 0, scale, 1.0)
+    q = np.rint(stack / safe[:, None, None] * 65535).astype("uint16")
+    bars = bar_columns(stack[-1], frames[-1].index.to_numpy(), frames[-1].columns)
+    src = {
+        "time": times / 1e6,
+        "scale": scale,
+        "values": [q[k].ravel() for k in range(steps)],
+    }
+    return src, bars, np.asarray(tiers)
+
+
+def bar_column_names(columns) -> list[str]:
+    return [f"{side}_{lev:g}" for side, lev in columns]
+
+
+def bar_columns(values: np.ndarray, prices: np.ndarray, columns) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {"price": prices.astype("float64")}
+    for j, name in enumerate(bar_column_names(columns)):
+        out[name] = values[:, j].astype("float32")
+    return out
+
+
+# ---------------------------------------------------------------------------- all together
+def figure_data(
+    estimate: ClusterEstimate,
+    liquidations: pd.DataFrame | None = None,
+    *,
+    resolution: tuple[int, int] = DEFAULT_RESOLUTION,
+    price_range: tuple[float, float] | None = None,
+    time_range: tuple | None = None,
+    dynamic_range: float = 1e3,
+    cursor_steps: int = 24,
+    level_bins: int = 120,
+    max_markers: int = 400,
+) -> FigureData:
+    """Everything the figure draws, at ``resolution = (time columns, price rows)``."""
+    width, height = (int(x) for x in resolution)
+    grid = estimate.grid(width, height, price_range=price_range, time_range=time_range)
+    events = empty_events() if liquidations is None else validate_events(liquidations)
+    real = realized_grid(events, grid.time_edges, grid.price_edges)
+    inside = events_in(events, grid.time_edges, grid.price_edges)
+    frames, bars, tiers = level_frames(
+        estimate, grid.price_edges, max(int(cursor_steps), 1), level_bins
+    )
+    markers = marker_columns(events[inside], max_markers)
+
+    t0, t1 = _ms(grid.time_edges[0]), _ms(grid.time_edges[-1])
+    step = estimate.market.timeframe.value / 1e6
+    shown = len(markers["time"])
+    notes = notes_html(estimate, events, int(inside.sum()), shown)
+    return FigureData(
+        sources={
+            "clusters-source": _image_columns(grid, dynamic_range),
+            "real-source": _image_columns(real, dynamic_range),
+            "price-source": price_columns(estimate, grid.time_edges),
+            "events-source": markers,
+            "levels-source": bars,
+            "levels-frames": frames,
+        },
+        props={
+            "cursor-slider": {
+                "start": t0,
+                "end": t1,
+                "step": step,
+                "value": float(frames["time"][-1]),
+            },
+            "cursor-span": {"location": float(frames["time"][-1])},
+            "notes": {"text": notes},
+            "time-range": {"start": t0, "end": t1},
+            "price-range": {
+                "start": float(grid.price_edges[0]),
+                "end": float(grid.price_edges[-1]),
+            },
+        },
+        tiers=tuple(float(t) for t in tiers),
+        heatmap=grid,
+        realized=real,
+    )
+
+
+def _money(x: float) -> str:
+    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= div:
+            return f"${x / div:,.1f}{unit}"
+    return f"${x:,.0f}"
+
+
+def notes_html(estimate: ClusterEstimate, events: pd.DataFrame, inside: int, shown: int) -> str:
+    """What the reader must know: the clusters are modelled, and how complete the real feed is."""
+    m = estimate.market
+    name = " · ".join(x for x in (m.exchange, m.symbol) if x) or "market"
+    parts = [
+        f"<b>{name}</b>, {len(m):,} bars of {_td(m.timeframe)}. "
+        "<b>Clusters</b> are a <i>model estimate</i> of where forced-liquidation levels may be "
+        "stacked, inferred from open-interest changes and an assumed leverage mix; they are "
+        "not a list of real orders or stop losses."
+    ]
+    if len(events) == 0:
+        parts.append("<b>Real</b>: no recorded liquidations were given for this period.")
+    else:
+        total = _money(float(events["notional"].sum()))
+        line = f"<b>Real</b>: {len(events):,} recorded liquidations ({total})"
+        if inside < len(events):
+            line += f", {len(events) - inside:,} of them outside the drawn window"
+        if shown < inside:
+            line += f"; markers show the largest {shown:,}, the heat layer all of them"
+        parts.append(line + ".")
+        for note in undercount_notes(events):
+            parts.append(f"Feed caveat — {note}.")
+    return "<br>".join(parts)
+
+
+def _td(td: pd.Timedelta) -> str:
+    minutes = td / pd.Timedelta("1min")
+    return f"{minutes:g} min" if minutes < 60 else f"{minutes / 60:g} h"

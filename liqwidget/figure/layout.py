@@ -1,0 +1,373 @@
+"""The one Bokeh layout of a liquidation map, used by the widget, the site and embeds.
+
+Every model that browser code (the widget, tests) must find has a stable ``name``; see
+:data:`NAMES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+from bokeh.layouts import column, row
+from bokeh.models import (
+    CheckboxGroup,
+    ColumnDataSource,
+    CustomJS,
+    CustomJSHover,
+    CustomJSTickFormatter,
+    DataRange1d,
+    Div,
+    HoverTool,
+    LinearColorMapper,
+    NumeralTickFormatter,
+    Range1d,
+    Slider,
+    Span,
+)
+from bokeh.plotting import figure
+
+from ..estimate import ClusterEstimate
+from . import callbacks as js
+from .data import DEFAULT_RESOLUTION, FigureData, bar_column_names, figure_data
+from .palettes import (
+    BACKGROUND,
+    CLUSTER_LONG,
+    CLUSTER_SHORT,
+    MARKER_COLORS,
+    REAL_LONG,
+    REAL_SHORT,
+    bar_colors,
+    ramp,
+    threshold_palette,
+)
+
+#: Stable names of the models browser code looks up with ``document.get_model_by_name``.
+NAMES = (
+    "liqwidget-map",
+    "map",
+    "levels",
+    "clusters-source",
+    "real-source",
+    "price-source",
+    "events-source",
+    "levels-source",
+    "levels-frames",
+    "clusters-image",
+    "real-image",
+    "events-markers",
+    "price-band",
+    "price-line",
+    "clusters-mapper",
+    "real-mapper",
+    "layer-toggle",
+    "threshold",
+    "cursor-slider",
+    "cursor-span",
+    "notes",
+    "time-range",
+    "price-range",
+)
+
+LEVEL_PANEL_WIDTH = 230
+
+
+def build_figure(
+    estimate: ClusterEstimate,
+    liquidations: pd.DataFrame | None = None,
+    *,
+    width: int = 1000,
+    height: int = 480,
+    resolution: tuple[int, int] = DEFAULT_RESOLUTION,
+    threshold: float = 0.4,
+    layers: Iterable[str] = js.LAYERS,
+    price_range: tuple[float, float] | None = None,
+    time_range: tuple | None = None,
+    cursor_steps: int = 24,
+    max_markers: int = 400,
+    title: str | None = None,
+):
+    """The liquidation map of ``estimate`` (and real ``liquidations``) as a Bokeh layout.
+
+    ``resolution`` is the heat grid in (time columns, price rows); page weight grows with
+    it (about 2 bytes per cell as base64 in a standalone page). ``cursor_steps`` is how many
+    moments the levels panel can show without a kernel.
+    """
+    data = figure_data(
+        estimate,
+        liquidations,
+        resolution=resolution,
+        price_range=price_range,
+        time_range=time_range,
+        cursor_steps=cursor_steps,
+        max_markers=max_markers,
+    )
+    return layout_from(
+        data, width=width, height=height, threshold=threshold, layers=layers, title=title
+    )
+
+
+def layout_from(
+    data: FigureData,
+    *,
+    width: int = 1000,
+    height: int = 480,
+    threshold: float = 0.4,
+    layers: Iterable[str] = js.LAYERS,
+    title: str | None = None,
+):
+    """Build the layout from prepared :class:`FigureData` (the widget sends data separately)."""
+    layers = set(layers)
+    unknown = layers - set(js.LAYERS)
+    if unknown:
+        raise ValueError(f"unknown layer(s) {sorted(unknown)}; choose from {list(js.LAYERS)}")
+    props = data.props
+    src = {name: ColumnDataSource(dict(cols), name=name) for name, cols in data.sources.items()}
+    x_range = Range1d(name="time-range", **props["time-range"])
+    y_range = Range1d(name="price-range", **props["price-range"])
+
+    fig = figure(
+        name="map",
+        width=width - LEVEL_PANEL_WIDTH,
+        height=height,
+        x_range=x_range,
+        y_range=y_range,
+        x_axis_type="datetime",
+        tools="xpan,pan,wheel_zoom,box_zoom,reset,save",
+        active_scroll="wheel_zoom",
+        active_drag="pan",
+        title=title or "Liquidation map — clusters (estimate) and real liquidations",
+        background_fill_color=BACKGROUND,
+        border_fill_color="#ffffff",
+    )
+    fig.grid.grid_line_alpha = 0.12
+    fig.yaxis.formatter = NumeralTickFormatter(format="$0,0")
+    fig.yaxis.axis_label = "Price"
+    fig.xaxis.axis_label = "Time (UTC)"
+
+    ramps = {
+        "clusters": (ramp(CLUSTER_LONG), ramp(CLUSTER_SHORT)),
+        "real": (ramp(REAL_LONG, alpha=(0.55, 1.0)), ramp(REAL_SHORT, alpha=(0.55, 1.0))),
+    }
+    mappers, images = {}, {}
+    for layer in ("clusters", "real"):
+        mappers[layer] = LinearColorMapper(
+            name=f"{layer}-mapper",
+            palette=threshold_palette(*ramps[layer], threshold),
+            low=0,
+            high=255,
+        )
+        images[layer] = fig.image(
+            image="image",
+            x="x",
+            y="y",
+            dw="dw",
+            dh="dh",
+            source=src[f"{layer}-source"],
+            color_mapper=mappers[layer],
+            name=f"{layer}-image",
+            visible=layer in layers,
+        )
+        label = "Estimate" if layer == "clusters" else "Real"
+        fig.add_tools(
+            HoverTool(
+                renderers=[images[layer]],
+                tooltips=[
+                    ("Time", "$x{%F %H:%M}"),
+                    ("Price", "$y{$0,0}"),
+                    (label, "@image{custom}"),
+                ],
+                formatters={
+                    "$x": "datetime",
+                    "@image": CustomJSHover(
+                        args={"source": src[f"{layer}-source"]}, code=js.HOVER_LAYER
+                    ),
+                },
+                description=f"Hover: {layer}",
+            )
+        )
+
+    band = fig.varea(
+        x="time",
+        y1="low",
+        y2="high",
+        source=src["price-source"],
+        fill_color="#ffffff",
+        fill_alpha=0.22,
+        name="price-band",
+        visible="price" in layers,
+    )
+    line = fig.line(
+        x="time",
+        y="close",
+        source=src["price-source"],
+        line_color="#f8fafc",
+        line_width=1.4,
+        name="price-line",
+        visible="price" in layers,
+    )
+    markers = fig.scatter(
+        x="time",
+        y="price",
+        size="size",
+        source=src["events-source"],
+        fill_color={
+            "field": "short",
+            "transform": LinearColorMapper(palette=list(MARKER_COLORS), low=0, high=1),
+        },
+        fill_alpha=0.75,
+        line_color="#ffffff",
+        line_alpha=0.8,
+        line_width=0.6,
+        name="events-markers",
+        visible="real" in layers,
+    )
+    fig.add_tools(
+        HoverTool(
+            renderers=[markers],
+            tooltips=[
+                ("Liquidated", "@short{custom}"),
+                ("Time", "@time{%F %H:%M:%S}"),
+                ("Price", "@price{$0,0.0}"),
+                ("Notional", "@notional{$0,0}"),
+                ("Exchange", "@exchange"),
+            ],
+            formatters={"@time": "datetime", "@short": CustomJSHover(code=js.HOVER_SIDE)},
+            description="Hover: real events",
+        )
+    )
+    cursor = props["cursor-slider"]
+    span = Span(
+        name="cursor-span",
+        location=cursor["value"],
+        dimension="height",
+        line_color="#facc15",
+        line_width=1.5,
+        line_dash="dashed",
+    )
+    fig.add_layout(span)
+
+    panel = _levels_panel(data, src, y_range, height)
+
+    toggle = CheckboxGroup(
+        name="layer-toggle",
+        labels=list(js.LAYER_LABELS),
+        active=[i for i, name in enumerate(js.LAYERS) if name in layers],
+        inline=True,
+    )
+    toggle.js_on_change(
+        "active",
+        CustomJS(
+            args={
+                "clusters": [images["clusters"]],
+                "real": [images["real"], markers],
+                "price": [band, line],
+            },
+            code=js.TOGGLE,
+        ),
+    )
+    thresh = Slider(
+        name="threshold",
+        title="Contrast threshold (hide the faintest share)",
+        start=0.0,
+        end=0.95,
+        step=0.01,
+        value=float(threshold),
+        width=260,
+    )
+    thresh_cb = CustomJS(
+        args={
+            "mappers": [mappers["clusters"], mappers["real"]],
+            "ramps": [list(ramps["clusters"]), list(ramps["real"])],
+        },
+        code=js.THRESHOLD,
+    )
+    thresh.js_on_change("value", thresh_cb)
+
+    slider = Slider(
+        name="cursor-slider",
+        title="Time cursor",
+        format=CustomJSTickFormatter(code=js.CURSOR_FORMAT),
+        width=max(width - LEVEL_PANEL_WIDTH - 560, 240),
+        **cursor,
+    )
+    cursor_cb = CustomJS(
+        args={
+            "span": span,
+            "frames": src["levels-frames"],
+            "bars": src["levels-source"],
+            "names": bar_column_names(_bar_columns(data)),
+            "panel": panel,
+        },
+        code=js.CURSOR,
+    )
+    slider.js_on_change("value", cursor_cb)
+    fig.js_on_event("tap", CustomJS(args={"slider": slider}, code=js.TAP_TO_CURSOR))
+
+    notes = Div(
+        name="notes", text=props["notes"]["text"], width=width, styles={"font-size": "12px"}
+    )
+    legend = Div(text=_legend_html(), width=width)
+    controls = row(toggle, thresh, slider)
+    return column(controls, row(fig, panel), legend, notes, name="liqwidget-map")
+
+
+def _bar_columns(data: FigureData) -> list[tuple[str, float]]:
+    return [(side, lev) for side in ("long", "short") for lev in data.tiers]
+
+
+def _levels_panel(data: FigureData, src: dict, y_range, height: int):
+    cols = _bar_columns(data)
+    names = bar_column_names(cols)
+    bars = data.sources["levels-source"]
+    step = float(np.median(np.diff(bars["price"]))) if len(bars["price"]) > 1 else 1.0
+    panel = figure(
+        name="levels",
+        width=LEVEL_PANEL_WIDTH,
+        height=height,
+        y_range=y_range,
+        x_range=DataRange1d(start=0, only_visible=True),
+        tools="",
+        toolbar_location=None,
+        title="Outstanding at cursor",
+        background_fill_color=BACKGROUND,
+    )
+    n = len(data.tiers)
+    colors = bar_colors("long", n) + bar_colors("short", n)
+    renderers = panel.hbar_stack(
+        names, y="price", height=step * 0.95, color=colors, source=src["levels-source"], name=names
+    )
+    for r, (side, lev) in zip(renderers, cols, strict=True):
+        r.name = f"levels-{side}-{lev:g}"
+    panel.add_tools(
+        HoverTool(
+            renderers=renderers,
+            tooltips=[("Price", "@price{$0,0}"), ("Tier", "$name"), ("Notional", "@$name{$0.00a}")],
+        )
+    )
+    panel.yaxis.visible = False
+    panel.xaxis.formatter = NumeralTickFormatter(format="$0a")
+    panel.xaxis.axis_label = "Estimated notional (by side, leverage)"
+    panel.grid.grid_line_alpha = 0.12
+    return panel
+
+
+def _legend_html() -> str:
+    def sw(color: str, text: str, round_: bool = False) -> str:
+        radius = "50%" if round_ else "2px"
+        box = (
+            f"display:inline-block;width:11px;height:11px;background:{color};"
+            f"border-radius:{radius};margin:0 4px 0 12px;vertical-align:middle"
+        )
+        return f'<span style="{box}"></span>{text}'
+
+    return (
+        '<div style="font-size:12px">'
+        + sw(CLUSTER_LONG[2], "estimated long levels (below price)")
+        + sw(CLUSTER_SHORT[2], "estimated short levels (above price)")
+        + sw(MARKER_COLORS[0], "real long liquidations", True)
+        + sw(MARKER_COLORS[1], "real short liquidations", True)
+        + sw("#facc15", "time cursor — click the map to move it")
+        + "</div>"
+    )
