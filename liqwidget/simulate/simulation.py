@@ -1,0 +1,287 @@
+"""The result of a simulation: bars, liquidation events, positions and the true book."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..book import alive_sum
+from ..heatmap import Heatmap, bin_index, price_bins, time_columns
+from ..market import MarketData
+from .agents import LONG, Traders
+from .engine import Outcome, Path
+from .market import Clock
+from .scenarios import Scenario
+
+SIDES = np.array(["long", "short"])
+SYMBOL, EXCHANGE = "BTC/USDT:USDT", "simulator"
+
+
+@dataclass(eq=False)
+class TrueBook:
+    """Every position that was open at some point of the reported bars, as arrays.
+
+    ``birth``/``death`` are book states in the same convention as the model (state
+    ``t + 1`` = after bar ``t``; positions open before the first bar have birth 0; death
+    ``bars + 1`` = still open at the end).
+    """
+
+    price: np.ndarray  # liquidation level (quote)
+    notional: np.ndarray  # quote notional at entry
+    side: np.ndarray  # 0 long, 1 short
+    tier: np.ndarray
+    leverage: np.ndarray  # the tiers
+    birth: np.ndarray
+    death: np.ndarray
+
+
+@dataclass(eq=False)
+class Simulation:
+    """A simulated perpetual-futures market where every position is known.
+
+    Attributes: ``market`` (bars), ``liquidations`` (event frame), ``positions`` (one row
+    per position), ``leverage`` (the true leverage mix), ``long_share`` (share of the
+    notional opened during the bars that went long), ``path`` (price at every simulation
+    step) and ``forced`` (long/short liquidation notional per step, as the price loop saw it).
+    """
+
+    scenario: Scenario
+    seed: int
+    market: MarketData
+    positions: pd.DataFrame
+    liquidations: pd.DataFrame
+    leverage: dict[float, float]
+    long_share: float
+    path: pd.Series
+    forced: pd.DataFrame
+    truth: TrueBook = field(repr=False)
+    oi_valuation: str = "entry"
+
+    def __repr__(self) -> str:
+        return (
+            f"Simulation({self.scenario.name!r}, seed={self.seed}, {len(self.market)} bars of "
+            f"{self.market.timeframe}, {len(self.positions):,} positions, "
+            f"{len(self.liquidations):,} liquidations)"
+        )
+
+    # ------------------------------------------------------------------ truth views
+    def truth_grid(
+        self,
+        width: int = 800,
+        height: int = 400,
+        price_range: tuple[float, float] | None = None,
+        time_range: tuple | None = None,
+    ) -> Heatmap:
+        """True outstanding liquidation notional per price bin and time column.
+
+        Same grid and conventions as :meth:`ClusterEstimate.grid`, so the two can be
+        compared cell by cell (notional is the positions' quote notional at entry).
+        """
+        tb, m = self.truth, self.market
+        time_edges, states = time_columns(m.index, m.timeframe, width, time_range)
+        edges = price_bins(m.column("low"), m.column("high"), height, price_range)
+        pbin = bin_index(tb.price, edges)
+        bins = np.where(pbin >= 0, tb.side.astype("int64") * height + pbin, -1)
+        cells = alive_sum(tb.birth, tb.death, tb.notional, bins, 2 * height, states)
+        return Heatmap(
+            time_edges=time_edges,
+            price_edges=edges,
+            long=np.ascontiguousarray(cells[:height]),
+            short=np.ascontiguousarray(cells[height:]),
+        )
+
+    def state_at(self, t) -> int:
+        """Book state at time ``t``: after the last bar that ended by ``t``."""
+        ts = pd.Timestamp(t)
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        bar_end = self.market.index.asi8 + self.market.timeframe.value
+        return int(np.searchsorted(bar_end, ts.value, side="right"))
+
+    def truth_levels_at(
+        self, t=None, bins: int = 200, price_range: tuple[float, float] | None = None
+    ) -> pd.DataFrame:
+        """True outstanding notional per price bin at ``t`` (default: the end), by side and tier.
+
+        Shaped like :meth:`ClusterEstimate.levels_at`: rows are price-bin centres, columns a
+        ``(side, leverage)`` MultiIndex.
+        """
+        tb, m = self.truth, self.market
+        state = len(m) if t is None else self.state_at(t)
+        alive = (tb.birth <= state) & (state < tb.death)
+        edges = price_bins(m.column("low"), m.column("high"), bins, price_range)
+        pbin = bin_index(tb.price[alive], edges)
+        n_t = tb.leverage.size
+        col = tb.side[alive].astype("int64") * n_t + tb.tier[alive]
+        ok = pbin >= 0
+        flat = np.bincount(
+            pbin[ok] * 2 * n_t + col[ok], weights=tb.notional[alive][ok], minlength=bins * 2 * n_t
+        )
+        cols = pd.MultiIndex.from_product([list(SIDES), tb.leverage], names=["side", "leverage"])
+        index = pd.Index(0.5 * (edges[:-1] + edges[1:]), name="price")
+        return pd.DataFrame(flat.reshape(bins, 2 * n_t), index=index, columns=cols)
+
+    @cached_property
+    def book(self) -> pd.DataFrame:
+        """True outstanding notional (at entry) after each bar, columns ``long`` and ``short``."""
+        tb = self.truth
+        states = np.arange(1, len(self.market) + 1)
+        out = alive_sum(tb.birth, tb.death, tb.notional, tb.side.astype("int64"), 2, states)
+        return pd.DataFrame(out.T, index=self.market.index, columns=list(SIDES))
+
+    @cached_property
+    def liquidated(self) -> pd.DataFrame:
+        """Liquidated notional per bar (as in :attr:`liquidations`), columns ``long``, ``short``."""
+        ev, m = self.liquidations, self.market
+        bar = (pd.DatetimeIndex(ev["time"]).asi8 - m.index.asi8[0]) // m.timeframe.value
+        out = {
+            s: np.bincount(bar[ev["side"].to_numpy() == s], ev["notional"][ev["side"] == s], len(m))
+            for s in SIDES
+        }
+        return pd.DataFrame(out, index=m.index)
+
+    def matched_model(self, **params: Any):
+        """A :class:`~liqwidget.ClusterModel` whose assumptions match this market's truth."""
+        from ..model import ClusterModel
+
+        base = dict(
+            leverage=self.leverage,
+            side_split=self.long_share,
+            formula=self.scenario.formula,
+            mmr=self.scenario.mmr,
+        )
+        return ClusterModel(**(base | params))
+
+
+def build_simulation(
+    sc: Scenario,
+    seed: int,
+    clock: Clock,
+    traders: Traders,
+    path: Path,
+    outcome: Outcome,
+    background: np.ndarray,
+    oi_valuation: str,
+) -> Simulation:
+    tick = sc.tick
+    n, w, bars, per = clock.n, clock.warmup, clock.bars, clock.per_bar
+    keep = outcome.end_step >= w  # open at the first bar or later
+    open_step, end = traders.open_step[keep], outcome.end_step[keep]
+    side, tier, notional = traders.side[keep], traders.tier[keep], traders.notional[keep]
+    entry = path.entry[keep] * tick
+    level = path.level[keep] * tick
+    liq = outcome.liquidated[keep]
+    qty = notional / entry
+    ended = end < n
+    step_price = path.price * tick
+    fill = np.where(ended, step_price[np.minimum(end, n - 1)], np.nan)
+
+    birth = np.maximum(clock.bar_of(open_step) + 1, 0)
+    death = clock.bar_of(end) + 1
+    lev = traders.leverage
+    truth = TrueBook(level, notional.astype("float64"), side, tier, lev, birth, death)
+
+    times = clock.start + pd.to_timedelta(np.arange(bars) * clock.step.value * per, unit="ns")
+    grid = step_price[w:].reshape(bars, per)
+    frame = pd.DataFrame(
+        {
+            "open": grid[:, 0],
+            "high": grid.max(axis=1),
+            "low": grid.min(axis=1),
+            "close": grid[:, -1],
+        },
+        index=pd.DatetimeIndex(times, name="time"),
+    )
+    frame = frame.join(_flows(frame, clock, open_step, end, ended, side, qty, background, sc))
+    one_bin, states = np.zeros(birth.size, "int64"), np.arange(1, bars + 1)
+    if oi_valuation == "entry":
+        frame["open_interest"] = alive_sum(birth, death, truth.notional, one_bin, 1, states)[0]
+    else:
+        alive_qty = alive_sum(birth, death, qty, one_bin, 1, states)[0]
+        frame["open_interest"] = alive_qty * frame["close"].to_numpy()
+    frame["open_interest"] = frame["open_interest"].clip(lower=0.0)  # float rounding only
+    market = MarketData.from_frame(
+        frame, timeframe=clock.step * per, symbol=SYMBOL, exchange=EXCHANGE
+    )
+
+    end_time = clock.times(np.minimum(end, n - 1)).where(ended)
+    outcome_name = np.where(liq, "liquidated", np.where(ended, "closed", "open"))
+    positions = pd.DataFrame(
+        {
+            "open_time": clock.times(open_step),
+            "side": SIDES[side],
+            "entry": entry,
+            "leverage": lev[tier],
+            "notional": notional.astype("float64"),
+            "quantity": qty,
+            "liq_price": level,
+            "close_time": end_time,
+            "outcome": outcome_name,
+            "exit_price": fill,
+        }
+    )
+    ev = positions.loc[liq, ["close_time", "side", "exit_price", "quantity", "leverage"]]
+    liquidations = pd.DataFrame(
+        {
+            "time": pd.DatetimeIndex(ev["close_time"]),
+            "side": ev["side"].to_numpy(),
+            "price": ev["exit_price"].to_numpy(),
+            "notional": (ev["quantity"] * ev["exit_price"]).to_numpy(),
+            "leverage": ev["leverage"].to_numpy(),
+            "exchange": EXCHANGE,
+            "symbol": SYMBOL,
+        }
+    )
+    liquidations = liquidations.sort_values("time", kind="stable").reset_index(drop=True)
+
+    opened = open_step >= w
+    total = notional[opened].sum()
+    long_share = float(notional[opened & (side == LONG)].sum() / total) if total else 0.5
+    path_series = pd.Series(step_price, index=clock.times(np.arange(n)), name="price")
+    forced = pd.DataFrame(path.forced, index=path_series.index, columns=list(SIDES)).astype(
+        "float64"
+    )
+    mix = {float(k): float(v) for k, v in zip(lev, traders.weights, strict=True)}
+    return Simulation(
+        scenario=sc,
+        seed=seed,
+        market=market,
+        positions=positions,
+        liquidations=liquidations,
+        leverage=mix,
+        long_share=long_share,
+        path=path_series,
+        forced=forced,
+        truth=truth,
+        oi_valuation=oi_valuation,
+    )
+
+
+def _flows(frame, clock, open_step, end, ended, side, qty, background, sc) -> pd.DataFrame:
+    """Taker buy/sell volume (base units) per bar: the positions' own trades plus background."""
+    bars = len(frame)
+    is_long = side == LONG
+    o_bar = clock.bar_of(open_step)
+    e_bar = clock.bar_of(end)
+    in_o = o_bar >= 0
+    in_e = ended & (e_bar >= 0) & (e_bar < bars)
+    # Opening a long and closing (or liquidating) a short are buys; the rest are sells.
+    buy = np.bincount(o_bar[in_o & is_long], qty[in_o & is_long], bars)
+    buy += np.bincount(e_bar[in_e & ~is_long], qty[in_e & ~is_long], bars)
+    sell = np.bincount(o_bar[in_o & ~is_long], qty[in_o & ~is_long], bars)
+    sell += np.bincount(e_bar[in_e & is_long], qty[in_e & is_long], bars)
+    ret = np.log(frame["close"].to_numpy() / frame["open"].to_numpy())
+    scale = float(np.std(ret)) or 1.0
+    share = np.clip(0.5 + 0.25 * np.tanh(ret / scale), 0.05, 0.95)
+    extra = sc.background_volume * float(np.mean(buy + sell)) * background
+    return pd.DataFrame(
+        {
+            "volume": buy + sell + extra,
+            "taker_buy": buy + extra * share,
+            "taker_sell": sell + extra * (1 - share),
+        },
+        index=frame.index,
+    )
