@@ -349,6 +349,14 @@ class Store:
     def count_liquidations(self) -> int:
         return int(self._query("SELECT count(*) FROM liquidations")[0][0])
 
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a small text value (the recorder keeps its heartbeats here)."""
+        self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(key, str(value))])
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key=?", (key,))
+        return rows[0][0] if rows else None
+
     # ------------------------------------------------------------------ coverage gaps
     def add_gap(self, exchange: str, symbol: str | None, start, stop, reason: str) -> None:
         """Record a stretch of time when the recorder was blind (``symbol=None``: all of the

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import ccxt
+import ccxt.pro
 
 #: Exchanges liqwidget is tested against (any ccxt id with the needed methods may work).
 SUPPORTED = ("binanceusdm", "bybit", "okx")

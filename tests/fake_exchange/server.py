@@ -113,7 +113,7 @@ class FakeExchange:
     async def _start(self) -> None:
         app = web.Application()
         app.router.add_route("GET", "/{host}/{path:.*}", self._dispatch)
-        self._runner = web.AppRunner(app)
+        self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
