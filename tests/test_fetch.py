@@ -1,0 +1,209 @@
+"""History fetch with the real ccxt client against the fake exchange on 127.0.0.1."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+import pytest
+from fake_exchange import HISTORY_START, INSTRUMENTS, FakeExchange, bar, oi_base
+
+from liqwidget.commands.fetch import run as fetch_command
+from liqwidget.sources.exchanges import ExchangeDataError, make_exchange
+from liqwidget.sources.fetch import Retry, fetch_history
+from liqwidget.store import Store
+
+DAY = 86_400_000
+STEP = 300_000
+FAST = {"rateLimit": 1}
+EXCHANGES = ["binanceusdm", "bybit", "okx"]
+KLINES = {"binanceusdm": "/fapi/v1/klines", "bybit": "/v5/market/kline", "okx": "candles"}
+OI = {
+    "binanceusdm": "/futures/data/openInterestHist",
+    "bybit": "/v5/market/open-interest",
+    "okx": "open-interest-history",
+}
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with FakeExchange() as fx:
+        yield fx
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "store.sqlite") as s:
+        yield s
+
+
+def ms(t) -> int:
+    return int(pd.Timestamp(t).value // 1_000_000)
+
+
+def fetch(store, fake, exchange, start, end, **kw):
+    kw.setdefault("retry", Retry(base=0.001))
+    return fetch_history(
+        store, exchange, "BTC/USDT:USDT", "5m", start, end, api_base=fake.url, config=FAST, **kw
+    )
+
+
+def new_calls(fake, exchange, path, before):
+    return [
+        r["params"]
+        for r in fake.requests[before:]
+        if r["exchange"] == exchange and r["path"].endswith(path)
+    ]
+
+
+@pytest.mark.parametrize("exchange", EXCHANGES)
+def test_pagination_across_many_pages(fake, store, exchange):
+    start, end = HISTORY_START + DAY, HISTORY_START + 2 * DAY  # 289 bars
+    before = len(fake.requests)
+    pages = []
+    report = fetch(
+        store,
+        fake,
+        exchange,
+        start,
+        end,
+        page_limit=20,
+        progress=lambda ds, done, total: pages.append((ds, done, total)),
+    )
+    klines = new_calls(fake, exchange, KLINES[exchange], before)
+    assert len(klines) >= 15  # 289 bars at 20 per page
+    m = store.load_market(exchange, "BTC/USDT:USDT", "5m")
+    times = np.arange(start, end + 1, STEP)
+    assert (m.index.asi8 // 1_000_000).tolist() == times.tolist()  # every bar, once, in order
+    expected = np.array([bar("BTC", int(t), STEP) for t in times])
+    np.testing.assert_allclose(m.frame[["open", "high", "low", "close"]], expected[:, :4])
+    assert report.bars >= 289 and report.open_interest >= 289
+    assert pages[-1][1] == pages[-1][2]  # progress reached the end
+    assert {ds for ds, _, _ in pages} == {"ohlcv:5m", "oi:5m"}
+
+
+@pytest.mark.parametrize("exchange", EXCHANGES)
+def test_rate_limit_answer_then_success(fake, store, exchange):
+    waits = []
+    fake.fail_next(exchange, KLINES[exchange], "ratelimit", times=2)
+    fake.fail_next(exchange, OI[exchange], "ratelimit", times=1)
+    report = fetch(
+        store,
+        fake,
+        exchange,
+        HISTORY_START,
+        HISTORY_START + DAY // 4,
+        retry=Retry(base=0.001, sleep=waits.append),
+    )
+    assert waits == [0.001, 0.002, 0.001]  # backoff doubles, resets per request
+    assert report.bars == 73
+    assert len(store.load_market(exchange, "BTC/USDT:USDT", "5m")) == 73
+
+
+def test_transient_errors_give_up_with_a_clear_message(fake, store):
+    fake.fail_next("binanceusdm", "/fapi/v1/klines", "server", times=3)
+    with pytest.raises(ExchangeDataError, match="still failing after 3 tries"):
+        fetch(
+            store,
+            fake,
+            "binanceusdm",
+            HISTORY_START,
+            HISTORY_START + DAY,
+            retry=Retry(attempts=3, base=0.001),
+        )
+    fake.faults.clear()
+
+
+@pytest.mark.parametrize("exchange", EXCHANGES)
+def test_open_interest_is_normalised_to_quote_notional(fake, store, exchange):
+    fetch(store, fake, exchange, HISTORY_START, HISTORY_START + DAY // 2)
+    m = store.load_market(exchange, "BTC/USDT:USDT", "5m")
+    t = m.index.asi8 // 1_000_000
+    coins = np.array([oi_base("BTC", int(x)) for x in t])
+    close = np.array([bar("BTC", int(x), STEP)[3] for x in t])
+    np.testing.assert_allclose(m.column("open_interest"), coins * close, rtol=1e-9)
+    raw = store._query(
+        "SELECT amount, contract_size FROM open_interest WHERE exchange=? ORDER BY ts LIMIT 1",
+        (exchange,),
+    )
+    size = {"binanceusdm": 1.0, "bybit": 1.0, "okx": 0.01}[exchange]
+    assert raw[0][1] == size
+    assert raw[0][0] == pytest.approx(coins[0] / size)  # OKX reports contracts of 0.01 BTC
+    assert INSTRUMENTS["okx"]["BTC-USDT-SWAP"][2] == 0.01
+
+
+@pytest.mark.parametrize("exchange", EXCHANGES)
+def test_fetching_again_only_asks_for_what_is_missing(fake, store, exchange):
+    first = (HISTORY_START + 2 * DAY, HISTORY_START + 3 * DAY)
+    fetch(store, fake, exchange, *first, page_limit=100)
+
+    before = len(fake.requests)
+    again = fetch(store, fake, exchange, *first, page_limit=100)
+    assert new_calls(fake, exchange, KLINES[exchange], before) == []
+    assert new_calls(fake, exchange, OI[exchange], before) == []
+    assert again.bars == 0 and again.open_interest == 0
+
+    before = len(fake.requests)
+    wider = fetch(store, fake, exchange, first[0] - DAY // 2, first[1] + DAY // 2, page_limit=100)
+    assert wider.bars == 2 * 144
+    assert len(new_calls(fake, exchange, KLINES[exchange], before)) == 4  # 2 pages each side
+    m = store.load_market(exchange, "BTC/USDT:USDT", "5m")
+    assert len(m) == 289 + 288 and not m.gaps
+
+
+def test_bars_after_the_listing_are_all_that_exist(fake, store):
+    report = fetch(
+        store, fake, "bybit", HISTORY_START - DAY, HISTORY_START + DAY // 8, page_limit=100
+    )
+    assert report.bars == 37
+    before = len(fake.requests)
+    fetch(store, fake, "bybit", HISTORY_START - DAY, HISTORY_START + DAY // 8, page_limit=100)
+    assert new_calls(fake, "bybit", KLINES["bybit"], before) == []  # empty past is covered
+
+
+@pytest.mark.parametrize("exchange", EXCHANGES)
+def test_bad_symbol_gives_a_clear_error(fake, store, exchange):
+    with pytest.raises(ExchangeDataError, match=r"has no market 'BTC/USDX:USDX'.*'BTC/USDT:USDT'"):
+        fetch_history(store, exchange, "BTC/USDX:USDX", "5m", api_base=fake.url, config=FAST)
+
+
+def test_exchange_side_rejection_is_permanent_and_explained(fake, store):
+    ex = make_exchange("okx", api_base=fake.url, config=FAST)  # a ccxt object works too
+    ex.load_markets()
+    ex.markets["BTC/USDT:USDT"]["id"] = "NOPE-USDT-SWAP"  # the exchange will not know it
+    with pytest.raises(ExchangeDataError, match=r"BadSymbol.*Instrument ID does not exist"):
+        fetch_history(store, ex, "BTC/USDT:USDT", "5m", HISTORY_START, HISTORY_START + DAY)
+
+
+def test_unknown_timeframe_and_exchange(fake, store):
+    with pytest.raises(ExchangeDataError, match="no '7m' candles"):
+        fetch_history(store, "bybit", "BTC/USDT:USDT", "7m", api_base=fake.url, config=FAST)
+    with pytest.raises(ExchangeDataError, match="unknown exchange 'nosuchex'"):
+        fetch_history(store, "nosuchex", "BTC/USDT:USDT", "5m")
+
+
+def test_fetch_command(fake, tmp_path, capsys):
+    args = argparse.Namespace(
+        exchange="binanceusdm",
+        symbol="BTC/USDT:USDT",
+        timeframe="1h",
+        start="2026-06-02",
+        end="2026-06-04",
+        days=7.0,
+        no_oi=False,
+        store=str(tmp_path / "cli.sqlite"),
+        page=10,
+        retries=3,
+        backoff=0.001,
+        api_base=fake.url,
+    )
+    assert fetch_command(args) == 0
+    out = capsys.readouterr()
+    assert "done: 49 bars and 49 open-interest samples stored" in out.out
+    assert "ohlcv:1h: 5/5 pages (100%)" in out.err
+    with Store(tmp_path / "cli.sqlite") as s:
+        assert len(s.load_market("binanceusdm", "BTC/USDT:USDT", "1h")) == 49
+    args.symbol = "DOGE/EUR:EUR"
+    assert fetch_command(args) == 1
+    assert "has no market 'DOGE/EUR:EUR'" in capsys.readouterr().err

@@ -1,0 +1,243 @@
+"""The SQLite store: schema, round trips, de-duplication, following, gaps, export."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from liqwidget import MarketData
+from liqwidget.store import SCHEMA_VERSION, Store, StoreError, default_path
+
+T0 = pd.Timestamp("2026-06-01", tz="UTC")
+STEP = 300_000
+
+
+def events(n: int, start: int = 0, exchange: str = "bybit", symbol: str = "BTC/USDT:USDT"):
+    i = np.arange(start, start + n)
+    return pd.DataFrame(
+        {
+            "time": T0 + pd.to_timedelta(i * 1000, unit="ms"),
+            "side": np.where(i % 2 == 0, "long", "short"),
+            "price": 60_000.0 + i,
+            "notional": 1_000.0 + 10 * i,
+            "exchange": exchange,
+            "symbol": symbol,
+        }
+    )
+
+
+def bars(n: int, t0: int):
+    ts = t0 + STEP * np.arange(n)
+    close = 100.0 + np.arange(n)
+    return [[int(t), c - 0.5, c + 1, c - 1, c, 5.0] for t, c in zip(ts, close, strict=True)]
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "store.sqlite") as s:
+        yield s
+
+
+def test_new_store_is_wal_and_versioned(store):
+    assert store.schema_version == SCHEMA_VERSION
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+    assert store.integrity_check() == "ok"
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "future.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="newer than this liqwidget"):
+        Store(path)
+
+
+def test_default_path_follows_env_var(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIQWIDGET_STORE", str(tmp_path / "x" / "env.sqlite"))
+    assert default_path() == tmp_path / "x" / "env.sqlite"
+    with Store() as s:
+        assert s.path == tmp_path / "x" / "env.sqlite"
+    monkeypatch.delenv("LIQWIDGET_STORE")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert default_path() == tmp_path / "data" / "liqwidget" / "store.sqlite"
+
+
+def test_liquidations_round_trip_in_the_event_format(store):
+    ev = events(10)
+    assert store.write_liquidations(ev) == 10
+    got = store.load_liquidations()
+    assert list(got.columns) == ["time", "side", "price", "notional", "exchange", "symbol"]
+    assert str(got["time"].dtype) == "datetime64[ns, UTC]"
+    pd.testing.assert_frame_equal(
+        got, ev.astype({"side": object, "exchange": object, "symbol": object}), check_dtype=False
+    )
+    window = store.load_liquidations(
+        start=T0 + pd.Timedelta(seconds=3), end=T0 + pd.Timedelta(seconds=5)
+    )
+    assert list(window["price"]) == [60_003.0, 60_004.0, 60_005.0]
+
+
+def test_exact_repeats_are_ignored_but_near_repeats_kept(store):
+    assert store.write_liquidations(events(5)) == 5
+    assert store.write_liquidations(events(5)) == 0
+    other = events(5)
+    other["price"] += 0.5
+    assert store.write_liquidations(other) == 5
+    assert store.count_liquidations() == 10
+
+
+def test_filters_by_exchange_and_symbol(store):
+    store.write_liquidations(events(3, exchange="bybit"))
+    store.write_liquidations(events(4, exchange="okx", symbol="ETH/USDT:USDT"))
+    assert len(store.load_liquidations(exchange="okx")) == 4
+    assert len(store.load_liquidations(symbol="BTC/USDT:USDT")) == 3
+    assert store.load_liquidations(exchange="binanceusdm").empty
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("side", "buy", "column 'side' is 'buy' at row 2"),
+        ("price", -1.0, "column 'price' is not a positive number at row 2"),
+        ("notional", np.nan, "column 'notional' is not a positive number at row 2"),
+    ],
+)
+def test_bad_events_are_refused_with_row_and_column(store, column, value, message):
+    ev = events(4)
+    ev.loc[2, column] = value
+    with pytest.raises(StoreError, match=message):
+        store.write_liquidations(ev)
+    assert store.count_liquidations() == 0  # nothing half-written
+
+
+def test_missing_event_column_is_named(store):
+    with pytest.raises(StoreError, match=r"missing column\(s\) \['notional'\]"):
+        store.write_liquidations(events(2).drop(columns="notional"))
+
+
+def test_events_since_follows_new_rows(store):
+    frame, cursor = store.events_since(0)
+    assert frame.empty and cursor == 0
+    store.write_liquidations(events(3))
+    frame, cursor = store.events_since(cursor)
+    assert len(frame) == 3
+    frame, cursor2 = store.events_since(cursor)
+    assert frame.empty and cursor2 == cursor
+    store.write_liquidations(events(2, start=3))
+    frame, _ = store.events_since(cursor)
+    assert list(frame["price"]) == [60_003.0, 60_004.0]
+
+
+def test_reader_and_writer_at_once(tmp_path):
+    """A second connection reads consistent snapshots while the first one writes."""
+    path = tmp_path / "shared.sqlite"
+    seen = []
+    with Store(path) as writer, Store(path) as reader:
+        done = threading.Event()
+
+        def read():
+            cursor = 0
+            while not done.is_set() or cursor < 2000:
+                frame, cursor = reader.events_since(cursor)
+                seen.extend(frame["price"].tolist())
+
+        t = threading.Thread(target=read)
+        t.start()
+        for k in range(20):
+            writer.write_liquidations(events(100, start=100 * k))
+        done.set()
+        t.join(timeout=30)
+    assert seen == [60_000.0 + i for i in range(2000)]  # every row once, in order
+
+
+def test_gaps_are_stored_and_filtered(store):
+    store.add_gap("binanceusdm", "BTC/USDT:USDT", T0, T0 + pd.Timedelta(minutes=2), "drop")
+    store.add_gap("okx", None, T0 + pd.Timedelta(hours=1), T0 + pd.Timedelta(hours=2), "restart")
+    g = store.gaps()
+    assert list(g.columns) == ["exchange", "symbol", "start", "end", "reason"]
+    assert len(g) == 2 and g["start"].iloc[0] == T0
+    assert list(store.gaps(exchange="okx", symbol="ETH/USDT:USDT")["reason"]) == ["restart"]
+    assert store.gaps(start=T0 + pd.Timedelta(hours=3)).empty
+
+
+def test_load_market_turns_contracts_into_quote_notional(store):
+    t0 = int(T0.value // 1_000_000)
+    store.write_bars("okx", "BTC/USDT:USDT", "5m", bars(12, t0))
+    oi = [(t0 + STEP * k, 1000.0 + k, None, 0.01) for k in range(12)]
+    store.write_open_interest("okx", "BTC/USDT:USDT", "5m", oi)
+    m = store.load_market("okx", "BTC/USDT:USDT", "5m")
+    assert isinstance(m, MarketData) and len(m) == 12
+    assert m.timeframe == pd.Timedelta("5min") and m.exchange == "okx"
+    expected = (1000.0 + np.arange(12)) * 0.01 * (100.0 + np.arange(12))
+    np.testing.assert_allclose(m.column("open_interest"), expected)
+    sub = store.load_market(
+        "okx",
+        "BTC/USDT:USDT",
+        "5m",
+        start=T0 + pd.Timedelta("10min"),
+        end=T0 + pd.Timedelta("20min"),
+    )
+    assert len(sub) == 3
+
+
+def test_load_market_uses_quote_value_when_no_amount(store):
+    t0 = int(T0.value // 1_000_000)
+    hourly = [[t0 + k * 3_600_000, 100.0, 102.0, 99.0, 101.0, 1.0] for k in range(3)]
+    store.write_bars("x", "S", "1h", hourly)
+    oi = [(t0 + k * 3_600_000, None, 5e6 + k, None) for k in range(3)]
+    store.write_open_interest("x", "S", "5m", oi)
+    m = store.load_market("x", "S", "1h")
+    np.testing.assert_allclose(m.column("open_interest"), [5e6, 5e6 + 1, 5e6 + 2])
+
+
+def test_bars_without_oi_are_left_out_with_a_warning(store, caplog):
+    t0 = int(T0.value // 1_000_000)
+    store.write_bars("x", "S", "5m", bars(10, t0))
+    store.write_open_interest(
+        "x", "S", "5m", [(t0 + STEP * k, 10.0, None, 1.0) for k in range(10) if k != 4]
+    )
+    m = store.load_market("x", "S", "5m")
+    assert len(m) == 9 and m.gaps and m.gaps[0].missing_bars == 1
+    assert "1 of 10 bars have no open interest" in caplog.text
+
+
+def test_load_market_explains_what_is_missing(store):
+    with pytest.raises(StoreError, match="run `liqwidget fetch bybit BTC/USDT:USDT"):
+        store.load_market("bybit", "BTC/USDT:USDT", "5m")
+    store.write_bars("bybit", "BTC/USDT:USDT", "5m", bars(3, int(T0.value // 1_000_000)))
+    with pytest.raises(StoreError, match="no open interest stored"):
+        store.load_market("bybit", "BTC/USDT:USDT", "5m")
+
+
+def test_bad_bar_is_refused(store):
+    rows = bars(3, 0)
+    rows[1][3] = 0.0
+    with pytest.raises(StoreError, match="bar row 1"):
+        store.write_bars("x", "S", "5m", rows)
+
+
+def test_coverage_merges_and_reports_holes(store):
+    store.mark_covered("x", "S", "ohlcv:5m", 0, 100)
+    store.mark_covered("x", "S", "ohlcv:5m", 200, 300)
+    assert store.missing("x", "S", "ohlcv:5m", 50, 400) == [(100, 200), (300, 400)]
+    store.mark_covered("x", "S", "ohlcv:5m", 100, 200)
+    assert store.missing("x", "S", "ohlcv:5m", 0, 300) == []
+    assert store.missing("x", "S", "oi:5m", 0, 300) == [(0, 300)]
+
+
+def test_export_parquet(store, tmp_path):
+    store.write_liquidations(events(6))
+    store.write_bars("x", "S", "5m", bars(4, int(T0.value // 1_000_000)))
+    store.add_gap("x", "S", T0, T0 + pd.Timedelta(minutes=1), "drop")
+    paths = store.export_parquet(tmp_path / "out")
+    liq = pd.read_parquet(paths["liquidations"])
+    pd.testing.assert_frame_equal(liq, store.load_liquidations(), check_dtype=False)
+    assert len(pd.read_parquet(paths["bars"])) == 4
+    assert pd.read_parquet(paths["gaps"])["reason"].tolist() == ["drop"]
+    only_okx = store.export_parquet(tmp_path / "okx", exchange="okx")
+    assert pd.read_parquet(only_okx["liquidations"]).empty
