@@ -24,7 +24,7 @@ from .engine import resolve, run_steps
 from .market import PriceRule, make_clock, make_schedule
 from .scenarios import SCENARIOS, Phase, Scenario, get_scenario
 from .simulation import Simulation, build_simulation
-from .truth import Score, score, swept_correlation, top_decile_share
+from .truth import Score, overlap, score, swept_correlation, top_decile_share
 
 OI_VALUATIONS = ("entry", "mark")
 
@@ -34,6 +34,7 @@ __all__ = [
     "Scenario",
     "Score",
     "Simulation",
+    "overlap",
     "score",
     "simulate",
     "swept_correlation",

@@ -3,7 +3,8 @@
 Time runs in *steps* (15 s by default), several per bar. At step ``j`` the log price ``x``
 moves by
 
-* a pull ``theta * (anchor - x)`` towards a slowly moving anchor (the scenario's phases),
+* the trend of the current phase (``drift``; the anchor moves by the same amount),
+* a pull ``theta * (anchor - x)`` back towards the anchor,
 * background noise ``sigma_j * z_j`` whose ``sigma_j`` follows a hidden regime chain
   (calm / normal / wild) times the phase's volatility scale,
 * the impact of the forced orders of the previous step when feedback is on: the net forced
@@ -161,6 +162,6 @@ class PriceRule:
     def next(self, x: float, anchor: float, forced_net: float, noise: float, drift: float):
         """Log price, anchor and price in ticks after one step."""
         imp = self.impact * forced_net
-        x = x + self.theta * (anchor - x) + noise + imp
+        x = x + self.theta * (anchor - x) + drift + noise + imp
         anchor = anchor + drift + self.permanent * imp
         return x, anchor, round(math.exp(x) / self.tick)

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..leverage import DEFAULT_LEVERAGE
+#: The leverage mix of the simulated traders unless a scenario says otherwise. It is the
+#: simulator's own "true" market and deliberately independent of the model's prior
+#: (``liqwidget.leverage.DEFAULT_LEVERAGE``), so matching the model to it is a choice.
+TRUE_LEVERAGE: dict[float, float] = {3: 0.08, 5: 0.17, 10: 0.30, 20: 0.20, 50: 0.15, 100: 0.10}
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class Scenario:
     median_notional: float = 8_000.0  # quote notional of the median position
     notional_sigma: float = 1.1  # log-normal spread of position sizes
     hold_hours: float = 10.0  # mean time until a voluntary close (exponential)
-    leverage: dict[float, float] = field(default_factory=lambda: dict(DEFAULT_LEVERAGE))
+    leverage: dict[float, float] = field(default_factory=lambda: dict(TRUE_LEVERAGE))
     long_share: float = 0.5  # default share of new positions that are long
     feedback: bool = True  # liquidations act as market orders that move price
     depth: float = 1.5e8  # quote notional of forced orders that moves price by 1 %
@@ -82,11 +85,11 @@ SCENARIOS: dict[str, Scenario] = {
             ),
             phases=(
                 Phase(44.0, move=0.035, vol=0.7, long_share=0.66),
-                Phase(0.5, move=-0.012, vol=1.5, long_share=0.5),
-                Phase(27.5, move=0.0, vol=1.0, long_share=0.45),
+                Phase(0.25, move=-0.02, vol=1.5, long_share=0.5),
+                Phase(27.75, move=0.0, vol=1.0, long_share=0.45),
             ),
             long_share=0.55,
-            depth=1.0e8,
+            depth=3.0e7,
             permanent=0.8,
         ),
         Scenario(
@@ -97,11 +100,11 @@ SCENARIOS: dict[str, Scenario] = {
             ),
             phases=(
                 Phase(44.0, move=-0.035, vol=0.7, long_share=0.34),
-                Phase(0.5, move=0.012, vol=1.5, long_share=0.5),
-                Phase(27.5, move=0.0, vol=1.0, long_share=0.55),
+                Phase(0.25, move=0.02, vol=1.5, long_share=0.5),
+                Phase(27.75, move=0.0, vol=1.0, long_share=0.55),
             ),
             long_share=0.45,
-            depth=1.0e8,
+            depth=3.0e7,
             permanent=0.8,
         ),
         Scenario(
@@ -119,7 +122,7 @@ SCENARIOS: dict[str, Scenario] = {
             ),
             long_share=0.6,
             reversion_hours=2.0,
-            depth=1.2e8,
+            depth=3.0e7,
             permanent=0.3,
         ),
     )

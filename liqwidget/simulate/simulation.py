@@ -90,8 +90,8 @@ class Simulation:
         return Heatmap(
             time_edges=time_edges,
             price_edges=edges,
-            long=np.ascontiguousarray(cells[:height]),
-            short=np.ascontiguousarray(cells[height:]),
+            long=np.ascontiguousarray(cells[:height], dtype="float64"),
+            short=np.ascontiguousarray(cells[height:], dtype="float64"),
         )
 
     def state_at(self, t) -> int:
