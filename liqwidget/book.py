@@ -66,28 +66,34 @@ def alive_sum(
     if log_level is None:
         return _accumulate(first, stop, weight, bins, n_s, n_bins)
 
+    # With shrinking, track S_j = keep_j * S_(j-1) + (arrivals - departures at sample j),
+    # where each arrival/departure is the item's amount at that sample (exponent <= 0, so
+    # nothing overflows), then solve the recurrence per segment of bounded log span.
     level_s = log_level[samples]
+    ref = log_level[birth]
+    gone = stop < n_s
+    keys = np.concatenate([bins * (n_s + 1) + first, bins[gone] * (n_s + 1) + stop[gone]])
+    amounts = np.concatenate(
+        [
+            weight * np.exp(level_s[first] - ref),
+            -weight[gone] * np.exp(level_s[stop[gone]] - ref[gone]),
+        ]
+    )
+    diff = np.bincount(keys, weights=amounts, minlength=n_bins * (n_s + 1))
+    diff = diff.reshape(n_bins, n_s + 1)[:, :n_s]
+    total = np.empty((n_bins, n_s))
+    carry = np.zeros(n_bins)
     seg_start = _segments(level_s)
-    if seg_start.size == 1:
-        ref = level_s[0] if n_s else 0.0
-        total = _accumulate(first, stop, weight * np.exp(ref - log_level[birth]), bins, n_s, n_bins)
-        total *= np.exp(level_s - ref)[None, :]
-        return total
-
-    # Rebase per segment of samples so that no exponent leaves float64's range: an item
-    # alive across segments is split into one piece per segment.
-    seg_of = np.searchsorted(seg_start, np.arange(n_s), side="right") - 1
-    seg_end = np.append(seg_start[1:], n_s)
-    s_a, s_b = seg_of[first], seg_of[stop - 1]
-    count = s_b - s_a + 1
-    item = np.repeat(np.arange(first.size), count)
-    seg = s_a[item] + (np.arange(item.size) - np.repeat(np.cumsum(count) - count, count))
-    p_first = np.maximum(first[item], seg_start[seg])
-    p_stop = np.minimum(stop[item], seg_end[seg])
-    ref = level_s[seg_start[seg]]
-    p_weight = weight[item] * np.exp(ref - log_level[birth[item]])
-    total = _accumulate(p_first, p_stop, p_weight, bins[item], n_s, n_bins)
-    total *= np.exp(level_s - level_s[seg_start[seg_of]])[None, :]
+    for a, b in zip(seg_start, [*seg_start[1:], n_s], strict=True):
+        base = level_s[a]
+        scale = np.exp(base - level_s[a:b])  # >= 1, at most exp(_MAX_LOG_SPAN)
+        # carry is the book just before sample a, expressed at sample a's level.
+        carry_here = carry * np.exp(level_s[a] - (level_s[a - 1] if a else level_s[a]))
+        part = np.cumsum(diff[:, a:b] * scale[None, :], axis=1)
+        part += carry_here[:, None]
+        part /= scale[None, :]
+        total[:, a:b] = part
+        carry = part[:, -1]
     return total
 
 

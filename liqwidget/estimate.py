@@ -77,11 +77,16 @@ class ClusterEstimate:
 
     @cached_property
     def _swept_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For swept levels: their index, the bar that swept them, the amount swept."""
+        """For swept levels: their index, the bar that swept them, the amount swept.
+
+        A level swept in the bar it opened in (``death == birth``: entered at the open and
+        inside that bar's range) never joins the book and is swept at full weight.
+        """
         lv = self.raw
         hit = lv.death <= self.n_bars
         bar = lv.death[hit] - 1
-        amount = amount_at(lv.weight[hit], lv.birth[hit], bar, self.log_level)
+        state = np.maximum(bar, lv.birth[hit])
+        amount = amount_at(lv.weight[hit], lv.birth[hit], state, self.log_level)
         return np.flatnonzero(hit), bar, amount
 
     @cached_property
@@ -120,6 +125,11 @@ class ClusterEstimate:
         outstanding = alive_sum(lv.birth, lv.death, lv.weight, lv.side, 2, states, self.log_level).T
         open_bar = lv.opened_bar()
         swept = self.swept.to_numpy()
+        # Sweeps of levels that were in the book before their bar (not opened inside it).
+        idx, bar, amount = self._swept_parts
+        booked = lv.death[idx] > lv.birth[idx]
+        from_book = np.zeros((n, 2))
+        np.add.at(from_book, (bar[booked], lv.side[idx][booked]), amount[booked])
         keep = np.exp(np.diff(self.log_level))  # fraction kept by proportional closing
         frame = {}
         for s, name in enumerate(SIDES):
@@ -127,7 +137,7 @@ class ClusterEstimate:
             frame[f"opened_{name}"] = np.bincount(open_bar[m], weights=lv.weight[m], minlength=n)
             frame[f"swept_{name}"] = swept[:, s]
             frame[f"closed_{name}"] = (1.0 - keep) * np.maximum(
-                outstanding[:-1, s] - swept[:, s], 0.0
+                outstanding[:-1, s] - from_book[:, s], 0.0
             )
             frame[f"outstanding_{name}"] = outstanding[1:, s]
         return pd.DataFrame(frame, index=self.market.index)

@@ -8,10 +8,18 @@ import numpy as np
 
 from .liquidation import Brackets, liquidation_price
 
-#: Assumed share of new open interest per leverage tier. Most retail perpetual volume sits
-#: at 5x-25x with a thin tail of 50x-100x; this is a prior, not a measurement (see
-#: ``liqwidget.calibrate`` to fit it to observed liquidations).
-DEFAULT_LEVERAGE: dict[float, float] = {5: 0.25, 10: 0.30, 25: 0.25, 50: 0.12, 100: 0.08}
+#: Assumed share of new open interest per leverage tier: most positions sit at 3x-20x, with
+#: a thin tail up to the 125x that BTC perpetuals allow. A prior, not a measurement (see
+#: ``liqwidget.calibrate.fit`` to fit it to observed liquidations).
+DEFAULT_LEVERAGE: dict[float, float] = {
+    3: 0.10,
+    5: 0.15,
+    10: 0.20,
+    20: 0.20,
+    50: 0.15,
+    100: 0.12,
+    125: 0.08,
+}
 
 
 def normalise_mix(mix: Mapping[float, float]) -> tuple[np.ndarray, np.ndarray]:

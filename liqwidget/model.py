@@ -53,7 +53,9 @@ class ClusterModel:
         Liquidation-price formula (see :mod:`liqwidget.liquidation`); with brackets the
         maintenance rate/amount of a position of ``position_notional`` quote is used.
     entry:
-        Entry price of a bar's new positions: ``"hlc3"``, ``"ohlc4"``, ``"close"``, ``"open"``.
+        Entry price of a bar's new positions: ``"hlc3"``, ``"ohlc4"``, ``"close"``, or
+        ``"open"`` — then the positions are also exposed to their own bar's range, so a
+        high-leverage level inside that bar's wick is swept in the bar it opened.
     seed, seed_age, seed_long_share:
         How the open interest already present at the first bar is placed (see module doc).
     decay:
@@ -74,13 +76,13 @@ class ClusterModel:
         mmr: float = 0.005,
         brackets: Brackets | None = None,
         position_notional: float = 10_000.0,
-        entry: str = "hlc3",
+        entry: str = "open",
         seed: str = "spread",
         seed_age: str | pd.Timedelta = "3D",
         seed_long_share: float = 0.5,
         decay: str | pd.Timedelta | None = None,
-        turnover: str | pd.Timedelta | None = None,
-        leverage_jitter: float = 0.0,
+        turnover: str | pd.Timedelta | None = "12h",
+        leverage_jitter: float = 0.3,
     ):
         self.leverage = dict(DEFAULT_LEVERAGE if leverage is None else leverage)
         self.side_split = side_split
@@ -135,7 +137,11 @@ class ClusterModel:
             (slice(0, n_long), low, "below"),
             (slice(n_long, None), high, "above"),
         ):
-            death[part] = FirstPassage(prices, kind).find(levels.birth[part], levels.price[part])
+            check = levels.birth[part]
+            if self.entry == "open":
+                # Entered at the bar's open, a level is exposed to the rest of its own bar.
+                check = np.maximum(check - 1, 0)
+            death[part] = FirstPassage(prices, kind).find(check, levels.price[part])
         levels.death = death + 1  # state index: gone from the book after bar `death`
         return ClusterEstimate(
             market=market, params=self.get_params(), raw=levels, log_level=log_level

@@ -41,15 +41,25 @@ def run_reference(model: ClusterModel, market: MarketData) -> ReferenceResult:
     book = [0.0, 0.0]
     nxt = 0
 
+    intrabar = model.entry == "open"
+
     def push_born(state: int) -> None:
         nonlocal nxt
         while nxt < births.size and births[nxt] == state:
             i = int(order[nxt])
             s = int(levels.side[i])
+            nxt += 1
+            bar = state - 1
+            if intrabar and bar >= 0:
+                # Opened at this bar's open: its own range may already have liquidated it.
+                crossed = low[bar] <= levels.price[i] if s == 0 else high[bar] >= levels.price[i]
+                if crossed:
+                    swept[bar, s] += levels.weight[i]
+                    death[i] = state
+                    continue
             key = -levels.price[i] if s == 0 else levels.price[i]
             heapq.heappush(heaps[s], (key, i))
             book[s] += levels.weight[i]
-            nxt += 1
 
     push_born(0)
     for t in range(n):

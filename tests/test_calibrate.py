@@ -130,7 +130,10 @@ def test_fit_recovers_a_known_leverage_mix(sample):
     true_mix = {5: 0.05, 10: 0.15, 25: 0.4, 50: 0.25, 100: 0.15}
     truth = ClusterModel(leverage=true_mix, seed="none", side_split=0.5)
     real = truth.estimate(sample).swept
-    f = fit(ClusterModel(seed="none", side_split=0.5), sample, real, train_fraction=0.7)
+    even = {k: 0.2 for k in true_mix}
+    f = fit(
+        ClusterModel(leverage=even, seed="none", side_split=0.5), sample, real, train_fraction=0.7
+    )
     # Tiers far from price (5x, 10x) are rarely swept in two weeks, so only the near tiers
     # are identified: they must come back within 0.02 of the truth, relative to each other.
     near = [25.0, 50.0, 100.0]

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liqwidget import ClusterModel, MarketData
+from liqwidget.leverage import DEFAULT_LEVERAGE
 from liqwidget.passage import FirstPassage
 from liqwidget.reference import reference_grid, run_reference
 
@@ -28,7 +29,15 @@ TINY = frame(
         (95, 111, 95, 105, 1100),  # high 111 sweeps what is left of the short
     ]
 )
-PLAIN = dict(leverage={10: 1.0}, mmr=0.0, side_split=0.5, entry="close", seed="none")
+PLAIN = dict(
+    leverage={10: 1.0},
+    mmr=0.0,
+    side_split=0.5,
+    entry="close",
+    seed="none",
+    turnover=None,
+    leverage_jitter=0.0,
+)
 
 
 def test_hand_computed_create_sweep_close():
@@ -90,7 +99,14 @@ def test_conservation_at_every_bar(sample, params):
         assert (b[f"closed_{side}"] >= 0).all() and (b[f"swept_{side}"] >= 0).all()
 
 
-@pytest.mark.parametrize("params", [{}, {"seed": "none", "side_split": 0.3, "decay": "1D"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"seed": "none", "side_split": 0.3, "decay": "1D", "turnover": None, "entry": "hlc3"},
+        {"leverage_jitter": 0.0, "turnover": "2h", "formula": "binance"},
+    ],
+)
 def test_matches_the_plain_per_bar_reference(sample, params):
     model = ClusterModel(**params)
     est = model.estimate(sample)
@@ -120,7 +136,7 @@ def test_grid_and_levels_at_add_up_to_the_book(sample):
     at = est.levels_at(t, bins=300, price_range=everything)
     assert at["long"].to_numpy().sum() == pytest.approx(b["outstanding_long"], rel=1e-9)
     assert at["short"].to_numpy().sum() == pytest.approx(b["outstanding_short"], rel=1e-9)
-    assert list(at["long"].columns) == [5.0, 10.0, 25.0, 50.0, 100.0]
+    assert list(at["long"].columns) == sorted(float(k) for k in DEFAULT_LEVERAGE)
     # Mid-way: levels_at at a bar's end equals the book after that bar.
     mid = 2000
     at_mid = est.levels_at(sample.index[mid] + sample.timeframe, bins=50, price_range=everything)
@@ -166,8 +182,9 @@ def test_side_split_options(sample):
 
 
 def test_decay_shrinks_the_book(sample):
-    plain = ClusterModel().estimate(sample).book["outstanding_long"].iloc[-1]
-    decayed = ClusterModel(decay="1D").estimate(sample).book["outstanding_long"].iloc[-1]
+    plain = ClusterModel(turnover=None).estimate(sample).book["outstanding_long"].iloc[-1]
+    decayed = ClusterModel(turnover=None, decay="1D").estimate(sample).book["outstanding_long"]
+    decayed = decayed.iloc[-1]
     assert decayed < 0.5 * plain
 
 
