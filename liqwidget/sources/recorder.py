@@ -106,6 +106,7 @@ class Recorder:
         self._queue: asyncio.Queue | None = None
         self._stopping: asyncio.Event | None = None
         self._symbols: dict[str, list[str]] = {}
+        self._contract_sizes: dict[str, dict[str, float]] = {}
 
     # ------------------------------------------------------------------ public
     def stop(self) -> None:
@@ -150,6 +151,11 @@ class Recorder:
             await self._load_markets(ex, ex_id)
             resolved = [_resolve(ex, s) for s in symbols]
             self._symbols[ex_id] = resolved
+            # ccxt.pro's parsed liquidations carry no contract size (safe_liquidation is called
+            # without the market), so take it from the markets.
+            self._contract_sizes[ex_id] = {
+                s: float(ex.market(s).get("contractSize") or 1.0) for s in resolved
+            }
             self._gap_since_last_run(ex_id, resolved, started)
             attempt = 0
             blind_since: int | None = None
@@ -278,7 +284,7 @@ class Recorder:
     def _accept(self, ex_id: str, liq: dict) -> None:
         stats = self.stats[ex_id]
         stats.received += 1
-        event = _to_event(ex_id, liq)
+        event = _to_event(ex_id, liq, self._contract_sizes.get(ex_id, {}))
         if isinstance(event, str):
             self._malformed(ex_id, liq.get("info", liq), ValueError(event))
             stats.received -= 1
@@ -384,11 +390,11 @@ class Recorder:
 
 
 # ---------------------------------------------------------------------- helpers
-def _to_event(ex_id: str, liq: dict) -> _Event | str:
+def _to_event(ex_id: str, liq: dict, sizes: dict[str, float]) -> _Event | str:
     """A checked event, or a string saying what is wrong with the ccxt liquidation."""
     ts, price = liq.get("timestamp"), liq.get("price")
-    contracts, size = liq.get("contracts"), liq.get("contractSize") or 1.0
     symbol, side = liq.get("symbol"), (liq.get("side") or "").lower()
+    contracts, size = liq.get("contracts"), sizes.get(symbol) or liq.get("contractSize") or 1.0
     if not isinstance(ts, int) or ts <= 0:
         return f"no valid timestamp ({ts!r})"
     for name, value in (("price", price), ("contracts", contracts), ("contractSize", size)):

@@ -127,7 +127,8 @@ class FakeExchange:
     # ------------------------------------------------------------------ test controls
     def fail_next(self, exchange: str, path_end: str, kind: str = "ratelimit", times: int = 1):
         """Answer the next ``times`` requests whose path ends with ``path_end`` with an error
-        in the exchange's own format: ``"ratelimit"`` or ``"server"`` (HTTP 503)."""
+        in the exchange's own format: ``"ratelimit"`` or ``"server"`` (HTTP 503).
+        ``path_end="ws"`` refuses the next WebSocket upgrades instead."""
         self.faults[(exchange, path_end)].extend([kind] * times)
 
     def calls(self, exchange: str, path_end: str) -> list[dict]:
@@ -173,6 +174,9 @@ class FakeExchange:
         if exchange is None:
             return web.json_response({"error": f"unknown host {host}"}, status=404)
         if request.headers.get("Upgrade", "").lower() == "websocket":
+            if self.faults[(exchange, "ws")]:
+                self.faults[(exchange, "ws")].pop(0)
+                return web.Response(status=503, text="Service Unavailable")
             return await self._websocket(request, exchange)
         params = dict(request.query)
         self.requests.append({"exchange": exchange, "path": path, "params": params})

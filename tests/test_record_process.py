@@ -1,0 +1,146 @@
+"""``liqwidget record`` as a real process: SIGKILL mid-stream, restart, SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from fake_exchange import FakeExchange
+from fake_exchange.helpers import wait_for
+
+from liqwidget.store import Store
+
+BTC = "BTC/USDT:USDT"
+IDS = {"binanceusdm": "BTCUSDT", "bybit": "BTCUSDT"}
+
+
+def start_recorder(store_path, api_base) -> subprocess.Popen:
+    cmd = [
+        sys.executable,
+        "-m",
+        "liqwidget.cli",
+        "record",
+        "binanceusdm",
+        "bybit",
+        "--symbols",
+        BTC,
+        "--store",
+        str(store_path),
+        "--api-base",
+        api_base,
+        "--max-latency",
+        "0.05",
+        "--batch-size",
+        "20",
+        "--backoff",
+        "0.05",
+        "--status-every",
+        "3600",
+    ]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+
+
+def events(exchange: str, n: int, t0: int, first: int = 0) -> list[dict]:
+    return [
+        {
+            "symbol": IDS[exchange],
+            "side": "long" if k % 3 else "short",
+            "price": 50_000 + k,
+            "amount": 0.5 + k,
+            "ts": t0 + k,
+        }
+        for k in range(first, first + n)
+    ]
+
+
+def rows(store: Store) -> list[tuple]:
+    f = store.load_liquidations()
+    t = f["time"].astype("int64") // 1_000_000
+    return list(zip(f["exchange"], t, f["side"], f["price"], f["notional"], strict=True))
+
+
+def as_rows(exchange: str, evs: list[dict]) -> set[tuple]:
+    return {
+        (exchange, e["ts"], e["side"], float(e["price"]), e["price"] * e["amount"]) for e in evs
+    }
+
+
+@pytest.fixture
+def fake():
+    with FakeExchange() as fx:
+        yield fx
+
+
+def test_sigkill_loses_nothing_committed_and_restart_continues(fake, tmp_path):
+    path = tmp_path / "rec.sqlite"
+    t0 = int(time.time() * 1000)
+    sent = {ex: events(ex, 400, t0) for ex in IDS}
+    proc = start_recorder(path, fake.url)
+    try:
+        fake.wait_subscribed("binanceusdm", timeout=60)
+        fake.wait_subscribed("bybit", timeout=60)
+        reader = Store(path)
+
+        stop_pushing = threading.Event()
+
+        def pump():  # a steady stream on both exchanges while the process gets killed
+            for k in range(0, 400, 10):
+                if stop_pushing.is_set():
+                    return
+                for ex in IDS:
+                    fake.push(ex, sent[ex][k : k + 10])
+                time.sleep(0.005)
+
+        pusher = threading.Thread(target=pump)
+        pusher.start()
+        wait_for(lambda: reader.count_liquidations() >= 100, timeout=60, what="100 committed")
+        committed = set(rows(reader))  # what a reader saw committed before the kill
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        stop_pushing.set()
+        pusher.join()
+        assert proc.returncode == -signal.SIGKILL
+
+        after_kill = rows(reader)
+        assert reader.integrity_check() == "ok"
+        assert committed <= set(after_kill)  # every committed event is intact
+        assert len(after_kill) == len(set(after_kill))  # and none twice
+        assert set(after_kill) <= as_rows("binanceusdm", sent["binanceusdm"]) | as_rows(
+            "bybit", sent["bybit"]
+        )
+
+        # Restart: recording continues, the dead time is a gap.
+        proc = start_recorder(path, fake.url)
+        fake.wait_subscribed("binanceusdm", timeout=60)
+        fake.wait_subscribed("bybit", timeout=60)
+        more = {ex: events(ex, 30, t0 + 100_000) for ex in IDS}
+        for ex in IDS:
+            fake.push(ex, more[ex])
+        target = len(after_kill) + 60
+        wait_for(lambda: reader.count_liquidations() == target, timeout=60, what="new events")
+        gaps = reader.gaps()
+        assert sorted(gaps["exchange"]) == ["binanceusdm", "bybit"]
+        assert set(gaps["reason"]) == {"recorder ended without a clean shutdown"}
+
+        # SIGTERM: a clean stop with everything committed.
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
+        assert "stopped cleanly" in out
+        assert "binanceusdm: disconnected, received 30, stored 30" in out
+        final = set(rows(reader))
+        assert as_rows("bybit", more["bybit"]) <= final
+        assert reader.integrity_check() == "ok"
+        reader.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -1,0 +1,231 @@
+"""The live recorder with the real ccxt.pro client against the fake exchange's WebSockets."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+import pytest
+from fake_exchange import FakeExchange
+from fake_exchange.helpers import RecorderThread, wait_for
+
+from liqwidget.sources.exchanges import ExchangeDataError
+from liqwidget.sources.feeds import FEEDS, feed_info
+from liqwidget.sources.recorder import RecorderSettings
+from liqwidget.store import Store
+
+BTC = "BTC/USDT:USDT"
+ETH = "ETH/USDT:USDT"
+IDS = {"binanceusdm": "BTCUSDT", "bybit": "BTCUSDT", "okx": "BTC-USDT-SWAP"}
+
+
+@pytest.fixture
+def fake():
+    with FakeExchange() as fx:
+        yield fx
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "rec.sqlite") as s:
+        yield s
+
+
+def liqs(n: int, t0: int, sid: str = "BTCUSDT", first: int = 0) -> list[dict]:
+    """n distinct liquidations one ms apart, alternating long/short."""
+    return [
+        {
+            "symbol": sid,
+            "side": "long" if k % 2 == 0 else "short",
+            "price": 60_000 + k,
+            "amount": 1 + k,
+            "ts": t0 + k,
+        }
+        for k in range(first, first + n)
+    ]
+
+
+def stored(store, exchange=None) -> list[tuple]:
+    frame = store.load_liquidations(exchange=exchange)
+    t = frame["time"].astype("int64") // 1_000_000
+    return sorted(zip(t, frame["side"], frame["price"], frame["notional"], strict=True))
+
+
+def expected(events: list[dict], size: float = 1.0) -> list[tuple]:
+    return sorted(
+        (e["ts"], e["side"], float(e["price"]), e["price"] * e["amount"] * size) for e in events
+    )
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def test_three_exchanges_recorded_at_once(fake, store):
+    streams = {"binanceusdm": [BTC, ETH], "bybit": [BTC, ETH], "okx": [BTC]}
+    with RecorderThread(store, streams, api_base=fake.url) as rec:
+        fake.wait_subscribed("binanceusdm", 2)
+        fake.wait_subscribed("bybit", 2)
+        fake.wait_subscribed("okx", 1)
+        t0 = now_ms()
+        sent = {
+            "binanceusdm": liqs(6, t0) + liqs(3, t0, "ETHUSDT"),
+            "bybit": liqs(5, t0 + 100) + liqs(2, t0 + 100, "ETHUSDT"),
+            "okx": liqs(4, t0 + 200, "BTC-USDT-SWAP"),
+        }
+        for ex, events in sent.items():
+            assert fake.push(ex, events) == len(events)
+        wait_for(lambda: store.count_liquidations() == 20, what="20 stored events")
+        stats = rec.stop()
+    assert stored(store, "binanceusdm") == expected(sent["binanceusdm"])
+    assert stored(store, "bybit") == expected(sent["bybit"])
+    # OKX sizes are contracts of 0.01 BTC: notional = contracts x 0.01 x price
+    assert stored(store, "okx") == pytest.approx(expected(sent["okx"], size=0.01))
+    eth = store.load_liquidations(exchange="bybit", symbol=ETH)
+    assert len(eth) == 2 and set(eth["symbol"]) == {ETH}
+    assert {ex: s.stored for ex, s in stats.items()} == {"binanceusdm": 9, "bybit": 7, "okx": 4}
+    assert all(s.malformed == 0 and s.reconnects == 0 for s in stats.values())
+
+
+def test_side_means_the_liquidated_position(fake, store):
+    """Binance and OKX send the order side, Bybit the position side: all become long/short."""
+    with RecorderThread(
+        store, {"binanceusdm": [BTC], "bybit": [BTC], "okx": [BTC]}, api_base=fake.url
+    ):
+        for ex in ("binanceusdm", "bybit", "okx"):
+            fake.wait_subscribed(ex)
+        t0 = now_ms()
+        for ex in ("binanceusdm", "bybit", "okx"):
+            fake.push(
+                ex, [{"symbol": IDS[ex], "side": "long", "price": 100, "amount": 1, "ts": t0}]
+            )
+        wait_for(lambda: store.count_liquidations() == 3)
+    assert store.load_liquidations()["side"].tolist() == ["long"] * 3
+
+
+def test_malformed_messages_are_logged_skipped_and_counted(fake, store, caplog):
+    with RecorderThread(store, {"binanceusdm": [BTC], "bybit": [BTC]}, api_base=fake.url) as rec:
+        fake.wait_subscribed("binanceusdm")
+        fake.wait_subscribed("bybit")
+        t0 = now_ms()
+        fake.push("binanceusdm", liqs(2, t0))
+        fake.send_raw("binanceusdm", "{this is not json")
+        broken = {
+            "e": "forceOrder",
+            "E": t0,
+            "o": {"s": "BTCUSDT", "S": "SELL", "ap": "abc", "l": "1", "T": t0},
+        }
+        fake.send_raw("binanceusdm", json.dumps(broken))
+        fake.send_raw("bybit", json.dumps({"topic": "allLiquidation.BTCUSDT", "ts": t0}))
+        fake.push("binanceusdm", liqs(3, t0, first=2))
+        fake.push("bybit", liqs(2, t0))
+        wait_for(lambda: store.count_liquidations() == 7, what="the events after the bad ones")
+        stats = rec.stop()
+    assert stats["binanceusdm"].malformed == 2 and stats["bybit"].malformed == 1
+    assert stats["binanceusdm"].reconnects == 0 and fake.ws_connections["binanceusdm"] == 1
+    assert stored(store, "binanceusdm") == expected(liqs(5, t0))
+    assert "skipped a malformed message" in caplog.text and "this is not json" in caplog.text
+    assert store.gaps().empty
+
+
+def test_dropped_connection_reconnects_records_a_gap_without_loss_or_duplicates(fake, store):
+    with RecorderThread(store, {"bybit": [BTC, ETH]}, api_base=fake.url) as rec:
+        fake.wait_subscribed("bybit", 2)
+        t0 = now_ms()
+        before = liqs(6, t0)
+        fake.push("bybit", before)
+        wait_for(lambda: store.count_liquidations() == 6)
+        dropped_at = now_ms()
+        assert fake.drop("bybit") == 1
+        fake.wait_subscribed("bybit", 2)  # the recorder came back by itself
+        back_at = now_ms()
+        # The exchange replays the last two events after the reconnect, then new ones come.
+        after = liqs(5, t0 + 10_000)
+        fake.push("bybit", before[-2:] + after)
+        wait_for(lambda: rec.stats["bybit"].received == 13, what="all 13 messages")
+        wait_for(lambda: store.count_liquidations() == 11)
+        stats = rec.stop()
+    assert stored(store) == expected(before + after)  # nothing lost, nothing twice
+    assert stats["bybit"].duplicates == 2 and stats["bybit"].reconnects == 1
+    assert fake.ws_connections["bybit"] == 2
+    gaps = store.gaps(exchange="bybit")
+    assert sorted(gaps["symbol"]) == [BTC, ETH]  # one gap per recorded symbol
+    for gap in gaps.itertuples():
+        assert dropped_at - 5 <= gap.start.value // 1_000_000 <= gap.end.value // 1_000_000
+        assert gap.end.value // 1_000_000 <= back_at + 5
+        assert gap.reason.startswith("connection lost")
+
+
+def reconnect_waits(caplog) -> list[str]:
+    return [
+        r.getMessage().split("reconnecting in ")[1].split("s")[0]
+        for r in caplog.records
+        if "reconnecting in" in r.getMessage()
+    ]
+
+
+def test_failed_reconnects_back_off_exponentially(fake, store, caplog):
+    settings = RecorderSettings(max_latency=0.05, backoff_base=0.02, backoff_cap=0.05)
+    with RecorderThread(store, {"okx": [BTC]}, api_base=fake.url, settings=settings) as rec:
+        fake.wait_subscribed("okx")
+        fake.fail_next("okx", "ws", times=3)  # the next three connection attempts are refused
+        fake.drop("okx")
+        fake.wait_subscribed("okx")
+        fake.push("okx", liqs(1, now_ms(), "BTC-USDT-SWAP"))
+        wait_for(lambda: store.count_liquidations() == 1)
+        stats = rec.stop()
+    assert reconnect_waits(caplog) == ["0.02", "0.04", "0.05", "0.05"]  # doubled, capped
+    assert stats["okx"].reconnects == 4
+    gaps = store.gaps(exchange="okx")
+    assert len(gaps) == 1  # one blind stretch, from the drop until the connection was back
+
+
+def test_backoff_starts_again_after_a_good_connection(fake, store, caplog):
+    settings = RecorderSettings(max_latency=0.05, backoff_base=0.02, backoff_cap=0.08)
+    with RecorderThread(store, {"okx": [BTC]}, api_base=fake.url, settings=settings) as rec:
+        for _ in range(3):
+            fake.wait_subscribed("okx")
+            fake.drop("okx")
+        fake.wait_subscribed("okx")
+        stats = rec.stop()
+    assert stats["okx"].reconnects == 3
+    assert reconnect_waits(caplog) == ["0.02", "0.02", "0.02"]
+    assert len(store.gaps(exchange="okx")) == 3
+
+
+def test_stop_commits_what_is_pending(fake, store):
+    slow = RecorderSettings(batch_size=10_000, max_latency=600, heartbeat=600)
+    with RecorderThread(store, {"binanceusdm": [BTC]}, api_base=fake.url, settings=slow) as rec:
+        fake.wait_subscribed("binanceusdm")
+        fake.push("binanceusdm", liqs(25, now_ms()))
+        wait_for(lambda: rec.stats["binanceusdm"].received == 25)
+        assert store.count_liquidations() == 0  # still waiting for its batch
+    assert store.count_liquidations() == 25
+
+
+def test_bad_symbol_stops_the_recorder_with_a_clear_error(fake, store):
+    rec = RecorderThread(store, {"bybit": ["DOGE/EUR:EUR"]}, api_base=fake.url).__enter__()
+    with pytest.raises(ExchangeDataError, match="bybit has no market 'DOGE/EUR:EUR'"):
+        wait_for(lambda: not rec.thread.is_alive(), what="the recorder to give up")
+        rec.stop()
+
+
+def test_feed_table_says_which_feeds_undercount():
+    assert FEEDS["binanceusdm"].undercounts and "one liquidation per symbol per second" in (
+        FEEDS["binanceusdm"].note
+    )
+    assert not FEEDS["bybit"].undercounts
+    assert feed_info("kraken").undercounts  # unknown: never claimed complete
+
+
+def test_gap_between_runs_is_recorded(fake, store):
+    with RecorderThread(store, {"binanceusdm": [BTC]}, api_base=fake.url):
+        fake.wait_subscribed("binanceusdm")
+    first_end = int(store.get_meta(f"recorder:binanceusdm:{BTC}:alive"))
+    time.sleep(0.05)
+    with RecorderThread(store, {"binanceusdm": [BTC]}, api_base=fake.url):
+        fake.wait_subscribed("binanceusdm")
+    gaps = store.gaps()
+    assert len(gaps) == 1 and gaps["reason"][0] == "recorder stopped"
+    assert gaps["start"][0] == pd.Timestamp(first_end, unit="ms", tz="UTC")
