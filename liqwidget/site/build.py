@@ -1,0 +1,279 @@
+"""Build the site: pick snapshot times, generate (or reuse) their pages, run mkdocs.
+
+The handwritten sources in ``site/`` are copied to a staging folder, the generated snapshot
+posts, embed pages, previews and BokehJS are added to it, and mkdocs builds from there into
+the output folder. Nothing generated ever lands in ``site/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing as mp
+import os
+import pickle
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .bokehjs import copy_bokehjs
+from .cache import SIMULATOR_CODE, SnapshotCache, code_version, snapshot_key
+from .pages import embed_html, embed_path, numbers_path, post_markdown, post_path, preview_path
+from .report import MARKER, accuracy_markdown
+from .schedule import snapshot_times
+from .snapshot import (
+    DEFAULT_WINDOW,
+    SnapshotSpec,
+    compute,
+    figure_for,
+    numbers_json,
+    render_preview_png,
+)
+from .source import DEFAULT_SCENARIO, DEFAULT_SEED, SiteData, load_source, simulator_available
+
+CONFIG_NAME = "mkdocs.yml"
+
+
+@dataclass
+class SiteOptions:
+    """Everything a build depends on."""
+
+    project: Path = field(default_factory=Path.cwd)  # folder with mkdocs.yml and site/
+    out: Path | None = None  # default: <project>/public
+    source: str = "auto"
+    cadence: str = "6h"
+    lookback: str = "7D"
+    count: int | None = None
+    window: str = DEFAULT_WINDOW
+    model_params: dict = field(default_factory=dict)
+    cache_dir: Path | None = None  # default: <project>/.liqwidget/site-cache
+    incremental: bool = True
+    site_url: str = ""
+    strict: bool = False
+    scenario: str | None = None
+    store_path: str | None = None
+    symbol: str | None = None
+    jobs: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    index: Path
+    snapshots: list[str]
+    built: int
+    reused: int
+    seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def find_project(start: Path) -> Path:
+    """The folder holding ``mkdocs.yml`` and ``site/``: ``start`` or one of its parents."""
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_NAME).is_file() and (folder / "site").is_dir():
+            return folder
+    raise FileNotFoundError(
+        f"no {CONFIG_NAME} with a site/ folder in {start} or its parents; run this from a "
+        "clone of the liqwidget repository or pass --project DIR"
+    )
+
+
+def _print(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def generate_snapshot(
+    data: SiteData, spec: SnapshotSpec, site_url: str, tmp: Path
+) -> dict[str, bytes]:
+    """All files one snapshot adds to the site, as site-relative path → bytes."""
+    snap = compute(data, spec)
+    slug = spec.slug(data.name)
+    png = render_preview_png(snap, tmp / f"{slug}.png")
+    figure = figure_for(snap)
+    files = {
+        post_path(slug): post_markdown(
+            snap, data.name, data.simulated, data.origin, site_url
+        ).encode(),
+        embed_path(slug): embed_html(snap, data.name, figure).encode(),
+        preview_path(slug): png.read_bytes(),
+        numbers_path(slug): numbers_json(snap).encode(),
+    }
+    png.unlink()
+    return files
+
+
+_WORKER_DATA: SiteData | None = None
+
+
+def _worker_job(job: tuple[str, SnapshotSpec, str, Path]) -> tuple[str, dict[str, bytes]]:
+    key, spec, site_url, tmp = job
+    assert _WORKER_DATA is not None
+    return key, generate_snapshot(_WORKER_DATA, spec, site_url, tmp)
+
+
+def _generate_all(data: SiteData, todo, site_url: str, tmp: Path, jobs: int):
+    """Generate snapshots, in ``jobs`` forked worker processes when there is more than one."""
+    global _WORKER_DATA
+    jobs = max(1, min(jobs, len(todo)))
+    work = [(key, spec, site_url, tmp) for key, spec in todo]
+    if jobs == 1 or "fork" not in mp.get_all_start_methods():
+        for key, spec in todo:
+            yield key, generate_snapshot(data, spec, site_url, tmp)
+        return
+    _WORKER_DATA = data  # inherited by the forked workers, never pickled
+    try:
+        with mp.get_context("fork").Pool(jobs) as pool:
+            yield from pool.imap(_worker_job, work)
+    finally:
+        _WORKER_DATA = None
+
+
+def load_data(options: SiteOptions, cache_dir: Path) -> SiteData:
+    """Load the build's data; simulated markets are kept in the cache (they are deterministic)."""
+    source = options.source
+    if source == "auto":
+        source = "sim" if simulator_available() else "sample"
+    scenario = options.scenario or DEFAULT_SCENARIO
+    if source != "sim":
+        return load_source(source, store_path=options.store_path, symbol=options.symbol)
+    key = hashlib.sha256(
+        f"{scenario}|{DEFAULT_SEED}|{code_version(SIMULATOR_CODE)}".encode()
+    ).hexdigest()[:16]
+    path = cache_dir / f"sim-{key}.pickle"
+    if path.is_file():
+        try:
+            with path.open("rb") as f:
+                return pickle.load(f)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            path.unlink(missing_ok=True)
+    data = load_source("sim", scenario=scenario)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        pickle.dump(data, f)
+    return data
+
+
+def build_site(
+    options: SiteOptions, data: SiteData | None = None, progress: Callable[[str], None] = _print
+) -> BuildResult:
+    """Generate the snapshot pages and build the site; returns where it went."""
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    project = find_project(Path(options.project).resolve())
+    out = Path(options.out or project / "public").resolve()
+    cache_root = Path(options.cache_dir or project / ".liqwidget" / "site-cache")
+    staging = cache_root.parent / "site-staging"
+
+    if data is None:
+        t = time.perf_counter()
+        data = load_data(options, cache_root.parent)
+        timings["data"] = time.perf_counter() - t
+    times = snapshot_times(data.market, options.cadence, options.lookback, options.count)
+    progress(
+        f"{len(times)} snapshot(s) of {data.name} every {options.cadence}, "
+        f"{times[0]:%Y-%m-%d %H:%M} → {times[-1]:%Y-%m-%d %H:%M} UTC ({data.origin})"
+    )
+
+    t = time.perf_counter()
+    if staging.exists():
+        shutil.rmtree(staging)
+    shutil.copytree(project / "site", staging)
+    copy_bokehjs(staging)
+    explainer = staging / "blog" / "posts" / "how-the-model-works.md"
+    if explainer.is_file():
+        text = explainer.read_text(encoding="utf-8")
+        section = accuracy_markdown(data, options.model_params)
+        explainer.write_text(text.replace(MARKER, section), encoding="utf-8")
+    timings["staging"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    cache = SnapshotCache(cache_root)
+    specs = [
+        SnapshotSpec(
+            time=when,
+            prev_time=times[i - 1] if i else None,
+            window=options.window,
+            model_params=dict(options.model_params),
+        )
+        for i, when in enumerate(times)
+    ]
+    keys = [snapshot_key(data, spec, options.site_url) for spec in specs]
+    found = {k: cache.get(k) for k in keys} if options.incremental else {}
+    todo = [(k, spec) for k, spec in zip(keys, specs, strict=True) if found.get(k) is None]
+    tmp = staging / ".tmp"
+    tmp.mkdir()
+    when = {k: spec.time for k, spec in todo}
+    for done, (key, files) in enumerate(
+        _generate_all(data, todo, options.site_url, tmp, options.jobs), start=1
+    ):
+        cache.put(key, files)
+        found[key] = files
+        progress(f"  [{done}/{len(todo)}] snapshot {when[key]:%Y-%m-%d %H:%M} UTC built")
+    shutil.rmtree(tmp)
+    for key in keys:
+        for rel, content in found[key].items():
+            dest = staging / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(content)
+    built, reused = len(todo), len(keys) - len(todo)
+    slugs = [spec.slug(data.name) for spec in specs]
+    progress(f"{built} snapshot(s) built, {reused} reused from the cache ({cache_root})")
+    timings["snapshots"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    progress(f"running mkdocs → {out}")
+    run_mkdocs(project, staging, out, options.site_url, options.strict)
+    timings["mkdocs"] = time.perf_counter() - t
+    seconds = time.perf_counter() - started
+    return BuildResult(
+        out=out,
+        index=out / "index.html",
+        snapshots=slugs,
+        built=built,
+        reused=reused,
+        seconds=seconds,
+        timings=timings,
+    )
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def run_mkdocs(project: Path, docs: Path, out: Path, site_url: str, strict: bool) -> None:
+    """Run ``mkdocs build`` on the staged sources (warnings are shown; fatal with ``strict``)."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
+
+    logger = logging.getLogger("mkdocs")
+    handler = _Collect()
+    logger.addHandler(handler)
+    old_env = os.environ.get("LIQWIDGET_SITE_URL")
+    os.environ["LIQWIDGET_SITE_URL"] = site_url
+    try:
+        cfg = load_config(
+            config_file=str(project / CONFIG_NAME),
+            docs_dir=str(docs),
+            site_dir=str(out),
+            strict=strict,
+        )
+        build(cfg)
+    except MkDocsException as exc:
+        raise RuntimeError(f"mkdocs build failed: {exc}; warnings: {handler.messages}") from exc
+    finally:
+        logger.removeHandler(handler)
+        if old_env is None:
+            os.environ.pop("LIQWIDGET_SITE_URL", None)
+        else:
+            os.environ["LIQWIDGET_SITE_URL"] = old_env
+    for msg in handler.messages:
+        _print(f"mkdocs warning: {msg}")

@@ -1,0 +1,110 @@
+"""The rebuild cache: a snapshot's generated files, keyed by its data, settings and code version.
+
+A snapshot is recomputed only when something it depends on changes: the bars and events
+known at its time, the previous snapshot time, the model parameters, the map window, the
+site URL, or the code (liqwidget's own source files and the bokeh version).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from functools import cache
+from pathlib import Path
+
+import bokeh
+import pandas as pd
+
+from .snapshot import SnapshotSpec
+from .source import SiteData
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+#: The parts of liqwidget whose code shapes a snapshot's pages.
+SNAPSHOT_CODE = (
+    "site",
+    "figure",
+    "model.py",
+    "estimate.py",
+    "book.py",
+    "passage.py",
+    "heatmap.py",
+    "leverage.py",
+    "liquidation.py",
+    "market.py",
+    "realized.py",
+    "calibrate.py",
+)
+#: The parts whose code shapes the simulated market.
+SIMULATOR_CODE = ("simulate", "market.py", "liquidation.py", "leverage.py", "book.py", "heatmap.py")
+
+
+@cache
+def code_version(parts: tuple[str, ...] = SNAPSHOT_CODE) -> str:
+    """A digest of the named liqwidget source files/folders and the bokeh version."""
+    h = hashlib.sha256(bokeh.__version__.encode())
+    for part in parts:
+        target = PACKAGE_ROOT / part
+        files = sorted(target.rglob("*.py")) if target.is_dir() else [target]
+        for path in files:
+            if path.is_file():
+                h.update(str(path.relative_to(PACKAGE_ROOT)).encode())
+                h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def data_digest(data: SiteData, end: pd.Timestamp) -> str:
+    """A digest of the bars and events known at ``end`` (later data does not change it)."""
+    h = hashlib.sha256(data.name.encode())
+    bars = data.market.frame.loc[: end - data.market.timeframe]
+    h.update(pd.util.hash_pandas_object(bars, index=True).to_numpy().tobytes())
+    events = data.liquidations_until(end)
+    if events is not None and len(events):
+        cols = events[["time", "side", "price", "notional"]]
+        h.update(pd.util.hash_pandas_object(cols, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def snapshot_key(data: SiteData, spec: SnapshotSpec, site_url: str) -> str:
+    """The cache key of one snapshot."""
+    parts = {
+        "data": data_digest(data, spec.time),
+        "origin": data.origin,
+        "time": spec.time.isoformat(),
+        "prev": spec.prev_time.isoformat() if spec.prev_time is not None else None,
+        "window": spec.window,
+        "model": {k: repr(v) for k, v in sorted(spec.model_params.items())},
+        "site_url": site_url,
+        "code": code_version(),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
+
+
+class SnapshotCache:
+    """Generated files per snapshot under ``root/<key>/`` (site-relative paths inside)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def get(self, key: str) -> dict[str, bytes] | None:
+        """The cached files of ``key``, or ``None`` when it was never built (or is incomplete)."""
+        folder = self.root / key
+        manifest = folder / "manifest.json"
+        if not manifest.is_file():
+            return None
+        try:
+            names = json.loads(manifest.read_text())
+            return {name: (folder / "files" / name).read_bytes() for name in names}
+        except (OSError, ValueError):
+            return None
+
+    def put(self, key: str, files: dict[str, bytes]) -> None:
+        """Store files; the manifest is written last so a half-written entry is never used."""
+        folder = self.root / key
+        if folder.exists():
+            shutil.rmtree(folder)
+        for name, content in files.items():
+            path = folder / "files" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        (folder / "manifest.json").write_text(json.dumps(sorted(files)))

@@ -1,0 +1,235 @@
+"""The files a snapshot adds to the site: its blog post (Markdown) and its embed page (HTML).
+
+Site layout (relative to the docs root):
+
+- ``blog/posts/snapshots/<slug>.md`` — the post, served at ``blog/<slug>/``;
+- ``embed/<slug>/index.html`` — the standalone map page an iframe points at;
+- ``assets/previews/<slug>.png`` — the static preview;
+- ``assets/previews/<slug>.json`` — the key numbers, machine-readable.
+"""
+
+from __future__ import annotations
+
+import html
+
+import bokeh
+from bokeh.embed import components
+
+from .bokehjs import BUNDLES, asset_dir
+from .fmt import money, pct, price, when
+from .numbers import Cluster, KeyNumbers
+from .prose import commentary, headline
+
+#: From a post's URL (``blog/<slug>/``) and an embed's URL (``embed/<slug>/``) to the site root.
+POST_TO_ROOT = "../../"
+EMBED_TO_ROOT = "../../"
+#: From a snapshot post's Markdown file (``blog/posts/snapshots/``) to the docs root.
+MD_TO_ROOT = "../../../"
+#: The explainer on the model and its accuracy, relative to a snapshot post's Markdown file.
+METHOD_LINK = "../how-the-model-works.md"
+EMBED_HEIGHT = 660
+
+
+def post_path(slug: str) -> str:
+    return f"blog/posts/snapshots/{slug}.md"
+
+
+def embed_path(slug: str) -> str:
+    return f"embed/{slug}/index.html"
+
+
+def preview_path(slug: str) -> str:
+    return f"assets/previews/{slug}.png"
+
+
+def numbers_path(slug: str) -> str:
+    return f"assets/previews/{slug}.json"
+
+
+def _cluster_row(label: str, c: Cluster | None) -> str:
+    if c is None:
+        return f"| {label} | none within ±15 % | | |"
+    return f"| {label} | {price(c.price)} | {pct(c.distance, signed=True)} | {money(c.notional)} |"
+
+
+def numbers_table(k: KeyNumbers) -> str:
+    """The key-numbers tables in Markdown."""
+    rows = [
+        "| Cluster | Price | Distance | Est. notional |",
+        "|---|--:|--:|--:|",
+        _cluster_row("Largest long cluster (below)", k.largest("long")),
+        _cluster_row("Largest short cluster (above)", k.largest("short")),
+        _cluster_row("Nearest long cluster", k.nearest("long")),
+        _cluster_row("Nearest short cluster", k.nearest("short")),
+        "",
+        "| Near price | Long (below) | Short (above) |",
+        "|---|--:|--:|",
+        f"| Within 2 % | {money(k.near['long'][0.02])} | {money(k.near['short'][0.02])} |",
+        f"| Within 5 % | {money(k.near['long'][0.05])} | {money(k.near['short'][0.05])} |",
+        "",
+        "| Since the previous snapshot | |",
+        "|---|--:|",
+    ]
+    if k.prev_time is None:
+        rows.append("| Previous snapshot | none (first of the series) |")
+    else:
+        consumed = (
+            ", ".join(f"{c.side} {price(c.price)} ({money(c.notional)})" for c in k.consumed[:4])
+            or "none"
+        )
+        rows += [
+            f"| Price change | {pct(k.change, signed=True)} |",
+            f"| Estimated long levels swept | {money(k.swept['long'])} |",
+            f"| Estimated short levels swept | {money(k.swept['short'])} |",
+            f"| Clusters consumed | {len(k.consumed)}: {consumed} |",
+        ]
+    ratio = "all of it" if k.fuel_ratio == float("inf") else f"{k.fuel_ratio:.1f} × the other side"
+    rows.append(f"| **More cascade fuel (±5 %)** | **{k.fuel_side}s** ({ratio}) |")
+    return "\n".join(rows)
+
+
+def snippet(slug: str, title: str, site_url: str) -> str:
+    """The copy-paste iframe for educators (absolute when the site URL is known)."""
+    src = f"{site_url.rstrip('/')}/embed/{slug}/" if site_url else f"embed/{slug}/"
+    return (
+        f'<iframe src="{html.escape(src)}" title="{html.escape(title)}" width="100%" '
+        f'height="{EMBED_HEIGHT}" style="border:0" loading="lazy"></iframe>'
+    )
+
+
+def post_markdown(snapshot, name: str, simulated: bool, origin: str, site_url: str) -> str:
+    """The snapshot's blog post."""
+    k: KeyNumbers = snapshot.numbers
+    slug = snapshot.spec.slug(name)
+    title = headline(k, name)
+    text = commentary(k, snapshot.accuracy, name=name, simulated=simulated, method_link=METHOD_LINK)
+    code = snippet(slug, title, site_url)
+    t0, t1 = snapshot.time_range
+    sim_note = (
+        '\n\n!!! note "Simulated market"\n    These numbers come from the built-in simulator, '
+        "not from an exchange: they teach how to read the map, they are not market advice."
+        if simulated
+        else ""
+    )
+    return f"""---
+date:
+  created: {k.time:%Y-%m-%dT%H:%M:%S}
+categories:
+  - Snapshots
+hide:
+  - toc
+slug: {slug}
+description: {json_str(text["lead"][:300])}
+image: {preview_path(slug)}
+---
+
+# {title}
+
+{text["lead"]}
+
+<!-- more -->
+
+<div class="lw-map">
+<iframe src="{POST_TO_ROOT}embed/{slug}/" title="{html.escape(title)} (interactive)" width="100%" height="{EMBED_HEIGHT}" loading="lazy"></iframe>
+<noscript><img src="{POST_TO_ROOT}{preview_path(slug)}" alt="Static preview of the map"></noscript>
+</div>
+
+*The map covers {when(t0)} to {when(t1)}. Blue bands are estimated long liquidations (below
+price), orange bands short ones (above); use the layer toggles and the threshold slider to
+isolate the brightest bands. Data: {origin}. [Static image]({MD_TO_ROOT}{preview_path(slug)}) ·
+[numbers as JSON]({MD_TO_ROOT}{numbers_path(slug)}).*{sim_note}
+
+## Key numbers
+
+{numbers_table(k)}
+
+## Where the magnets are
+
+{text["magnets"]}
+
+## What was swept
+
+{text["swept"]}
+
+## What is still loaded
+
+{text["loaded"]}
+
+## How far to trust this
+
+{text["trust"]}
+
+## Embed this map
+
+Paste this into any page to show this snapshot's interactive map. It loads only from this
+site — no third-party scripts, no fonts, no trackers.
+
+```html
+{code}
+```
+{_absolute_snippet_script(slug) if not site_url else ""}
+"""
+
+
+def json_str(s: str) -> str:
+    """A YAML-safe double-quoted string."""
+    import json
+
+    return json.dumps(s, ensure_ascii=False)
+
+
+def _absolute_snippet_script(slug: str) -> str:
+    """Without a configured site URL, turn the snippet's relative src into this site's URL."""
+    return f"""
+<script>
+(function () {{
+  var abs = new URL("{POST_TO_ROOT}embed/{slug}/", window.location.href).href;
+  document.querySelectorAll("pre code").forEach(function (el) {{
+    if (el.textContent.indexOf('src="embed/{slug}/"') >= 0) {{
+      el.textContent = el.textContent.replace('src="embed/{slug}/"', 'src="' + abs + '"');
+    }}
+  }});
+}})();
+</script>
+"""
+
+
+def embed_html(snapshot, name: str, figure) -> str:
+    """The standalone map page: BokehJS from this site, the document inline, no other hosts."""
+    k: KeyNumbers = snapshot.numbers
+    slug = snapshot.spec.slug(name)
+    title = headline(k, name)
+    script, div = components(figure)
+    scripts = "\n".join(
+        f'<script src="{EMBED_TO_ROOT}{asset_dir()}/{b}"></script>' for b in BUNDLES
+    )
+    post = f"{EMBED_TO_ROOT}blog/{slug}/"
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="liqwidget, bokeh {bokeh.__version__}">
+<title>{html.escape(title)}</title>
+<link rel="icon" href="data:,">
+<style>
+  html, body {{ margin: 0; padding: 0; background: #fff; color: #222;
+    font: 13px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }}
+  .lw-embed {{ padding: 6px 8px; }}
+  .lw-caption {{ margin: 4px 2px 0; color: #555; }}
+  .lw-caption a {{ color: #1f5fa8; }}
+  noscript img {{ max-width: 100%; }}
+</style>
+{scripts}
+</head>
+<body>
+<div class="lw-embed">
+{div}
+<noscript><img src="{EMBED_TO_ROOT}{preview_path(slug)}" alt="Static preview of the map"></noscript>
+<p class="lw-caption">{html.escape(title)} · estimated clusters are a model, not real orders ·
+<a href="{post}" target="_top">read the snapshot</a></p>
+</div>
+{script}
+</body>
+</html>
+"""

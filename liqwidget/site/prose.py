@@ -1,0 +1,339 @@
+"""Plain-language commentary generated from a snapshot's key numbers.
+
+Every sentence is chosen by the situation (which side is heavier, how close the nearest band
+is, what was swept, whether the model beats its baselines); where several wordings fit, one is
+picked deterministically from the numbers so that rebuilding gives the same text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Sequence
+
+from .accuracy import Accuracy
+from .fmt import money, pct, price, when
+from .numbers import Cluster, KeyNumbers
+
+SIDE_WORD = {"long": "long", "short": "short"}
+FLOW = {"long": "forced selling", "short": "forced buying"}
+WHERE = {"long": "below", "short": "above"}
+
+
+class Writer:
+    """Picks among equivalent phrasings with a seed derived from the numbers."""
+
+    def __init__(self, numbers: KeyNumbers):
+        key = f"{numbers.time.isoformat()}|{numbers.price:.2f}|{numbers.near}"
+        self.rng = random.Random(int(hashlib.sha256(key.encode()).hexdigest()[:12], 16))
+
+    def pick(self, options: Sequence[str]) -> str:
+        return options[self.rng.randrange(len(options))]
+
+
+def _band(c: Cluster) -> str:
+    return f"{price(c.price)} ({pct(c.distance)} {WHERE[c.side]})"
+
+
+def _reach(distance: float) -> str:
+    """How far away a band is, in words."""
+    d = abs(distance)
+    if d < 0.01:
+        return "close enough that an ordinary intraday swing reaches it"
+    if d < 0.03:
+        return "within the range of a busy day"
+    if d < 0.07:
+        return "a few days' move away at typical volatility"
+    return "far from the current price"
+
+
+def headline(k: KeyNumbers, name: str) -> str:
+    """One-line title of the post."""
+    return f"{name} liquidation map, {when(k.time)}"
+
+
+def lead(k: KeyNumbers, name: str, w: Writer) -> str:
+    """The opening paragraph (also the excerpt shown on the blog index and in the feed)."""
+    heavy = k.fuel_side
+    light = "short" if heavy == "long" else "long"
+    h5, l5 = k.near[heavy][0.05], k.near[light][0.05]
+    ratio = k.fuel_ratio
+    opening = w.pick(
+        [
+            f"At {when(k.time)} {name} stood at {price(k.price)}.",
+            f"{name} closed the {k.time:%H:%M} UTC bar on {k.time.day} {k.time:%B} at {price(k.price)}.",
+            f"This snapshot was taken at {when(k.time)}, with {name} at {price(k.price)}.",
+        ]
+    )
+    if h5 <= 0 and l5 <= 0:
+        balance = (
+            "The model sees almost nothing stacked within 5 % of price on either side, "
+            "so there is little nearby fuel for a cascade in either direction."
+        )
+    elif l5 <= 0:
+        balance = (
+            f"Within 5 % of price the estimate holds {money(h5)} of {heavy} liquidations "
+            f"{WHERE[heavy]} and essentially no {light} levels {WHERE[light]}: the book is one-sided."
+        )
+    elif ratio >= 2:
+        balance = w.pick(
+            [
+                f"The book is lopsided: about {money(h5)} of {heavy} liquidations sit within 5 % "
+                f"{WHERE[heavy]} price, {ratio:.1f} times the {money(l5)} of {light} levels {WHERE[light]}.",
+                f"Most of the nearby fuel is on the {heavy} side — {money(h5)} within 5 % "
+                f"{WHERE[heavy]}, against {money(l5)} of {light} levels {WHERE[light]} "
+                f"({ratio:.1f} to 1).",
+            ]
+        )
+    elif ratio >= 1.25:
+        balance = w.pick(
+            [
+                f"The estimate leans {heavy}: {money(h5)} of {heavy} levels within 5 % "
+                f"{WHERE[heavy]} versus {money(l5)} of {light} levels {WHERE[light]}.",
+                f"Nearby, the {heavy} side carries more: {money(h5)} within 5 % {WHERE[heavy]} "
+                f"price compared with {money(l5)} {WHERE[light]}.",
+            ]
+        )
+    else:
+        balance = w.pick(
+            [
+                f"The two sides are roughly balanced within 5 % of price ({money(k.near['long'][0.05])} "
+                f"of longs below, {money(k.near['short'][0.05])} of shorts above).",
+                f"Neither side dominates: {money(k.near['long'][0.05])} of long levels below and "
+                f"{money(k.near['short'][0.05])} of short levels above, all within 5 %.",
+            ]
+        )
+    return f"{opening} {balance}"
+
+
+def magnets(k: KeyNumbers, w: Writer) -> str:
+    """Where the largest and nearest bands are, and what they mean."""
+    parts = []
+    for side in ("short", "long"):
+        big, near = k.largest(side), k.nearest(side)
+        if big is None:
+            parts.append(
+                f"There is no notable {side} band {WHERE[side]} price in the examined range "
+                f"(±15 %), so {'rallies' if side == 'short' else 'drops'} have no obvious "
+                f"pool of {FLOW[side]} to run into."
+            )
+            continue
+        role = "resistance" if side == "short" else "support"
+        s = w.pick(
+            [
+                f"The largest {side} cluster is near {_band(big)}, about {money(big.notional)}.",
+                f"The heaviest {side} band sits around {_band(big)} and holds roughly "
+                f"{money(big.notional)}.",
+            ]
+        )
+        if near is not None and near is not big:
+            s += (
+                f" A closer one, near {_band(near)} with {money(near.notional)}, is "
+                f"{_reach(near.distance)}."
+            )
+        else:
+            s += f" It is also the nearest notable band, {_reach(big.distance)}."
+        nearest = near or big
+        if abs(nearest.distance) < 0.03:
+            s += " " + w.pick(
+                [
+                    f"Bands like this tend to pull price toward them, because the {FLOW[side]} "
+                    "they would trigger is liquidity that larger traders can use.",
+                    f"A band this close works as a magnet: reaching it releases {FLOW[side]}, "
+                    "which is exactly the flow large orders look for.",
+                ]
+            )
+        else:
+            s += " " + w.pick(
+                [
+                    f"Until price gets closer it is better read as soft {role} on the map than "
+                    "as a target.",
+                    f"At that distance it matters mainly as a marker of where {role} would "
+                    "turn into a cascade, not as an imminent target.",
+                ]
+            )
+        parts.append(s)
+    return "\n\n".join(parts)
+
+
+def swept(k: KeyNumbers, w: Writer) -> str:
+    """What happened since the previous snapshot."""
+    if k.prev_time is None or k.change is None:
+        return (
+            "This is the first snapshot of the series, so there is no earlier map to compare "
+            "with; the next post will report what this one's bands turned into."
+        )
+    move = k.change
+    direction = (
+        f"rose {pct(move)}" if move > 0 else f"fell {pct(move)}" if move < 0 else "ended flat"
+    )
+    rng = f"trading between {price(k.low_since)} and {price(k.high_since)}"
+    first = w.pick(
+        [
+            f"Since the previous snapshot ({when(k.prev_time)}) price {direction}, {rng}.",
+            f"Over the {_hours(k)} since {when(k.prev_time)}, price {direction} after {rng}.",
+        ]
+    )
+    sl, ss = k.swept["long"], k.swept["short"]
+    if sl <= 0 and ss <= 0:
+        second = w.pick(
+            [
+                "No estimated level was reached in that time: nothing was swept, and every band "
+                "on the previous map is still in place.",
+                "The move never touched an estimated level, so the earlier bands are all still "
+                "standing.",
+            ]
+        )
+    elif sl > 0 and ss > 0 and min(sl, ss) > 0.25 * max(sl, ss):
+        second = (
+            f"Both sides were hit: the model counts about {money(sl)} of long levels and "
+            f"{money(ss)} of short levels consumed, the signature of a choppy range that wicked "
+            "into both books."
+        )
+    else:
+        side = "long" if sl >= ss else "short"
+        amount = max(sl, ss)
+        other = min(sl, ss)
+        second = (
+            f"The sweep was one-sided: about {money(amount)} of {side} levels were consumed"
+            + (f" (only {money(other)} on the other side)" if other > 0 else "")
+            + f", meaning {FLOW[side]} was released as price "
+            + ("dropped into them." if side == "long" else "pushed up into them.")
+        )
+    if k.consumed:
+        big = k.consumed[0]
+        more = len(k.consumed) - 1
+        third = (
+            f" The biggest band that disappeared was the {big.side} cluster near "
+            f"{price(big.price)} (about {money(big.notional)} at the previous snapshot)"
+            + (f", along with {more} smaller one{'s' if more > 1 else ''}" if more else "")
+            + ". A band that has been swept is empty on the way back: it no longer attracts "
+            "price or cushions it."
+        )
+    else:
+        third = ""
+    return f"{first} {second}{third}"
+
+
+def _hours(k: KeyNumbers) -> str:
+    h = (k.time - k.prev_time).total_seconds() / 3600
+    return f"{h:.0f} hours" if h != 1 else "hour"
+
+
+def _some(amount: float, side: str) -> str:
+    return f"{money(amount)} of {side} levels" if amount > 0 else f"no {side} levels"
+
+
+def loaded(k: KeyNumbers, w: Writer) -> str:
+    """What is still stacked close to price, and which way a cascade would run."""
+    l2, s2 = k.near["long"][0.02], k.near["short"][0.02]
+    l5, s5 = k.near["long"][0.05], k.near["short"][0.05]
+    s = (
+        f"Within 2 % of price the estimate holds {_some(l2, 'long')} below and "
+        f"{_some(s2, 'short')} above; widening to 5 % gives {money(l5)} and {money(s5)}."
+    )
+    heavy = k.fuel_side
+    if max(l5, s5) <= 0:
+        return s + " With so little nearby, a move in either direction has little to feed on."
+    if k.fuel_ratio >= 1.25:
+        if heavy == "long":
+            s += " " + w.pick(
+                [
+                    "More cascade fuel lies below: if price slips into the long bands, each "
+                    "liquidation is a market sell that can push price into the next level.",
+                    "The downside carries more fuel. A drop into the long levels would turn "
+                    "into forced selling that may feed on itself until the bands are used up.",
+                ]
+            )
+        else:
+            s += " " + w.pick(
+                [
+                    "More cascade fuel lies above: a push into the short bands would trigger "
+                    "forced buying, the raw material of a short squeeze.",
+                    "The upside carries more fuel. Shorts liquidated on a rally buy back at "
+                    "market, which can lift price into the next band.",
+                ]
+            )
+    else:
+        s += " Neither side clearly dominates, so the map gives no strong directional hint."
+    if l2 <= 0 < s2:
+        s += " Just below price the long book is empty — recent lows already cleared it."
+    elif s2 <= 0 < l2:
+        s += " Just above price the short book is empty — recent highs already cleared it."
+    return s
+
+
+def trust(acc: Accuracy | None, simulated: bool, w: Writer, method_link: str) -> str:
+    """The caveat and the measured accuracy."""
+    caveat = w.pick(
+        [
+            "Remember what this map is: an estimate built from open-interest changes and an "
+            "assumed spread of leverage, not a list of real orders. Exchanges do not publish "
+            "where positions would be liquidated.",
+            "The cluster layer is a model's guess, made from open-interest changes and an "
+            "assumed leverage mix; it is a map of where liquidations are likely, not a ledger "
+            "of actual positions.",
+        ]
+    )
+    if acc is None:
+        score = (
+            "This market has no recorded liquidation events to check the estimate against, so "
+            "its accuracy here is unmeasured; see the [model explainer]"
+            f"({method_link}) for how the model is scored where the truth is known."
+        )
+        return f"{caveat} {score}"
+    truth = "the simulator's true liquidations" if simulated else "recorded liquidations"
+    parts = [
+        f"Checked against {truth} ({acc.events:,} events over {acc.bars:,} bars up to this "
+        "snapshot), the timing of the estimate scores as follows."
+    ]
+    for s in acc.sides:
+        line = (
+            f"For {s.side} liquidations the per-bar swept notional has a Spearman rank "
+            f"correlation of {s.spearman:.2f} with what really happened, and "
+            f"{pct(s.precision)} of its top-decile bars were also top-decile liquidation bars "
+            f"(95 % interval {pct(s.low)}–{pct(s.high)}; random picks would score 10 %)"
+        )
+        if s.beats_baseline:
+            line += (
+                f", better than the best naive baseline, {s.baseline} ({s.baseline_spearman:.2f})."
+            )
+        else:
+            line += (
+                f". That does **not** beat the naive baseline {s.baseline} "
+                f"({s.baseline_spearman:.2f}): on this side the model adds nothing over "
+                "watching volatility."
+            )
+        parts.append(line)
+    located = [s for s in acc.sides if s.location_share is not None]
+    if located:
+        weak = [s for s in located if s.location_share <= (s.random_share or 0.0)]
+        shares = "; ".join(
+            f"{s.side}s {pct(s.location_share)} (random bins {pct(s.random_share or 0)})"
+            for s in located
+        )
+        parts.append(
+            "Where the liquidations happened is harder: the share of real notional that fell in "
+            f"the model's top-decile price bands was {shares}."
+            + (
+                " Where that is no better than random, read the bands as rough zones, not "
+                "precise prices."
+                if weak
+                else ""
+            )
+        )
+    return caveat + " " + " ".join(parts)
+
+
+def commentary(
+    k: KeyNumbers, acc: Accuracy | None, *, name: str, simulated: bool, method_link: str
+) -> dict[str, str]:
+    """All prose sections of a snapshot post, keyed by section."""
+    w = Writer(k)
+    return {
+        "lead": lead(k, name, w),
+        "magnets": magnets(k, w),
+        "swept": swept(k, w),
+        "loaded": loaded(k, w),
+        "trust": trust(acc, simulated, w, method_link),
+    }

@@ -1,0 +1,120 @@
+"""One snapshot: the estimate from the data known at a moment, and everything a post shows."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..estimate import ClusterEstimate
+from ..model import ClusterModel
+from .accuracy import Accuracy, measure
+from .numbers import KeyNumbers, key_numbers
+from .source import SiteData
+
+#: Map window before each snapshot and the extra price room above/below the traded range.
+DEFAULT_WINDOW = "3D"
+PRICE_PAD = 0.02
+MAX_SPAN = 0.12
+#: Size of the interactive map in pixels (it must fit a post's content column).
+FIGURE_SIZE = (860, 420)
+#: Preview image size in pixels (time columns, price rows) before margins.
+PREVIEW_SIZE = (720, 300)
+
+
+@dataclass(frozen=True)
+class SnapshotSpec:
+    """Which snapshot to build and with what settings (all of it goes into the cache key)."""
+
+    time: pd.Timestamp
+    prev_time: pd.Timestamp | None
+    window: str = DEFAULT_WINDOW
+    model_params: dict = field(default_factory=dict)
+
+    def slug(self, name: str) -> str:
+        base = re.sub(r"[^a-z0-9]+", "-", name.lower().split(":")[0]).strip("-") or "market"
+        return f"{base}-{self.time:%Y-%m-%d-%H%M}"
+
+
+@dataclass(eq=False)
+class Snapshot:
+    """The computed content of one snapshot."""
+
+    spec: SnapshotSpec
+    estimate: ClusterEstimate
+    liquidations: pd.DataFrame | None
+    numbers: KeyNumbers
+    accuracy: Accuracy | None
+    price_range: tuple[float, float]
+    time_range: tuple[pd.Timestamp, pd.Timestamp]
+
+
+def compute(data: SiteData, spec: SnapshotSpec) -> Snapshot:
+    """Run the model on the bars that had closed by the snapshot time and take its numbers."""
+    market = data.market.slice(end=spec.time - data.market.timeframe)
+    if len(market) < 2:
+        raise ValueError(f"no data before the snapshot at {spec.time}")
+    model = ClusterModel(**spec.model_params)
+    estimate = model.estimate(market)
+    events = data.liquidations_until(spec.time)
+    numbers = key_numbers(estimate, spec.prev_time)
+    t1 = spec.time
+    t0 = max(t1 - pd.Timedelta(spec.window), market.index[0])
+    shown = market.slice(t0, t1)
+    lo, hi = float(shown.column("low").min()), float(shown.column("high").max())
+    p = numbers.price
+    for side in ("long", "short"):
+        c = numbers.nearest(side)
+        if c is not None and abs(c.distance) <= MAX_SPAN:
+            lo, hi = min(lo, c.price), max(hi, c.price)
+    lo = max(lo * (1 - PRICE_PAD), p * (1 - MAX_SPAN))
+    hi = min(hi * (1 + PRICE_PAD), p * (1 + MAX_SPAN))
+    return Snapshot(
+        spec=spec,
+        estimate=estimate,
+        liquidations=events,
+        numbers=numbers,
+        accuracy=measure(estimate, events),
+        price_range=(lo, hi),
+        time_range=(t0, t1),
+    )
+
+
+def figure_for(snapshot: Snapshot):
+    """The interactive map: the one Bokeh figure the widget uses too."""
+    from ..figure import build_figure
+
+    return build_figure(
+        snapshot.estimate,
+        snapshot.liquidations,
+        price_range=snapshot.price_range,
+        time_range=snapshot.time_range,
+        width=FIGURE_SIZE[0],
+        height=FIGURE_SIZE[1],
+    )
+
+
+def render_preview_png(snapshot: Snapshot, path: Path) -> Path:
+    """The static preview image of the same window."""
+    from .preview import render_preview
+
+    w, h = PREVIEW_SIZE
+    grid = snapshot.estimate.grid(
+        w, h, price_range=snapshot.price_range, time_range=snapshot.time_range
+    )
+    return render_preview(grid, snapshot.estimate.market, path)
+
+
+def numbers_json(snapshot: Snapshot) -> str:
+    """Machine-readable key numbers (published next to the post)."""
+    out = snapshot.numbers.to_dict()
+    acc = snapshot.accuracy
+    out["accuracy"] = (
+        None
+        if acc is None
+        else {"bars": acc.bars, "events": acc.events, "sides": [vars(s) for s in acc.sides]}
+    )
+    return json.dumps(out, indent=1, default=float)
