@@ -53,34 +53,27 @@ def alive_sum(
     top = int(max(birth.max(initial=0), death.max(initial=0))) + 1
     first_sample = np.searchsorted(samples, np.arange(top + 1), side="left")
     first, stop = first_sample[birth], first_sample[death]
-    live = (first < stop) & (bins >= 0)
-    if not live.all():
-        first, stop, weight, bins, birth = (
-            first[live],
-            stop[live],
-            weight[live],
-            bins[live],
-            birth[live],
-        )
+    # Items outside every bin go to a spare bin that is dropped at the end; items that are
+    # never alive at a sample add and remove the same amount in the same cell.
+    bins = np.where(bins >= 0, bins, n_bins)
 
     if log_level is None:
-        return _accumulate(first, stop, weight, bins, n_s, n_bins)
+        return _accumulate(first, stop, weight, weight, bins, n_s, n_bins + 1)[:n_bins]
 
     # With shrinking, track S_j = keep_j * S_(j-1) + (arrivals - departures at sample j),
     # where each arrival/departure is the item's amount at that sample (exponent <= 0, so
     # nothing overflows), then solve the recurrence per segment of bounded log span.
     level_s = log_level[samples]
+    level_ext = np.append(level_s, level_s[-1] if n_s else 0.0)
     ref = log_level[birth]
-    gone = stop < n_s
-    keys = np.concatenate([bins * (n_s + 1) + first, bins[gone] * (n_s + 1) + stop[gone]])
-    amounts = np.concatenate(
-        [
-            weight * np.exp(level_s[first] - ref),
-            -weight[gone] * np.exp(level_s[stop[gone]] - ref[gone]),
-        ]
-    )
-    diff = np.bincount(keys, weights=amounts, minlength=n_bins * (n_s + 1))
-    diff = diff.reshape(n_bins, n_s + 1)[:, :n_s]
+    e_add = np.minimum(level_ext[first] - ref, 0.0)
+    e_sub = np.minimum(level_ext[stop] - ref, 0.0)
+    np.exp(e_add, out=e_add)
+    np.exp(e_sub, out=e_sub)
+    e_add *= weight
+    e_sub *= weight
+    diff = _accumulate(first, stop, e_add, e_sub, bins, n_s, n_bins + 1, cumulative=False)
+    diff = diff[:n_bins]
     total = np.empty((n_bins, n_s))
     carry = np.zeros(n_bins)
     seg_start = _segments(level_s)
@@ -97,13 +90,19 @@ def alive_sum(
     return total
 
 
-def _accumulate(first, stop, weight, bins, n_s, n_bins) -> np.ndarray:
-    """Add each weight from sample ``first`` up to (not including) ``stop``, per bin."""
+def _accumulate(first, stop, add, sub, bins, n_s, n_bins, cumulative=True) -> np.ndarray:
+    """Per bin, add ``add`` at sample ``first`` and remove ``sub`` at sample ``stop``.
+
+    Returns the running sums over samples (or, with ``cumulative=False``, the per-sample
+    changes), shape ``(n_bins, n_s)``.
+    """
     row = n_s + 1
-    keys = np.concatenate([bins * row + first, bins * row + stop])
-    w = np.concatenate([weight, -weight])
-    diff = np.bincount(keys, weights=w, minlength=n_bins * row).reshape(n_bins, row)
-    return np.cumsum(diff[:, :n_s], axis=1)
+    cells = n_bins * row
+    key = bins * row
+    diff = np.bincount(key + first, weights=add, minlength=cells)
+    diff -= np.bincount(key + stop, weights=sub, minlength=cells)
+    diff = diff.reshape(n_bins, row)[:, :n_s]
+    return np.cumsum(diff, axis=1) if cumulative else diff
 
 
 def _segments(level_s: np.ndarray) -> np.ndarray:

@@ -76,42 +76,39 @@ class ClusterEstimate:
         return len(self.market)
 
     @cached_property
-    def _swept_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For swept levels: their index, the bar that swept them, the amount swept.
+    def _sweeps(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per level: the bar that swept it (``n`` if never) and the amount it had then.
 
         A level swept in the bar it opened in (``death == birth``: entered at the open and
         inside that bar's range) never joins the book and is swept at full weight.
         """
         lv = self.raw
-        hit = lv.death <= self.n_bars
-        bar = lv.death[hit] - 1
-        state = np.maximum(bar, lv.birth[hit])
-        amount = amount_at(lv.weight[hit], lv.birth[hit], state, self.log_level)
-        return np.flatnonzero(hit), bar, amount
+        bar = lv.death - 1
+        state = np.minimum(np.maximum(bar, lv.birth), self.n_bars)
+        return bar, amount_at(lv.weight, lv.birth, state, self.log_level)
+
+    def _per_bar(self, key: np.ndarray, groups: int, amount: np.ndarray) -> np.ndarray:
+        """Sum ``amount`` per (group, bar of sweep) -> ``(groups, n)``; unswept levels drop out."""
+        width = self.n_bars + 1
+        bar, _ = self._sweeps
+        flat = np.bincount(key * width + bar, weights=amount, minlength=groups * width)
+        return flat.reshape(groups, width)[:, : self.n_bars]
 
     @cached_property
     def swept(self) -> pd.DataFrame:
         """Estimated liquidation notional consumed in each bar, columns ``long`` and ``short``."""
-        idx, bar, amount = self._swept_parts
-        side = self.raw.side[idx]
-        out = {
-            name: np.bincount(bar[side == s], weights=amount[side == s], minlength=self.n_bars)
-            for s, name in enumerate(SIDES)
-        }
-        return pd.DataFrame(out, index=self.market.index)
+        per = self._per_bar(self.raw.side.astype("int64"), 2, self._sweeps[1])
+        return pd.DataFrame(per.T, index=self.market.index, columns=list(SIDES))
 
     @cached_property
     def swept_by_tier(self) -> pd.DataFrame:
         """Swept notional per bar split by side and leverage tier."""
-        idx, bar, amount = self._swept_parts
         lv = self.raw
         n_t = lv.leverage.size
-        key = (lv.side[idx].astype("int64") * n_t + lv.tier[idx]) * self.n_bars + bar
-        flat = np.bincount(key, weights=amount, minlength=2 * n_t * self.n_bars)
+        key = lv.side.astype("int64") * n_t + lv.tier
+        per = self._per_bar(key, 2 * n_t, self._sweeps[1])
         cols = pd.MultiIndex.from_product([SIDES, lv.leverage], names=["side", "leverage"])
-        return pd.DataFrame(
-            flat.reshape(2 * n_t, self.n_bars).T, index=self.market.index, columns=cols
-        )
+        return pd.DataFrame(per.T, index=self.market.index, columns=cols)
 
     @cached_property
     def book(self) -> pd.DataFrame:
@@ -122,19 +119,17 @@ class ClusterEstimate:
         """
         lv, n = self.raw, self.n_bars
         states = np.arange(n + 1)
-        outstanding = alive_sum(lv.birth, lv.death, lv.weight, lv.side, 2, states, self.log_level).T
-        open_bar = lv.opened_bar()
+        side = lv.side.astype("int64")
+        outstanding = alive_sum(lv.birth, lv.death, lv.weight, side, 2, states, self.log_level).T
         swept = self.swept.to_numpy()
         # Sweeps of levels that were in the book before their bar (not opened inside it).
-        idx, bar, amount = self._swept_parts
-        booked = lv.death[idx] > lv.birth[idx]
-        from_book = np.zeros((n, 2))
-        np.add.at(from_book, (bar[booked], lv.side[idx][booked]), amount[booked])
+        from_book = self._per_bar(side, 2, self._sweeps[1] * (lv.death > lv.birth)).T
+        opened = np.bincount(side * n + lv.opened_bar(), weights=lv.weight, minlength=2 * n)
+        opened = opened.reshape(2, n)
         keep = np.exp(np.diff(self.log_level))  # fraction kept by proportional closing
         frame = {}
         for s, name in enumerate(SIDES):
-            m = lv.side == s
-            frame[f"opened_{name}"] = np.bincount(open_bar[m], weights=lv.weight[m], minlength=n)
+            frame[f"opened_{name}"] = opened[s]
             frame[f"swept_{name}"] = swept[:, s]
             frame[f"closed_{name}"] = (1.0 - keep) * np.maximum(
                 outstanding[:-1, s] - from_book[:, s], 0.0

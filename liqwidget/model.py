@@ -168,38 +168,42 @@ class ClusterModel:
         long_share = self.long_share(market)
         entry = self.entry_price(market)
 
-        # Per-bar levels, side-major (all longs, then all shorts), then bar, then tier.
+        # Per-bar levels, side-major (all longs, then all shorts), then bar, then tier,
+        # written straight into the final arrays.
         bars = np.flatnonzero(opened > 0)
-        share = np.stack([long_share[bars], 1.0 - long_share[bars]])
-        amount = (opened[bars][None, :] * share)[:, :, None] * weights[None, None, :]
-        if self.leverage_jitter:
-            # Each bar's tier sits at a leverage dithered around the tier's value (a
-            # low-discrepancy sequence), so that over many bars every tier covers a band of
-            # leverage instead of one exact distance from entry.
-            u = np.modf(bars[:, None] * 0.6180339887498949 + np.arange(lev.size) * 0.7548776662)[0]
-            jittered = lev[None, :] * np.exp(self.leverage_jitter * (u - 0.5))
-            fac = self._factors(jittered, strict=False)
-        else:
-            fac = np.broadcast_to(factors[:, None, :], (2, bars.size, lev.size))
-        price = entry[bars][None, :, None] * fac
         seed = self.seed_levels(market, lev, weights, factors)
-        parts = []
+        n_seed = [int((seed.side == s).sum()) for s in (0, 1)]
+        size = bars.size * lev.size
+        total = len(seed) + 2 * size
+        price = np.empty(total)
+        weight = np.empty(total)
+        side = np.empty(total, dtype="int8")
+        tier = np.empty(total, dtype="int16")
+        birth = np.empty(total, dtype="int64")
+        bar_fac = self._bar_factors(bars, lev, factors)
+        entry_b = entry[bars]
+        share = long_share[bars]
+        at = 0
         for s in (0, 1):
-            born = np.repeat(bars + 1, lev.size)
-            parts.append(seed.subset(seed.side == s))
-            parts.append(
-                Levels(
-                    price=price[s].ravel(),
-                    weight=amount[s].ravel(),
-                    side=np.full(born.size, s, dtype="int8"),
-                    tier=np.tile(np.arange(lev.size, dtype="int16"), bars.size),
-                    birth=born,
-                    leverage=lev,
-                )
+            sl = seed.subset(seed.side == s)
+            block = slice(at, at + n_seed[s])
+            price[block], weight[block], tier[block], birth[block] = (
+                sl.price,
+                sl.weight,
+                sl.tier,
+                sl.birth,
             )
-        levels = Levels.concat(parts, lev)
-        if (levels.weight <= 0).any():
-            levels = levels.subset(levels.weight > 0)
+            block = slice(at + n_seed[s], at + n_seed[s] + size)
+            np.multiply(entry_b[:, None], bar_fac[s], out=price[block].reshape(-1, lev.size))
+            amount = opened[bars] * (share if s == 0 else 1.0 - share)
+            np.multiply(amount[:, None], weights[None, :], out=weight[block].reshape(-1, lev.size))
+            tier[block].reshape(-1, lev.size)[:] = np.arange(lev.size)
+            birth[block].reshape(-1, lev.size)[:] = (bars + 1)[:, None]
+            side[at : block.stop] = s
+            at = block.stop
+        levels = Levels(price, weight, side, tier, birth, lev)
+        if (weight <= 0).any():
+            levels = levels.subset(weight > 0)
 
         # Proportional closing (and decay, turnover) as a cumulative log factor per state.
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -209,6 +213,22 @@ class ClusterModel:
             log_f -= np.log(2.0) / (pd.Timedelta(self.decay) / market.timeframe)
         log_level = np.concatenate([[0.0], np.cumsum(log_f)])
         return levels, log_level
+
+    def _bar_factors(self, bars: np.ndarray, lev: np.ndarray, factors: np.ndarray) -> np.ndarray:
+        """Level/entry ratios per side, bar and tier, shape ``(2, bars, tiers)``.
+
+        With ``leverage_jitter`` each bar's tier sits at a leverage dithered around the tier
+        (a low-discrepancy cycle of 233 bars), so over many bars every tier covers a band of
+        leverage instead of one exact distance from entry.
+        """
+        if not self.leverage_jitter:
+            return np.broadcast_to(factors[:, None, :], (2, bars.size, lev.size))
+        cycle = 233
+        u = np.modf(
+            np.arange(cycle)[:, None] * 0.6180339887498949 + np.arange(lev.size) * 0.7548776662
+        )[0]
+        table = self._factors(lev[None, :] * np.exp(self.leverage_jitter * (u - 0.5)), strict=False)
+        return table[:, bars % cycle, :]
 
     def _factors(self, leverage: np.ndarray, strict: bool = True) -> np.ndarray:
         return level_factors(

@@ -4,63 +4,77 @@ from __future__ import annotations
 
 import numpy as np
 
+_BLOCK_BITS = 8
+_BLOCK = 1 << _BLOCK_BITS
+
+
+def _sparse_min(values: np.ndarray, levels: int) -> np.ndarray:
+    """``table[j, i] = min(values[i : i + 2**j])`` (past the end counts as +inf)."""
+    n = values.size
+    table = np.full((levels, n + 1), np.inf)
+    table[0, :n] = values
+    for j in range(1, levels):
+        step = 1 << (j - 1)
+        np.minimum(table[j - 1, : n + 1 - step], table[j - 1, step:], out=table[j, : n + 1 - step])
+        table[j, n + 1 - step :] = table[j - 1, n + 1 - step :]
+    return table
+
+
+def _descend(table: np.ndarray, pos: np.ndarray, thr: np.ndarray, cap: int) -> np.ndarray:
+    """Greedy binary-lifting descent: first index ``>= pos`` whose value is ``<= thr``."""
+    for j in range(table.shape[0] - 1, -1, -1):
+        pos += (table[j][pos] > thr) << j
+        np.minimum(pos, cap, out=pos)
+    return pos
+
 
 class FirstPassage:
     """Answers "first bar ``t >= start`` with ``low[t] <= level``" (or ``high[t] >= level``).
 
-    A sparse table of range minima (maxima) over the bars is built once; each query then
-    descends it in ``log2(n)`` vectorised steps, so millions of levels cost a few numpy
-    passes instead of a Python loop. The table is float32 rounded towards the safe side
-    (minima down), which can only make a query stop early; such stops are checked against
-    the exact float64 prices and resumed, so answers are exact. Bars never reached: ``n``.
+    Bars are grouped in blocks of 256. A query first checks the rest of its own block (one
+    lookup of a per-block suffix minimum); if the level is not reached there, a small
+    sparse table over block minima (it stays in cache) finds the first block that reaches
+    it, and an 8-step descent of a fine sparse table finds the bar inside that block. Every
+    step is one vectorised numpy pass over all queries, so millions of levels cost a few
+    dozen passes instead of a Python loop. Levels never reached get ``n``.
     """
 
     def __init__(self, values: np.ndarray, kind: str):
         if kind not in ("below", "above"):
             raise ValueError("kind must be 'below' (lows) or 'above' (highs)")
-        sign = 1.0 if kind == "below" else -1.0
-        v = sign * np.asarray(values, dtype="float64")
-        n = v.size
-        self.n, self.sign, self.exact = n, sign, np.append(v, np.inf)
-        low32 = v.astype("float32")
-        over = low32.astype("float64") > v
-        low32[over] = np.nextafter(low32[over], np.float32(-np.inf))
-        levels = max(1, int(np.ceil(np.log2(n + 1))))
-        table = np.empty((levels, n + 1), dtype="float32")
-        table[0, :n] = low32
-        table[0, n] = np.inf
-        for j in range(1, levels):
-            step = 1 << (j - 1)
-            table[j, : n + 1 - step] = np.minimum(table[j - 1, : n + 1 - step], table[j - 1, step:])
-            table[j, n + 1 - step :] = table[j - 1, n + 1 - step :]
-        self.table = table
+        self.sign = 1.0 if kind == "below" else -1.0
+        v = self.sign * np.asarray(values, dtype="float64")
+        self.n = n = v.size
+        nb = max(1, -(-n // _BLOCK))
+        padded = np.full(nb * _BLOCK, np.inf)
+        padded[:n] = v
+        blocks = padded.reshape(nb, _BLOCK)
+        # Minimum from each bar to the end of its block.
+        self.suffix = np.minimum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
+        self.fine = _sparse_min(padded, _BLOCK_BITS)
+        self.coarse = _sparse_min(blocks.min(axis=1), max(1, int(np.ceil(np.log2(nb + 1)))))
+        self.n_blocks = nb
 
     def find(self, start: np.ndarray, level: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
         """Per query: first bar ``>= start`` whose price reaches ``level``; ``n`` if none."""
-        start = np.minimum(np.asarray(start, dtype="int64"), self.n)
+        start = np.asarray(start, dtype="int64")
         thr = self.sign * np.asarray(level, dtype="float64")
         out = np.empty(start.size, dtype="int64")
         # Chunks keep each step's working set in cache.
         for a in range(0, start.size, chunk):
-            out[a : a + chunk] = self._exact(start[a : a + chunk], thr[a : a + chunk])
+            out[a : a + chunk] = self._find(start[a : a + chunk], thr[a : a + chunk])
         return out
 
-    def _exact(self, start: np.ndarray, thr: np.ndarray) -> np.ndarray:
-        pos = self._descend(start.copy(), thr)
-        while True:
-            # A float32 minimum can sit a hair below the exact one: resume past false stops.
-            false = (pos < self.n) & (self.exact[pos] > thr)
-            if not false.any():
-                return pos
-            pos[false] = self._descend(pos[false] + 1, thr[false])
-
-    def _descend(self, pos: np.ndarray, thr: np.ndarray) -> np.ndarray:
-        n = self.n
-        thr32 = thr.astype("float32")
-        # Round thresholds up so "block min > thr" in float32 implies it in float64.
-        below = thr32.astype("float64") < thr
-        thr32[below] = np.nextafter(thr32[below], np.float32(np.inf))
-        for j in range(self.table.shape[0] - 1, -1, -1):
-            pos += (self.table[j][pos] > thr32) << j
-            np.minimum(pos, n, out=pos)
-        return pos
+    def _find(self, start: np.ndarray, thr: np.ndarray) -> np.ndarray:
+        n, nb = self.n, self.n_blocks
+        pos = np.minimum(start, nb * _BLOCK - 1)
+        here = (start < n) & (self.suffix[pos] <= thr)
+        # Elsewhere: the first later block whose minimum reaches the level.
+        block = np.where(here, pos >> _BLOCK_BITS, (pos >> _BLOCK_BITS) + 1)
+        away = ~here
+        block[away] = _descend(self.coarse, block[away], thr[away], nb)
+        pos = np.where(here, pos, block << _BLOCK_BITS)
+        found = block < nb
+        pos[found] = _descend(self.fine, pos[found], thr[found], nb * _BLOCK)
+        pos[~found | (start >= n)] = n
+        return np.minimum(pos, n)
