@@ -115,14 +115,14 @@ SCENARIOS: dict[str, Scenario] = {
             ),
             phases=(
                 Phase(26.0, vol=0.6, long_share=0.64),
-                Phase(22.0, move=-0.018, vol=0.5, long_share=0.55, activity=0.7),
-                Phase(0.5, move=-0.02, vol=1.5, long_share=0.5),
-                Phase(5.0, move=0.022, vol=1.0, long_share=0.5),
+                Phase(22.0, move=-0.02, vol=0.5, long_share=0.55, activity=0.7),
+                Phase(0.5, move=-0.03, vol=1.5, long_share=0.5),
+                Phase(5.0, move=0.04, vol=1.0, long_share=0.5),
                 Phase(18.5, vol=0.8),
             ),
             long_share=0.6,
             reversion_hours=2.0,
-            depth=3.0e7,
+            depth=5.0e7,
             permanent=0.3,
         ),
     )

@@ -65,7 +65,9 @@ def _check_aligned(estimate: Heatmap, truth: Heatmap) -> None:
     if not np.allclose(estimate.price_edges, truth.price_edges) or not (
         estimate.time_edges.equals(truth.time_edges)
     ):
-        raise ValueError("grids cover different prices or times; pass the same price_range/time_range")
+        raise ValueError(
+            "grids cover different prices or times; pass the same price_range/time_range"
+        )
 
 
 def overlap(estimate: Heatmap, truth: Heatmap) -> float:
@@ -138,7 +140,9 @@ def score(
     Both grids use ``price_range`` (default :func:`default_price_range`) so that levels far
     from the traded range still count.
     """
-    same = len(estimate.market) == len(sim.market) and estimate.market.index.equals(sim.market.index)
+    same = len(estimate.market) == len(sim.market) and estimate.market.index.equals(
+        sim.market.index
+    )
     if not same:
         raise ValueError("the estimate was not made from this simulation's market (bars differ)")
     pr = default_price_range(sim) if price_range is None else price_range
