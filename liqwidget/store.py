@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS liquidations (
     UNIQUE (exchange, symbol, ts, side, price, amount)
 );
 CREATE INDEX IF NOT EXISTS liquidations_time ON liquidations (exchange, symbol, ts);
+CREATE INDEX IF NOT EXISTS liquidations_ts ON liquidations (ts);
 CREATE TABLE IF NOT EXISTS gaps (
     id INTEGER PRIMARY KEY,
     exchange TEXT NOT NULL, symbol TEXT, start INTEGER NOT NULL, stop INTEGER NOT NULL,
