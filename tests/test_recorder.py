@@ -229,3 +229,48 @@ def test_gap_between_runs_is_recorded(fake, store):
     gaps = store.gaps()
     assert len(gaps) == 1 and gaps["reason"][0] == "recorder stopped"
     assert gaps["start"][0] == pd.Timestamp(first_end, unit="ms", tz="UTC")
+
+
+def test_gap_is_backfilled_where_the_exchange_has_rest_history(fake, store, monkeypatch):
+    """Binance has no public liquidation history; pretend it had one (as gate or htx do)."""
+    import liqwidget.sources.recorder as recorder_module
+
+    real_make = recorder_module.make_exchange
+    asked, served = [], []
+
+    def with_history(*args, **kwargs):
+        ex = real_make(*args, **kwargs)
+        ex.has = {**ex.has, "fetchLiquidations": True}
+
+        async def fetch_liquidations(symbol, since=None, limit=None, params=None):
+            asked.append((symbol, since))
+            # three liquidations inside the gap and one from before it (must be ignored)
+            rows = [since - 1_000, since + 1, since + 2, since + 3]
+            served.extend(rows)
+            return [
+                {
+                    "symbol": symbol,
+                    "timestamp": t,
+                    "price": 60_000.0,
+                    "contracts": 0.5,
+                    "contractSize": 1.0,
+                    "side": "sell",
+                    "info": {},
+                }
+                for t in rows
+            ]
+
+        ex.fetch_liquidations = fetch_liquidations
+        return ex
+
+    monkeypatch.setattr(recorder_module, "make_exchange", with_history)
+    with RecorderThread(store, {"binanceusdm": [BTC]}, api_base=fake.url):
+        fake.wait_subscribed("binanceusdm")
+        fake.drop("binanceusdm")
+        fake.wait_subscribed("binanceusdm")
+        wait_for(lambda: store.count_liquidations() == 3, what="the backfilled events")
+    gap = store.gaps().iloc[0]
+    assert asked == [(BTC, gap["start"].value // 1_000_000)]
+    got = store.load_liquidations()
+    assert (got["time"].astype("int64") // 1_000_000).tolist() == served[1:]
+    assert set(got["side"]) == {"long"} and set(got["notional"]) == {30_000.0}

@@ -51,8 +51,9 @@ def parse_streams(items: list[str], symbols: list[str]) -> dict[str, list[str]]:
     streams: dict[str, list[str]] = {}
     for item in items:
         ex, _, listed = item.partition("=")
-        chosen = [s for s in listed.split(",") if s] if listed else list(symbols)
-        streams.setdefault(ex.strip(), []).extend(s for s in chosen if s not in streams.get(ex, []))
+        chosen = [s.strip() for s in listed.split(",") if s.strip()] if listed else symbols
+        known = streams.setdefault(ex.strip(), [])
+        known.extend(s for s in dict.fromkeys(chosen) if s not in known)
     return streams
 
 
