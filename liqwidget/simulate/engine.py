@@ -126,7 +126,7 @@ def run_steps(traders: Traders, schedule: Schedule, rule: PriceRule, start_price
             lv = level_ticks(p, factor[o0:o1], s)
             level[o0:o1] = lv
             entry[o0:o1] = p
-            c = s.astype("int64") * nb + np.clip(lv - lo, 0, nb - 1)
+            c = s.astype("int64") * nb + np.minimum(np.maximum(lv - lo, 0), nb - 1)
             cell[o0:o1] = c
             np.add.at(book, c, notional[o0:o1])
         price[j] = p

@@ -51,7 +51,7 @@ class Clock:
     def times(self, j: np.ndarray) -> pd.DatetimeIndex:
         """Start time of global steps ``j`` (step ``warmup`` is the first bar's open)."""
         ns = self.start.value + (np.asarray(j, dtype="int64") - self.warmup) * self.step.value
-        return pd.DatetimeIndex(pd.to_datetime(ns, utc=True))
+        return pd.DatetimeIndex(ns.astype("datetime64[ns]")).tz_localize("UTC")
 
     def bar_of(self, j: np.ndarray) -> np.ndarray:
         """Reported bar of global steps (negative during the warm-up)."""

@@ -18,6 +18,7 @@ from .market import Clock
 from .scenarios import Scenario
 
 SIDES = np.array(["long", "short"])
+OUTCOMES = ["liquidated", "closed", "open"]
 SYMBOL, EXCHANGE = "BTC/USDT:USDT", "simulator"
 
 
@@ -208,11 +209,12 @@ def build_simulation(
     )
 
     end_time = clock.times(np.minimum(end, n - 1)).where(ended)
-    outcome_name = np.where(liq, "liquidated", np.where(ended, "closed", "open"))
+    outcome_code = np.where(liq, 0, np.where(ended, 1, 2))
+    outcome_name = pd.Categorical.from_codes(outcome_code, OUTCOMES)
     positions = pd.DataFrame(
         {
             "open_time": clock.times(open_step),
-            "side": SIDES[side],
+            "side": pd.Categorical.from_codes(side, list(SIDES)),
             "entry": entry,
             "leverage": lev[tier],
             "notional": notional.astype("float64"),
@@ -227,7 +229,7 @@ def build_simulation(
     liquidations = pd.DataFrame(
         {
             "time": pd.DatetimeIndex(ev["close_time"]),
-            "side": ev["side"].to_numpy(),
+            "side": ev["side"].to_numpy(dtype=str),
             "price": ev["exit_price"].to_numpy(),
             "notional": (ev["quantity"] * ev["exit_price"]).to_numpy(),
             "leverage": ev["leverage"].to_numpy(),
