@@ -241,3 +241,16 @@ def test_export_parquet(store, tmp_path):
     assert pd.read_parquet(paths["gaps"])["reason"].tolist() == ["drop"]
     only_okx = store.export_parquet(tmp_path / "okx", exchange="okx")
     assert pd.read_parquet(only_okx["liquidations"]).empty
+
+
+def test_loaded_events_pass_the_event_frame_validator(store):
+    from liqwidget.realized import validate_events
+
+    store.write_liquidations(events(8))
+    loaded = store.load_liquidations()
+    checked = validate_events(loaded)
+    pd.testing.assert_frame_equal(checked, loaded, check_dtype=False)
+    followed, _ = store.events_since(0)
+    validate_events(followed)
+    empty = store.load_liquidations(exchange="none")
+    assert list(validate_events(empty).columns) == list(loaded.columns)
