@@ -1,0 +1,276 @@
+"""Site building blocks: schedule, key numbers, prose, accuracy, preview, cache."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from liqwidget import ClusterModel, MarketData
+from liqwidget.heatmap import Heatmap
+from liqwidget.site.accuracy import measure
+from liqwidget.site.cache import SnapshotCache, data_digest, snapshot_key
+from liqwidget.site.fmt import money, pct, price
+from liqwidget.site.numbers import Cluster, KeyNumbers, key_numbers
+from liqwidget.site.pages import numbers_table
+from liqwidget.site.preview import render_preview
+from liqwidget.site.prose import commentary
+from liqwidget.site.schedule import snapshot_times
+from liqwidget.site.snapshot import SnapshotSpec
+from liqwidget.site.source import SiteData
+
+# Levels at known prices: entry 100, 10x → 90 / 110, 60x → 98.33 / 101.67 (mmr 0).
+PLAIN = dict(
+    leverage={10: 0.5, 60: 0.5},
+    mmr=0.0,
+    side_split=0.5,
+    entry="close",
+    seed="none",
+    turnover=None,
+    leverage_jitter=0.0,
+)
+
+
+def bars(rows, freq="1min") -> MarketData:
+    df = pd.DataFrame(rows, columns=["open", "high", "low", "close", "open_interest"])
+    df.index = pd.date_range("2026-01-01", periods=len(df), freq=freq, tz="UTC")
+    return MarketData.from_frame(df)
+
+
+FLAT = (100, 100, 100, 100, 2000)
+MARKET = bars(
+    [(100, 100, 100, 100, 1000), FLAT, FLAT, FLAT, FLAT, FLAT, (100, 100, 98, 100, 2000), FLAT]
+)
+
+
+@pytest.fixture(scope="module")
+def numbers() -> KeyNumbers:
+    est = ClusterModel(**PLAIN).estimate(MARKET)
+    return key_numbers(est, prev_time=MARKET.index[5])
+
+
+# ---------------------------------------------------------------------- schedule
+def test_snapshot_times_follow_the_cadence_inside_the_lookback(sample):
+    times = snapshot_times(sample, "6h", "7D")
+    last_close = sample.index[-1] + sample.timeframe
+    assert all(t.hour % 6 == 0 and t.minute == 0 for t in times)
+    assert times[-1] <= last_close and last_close - times[-1] < pd.Timedelta("6h")
+    assert times[-1] - times[0] <= pd.Timedelta("7D")
+    assert np.all(np.diff([t.value for t in times]) == pd.Timedelta("6h").value)
+    assert snapshot_times(sample, "6h", "7D", count=3) == times[-3:]
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"cadence": "soon"}, "cadence 'soon' is not a duration"),
+        ({"cadence": "-1h"}, "cadence must be positive"),
+        ({"count": 0}, "count must be at least 1"),
+    ],
+)
+def test_snapshot_times_reject_bad_settings(sample, kw, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        snapshot_times(sample, **kw)
+
+
+def test_snapshot_times_explain_too_little_data():
+    with pytest.raises(ValueError, match="too short"):
+        snapshot_times(MARKET, "6h", "7D")
+
+
+# ---------------------------------------------------------------------- key numbers
+def test_key_numbers_find_the_known_levels(numbers):
+    k = numbers
+    assert k.price == 100
+    long, short = k.largest("long"), k.largest("short")
+    # The 60x long at 98.33 was swept by bar 6; the 10x long at 90 is what remains.
+    assert long.price == pytest.approx(90, abs=0.1) and long.notional == pytest.approx(250)
+    assert long.distance == pytest.approx(-0.10, abs=1e-3)
+    assert short.notional == pytest.approx(250)
+    assert k.nearest("short").price == pytest.approx(100 + 100 / 60, abs=0.1)
+    assert k.near["long"] == {0.02: 0.0, 0.05: 0.0}
+    assert k.near["short"][0.02] == pytest.approx(250) and k.near["short"][0.05] == pytest.approx(
+        250
+    )
+    assert k.fuel_side == "short" and k.fuel_ratio == float("inf")
+
+
+def test_key_numbers_report_what_was_consumed_since_the_previous_snapshot(numbers):
+    k = numbers
+    assert k.swept == {"long": pytest.approx(250), "short": 0.0}
+    assert len(k.consumed) == 1
+    gone = k.consumed[0]
+    assert gone.side == "long" and gone.price == pytest.approx(100 - 100 / 60, abs=0.1)
+    assert gone.notional == pytest.approx(250)
+    assert k.low_since == 98 and k.high_since == 100 and k.change == 0
+
+
+def test_key_numbers_without_previous_snapshot():
+    est = ClusterModel(**PLAIN).estimate(MARKET)
+    k = key_numbers(est)
+    assert k.prev_time is None and k.consumed == [] and k.change is None
+    assert k.swept == {"long": 0.0, "short": 0.0}
+    assert k.largest("long").price == pytest.approx(90, abs=0.1)
+
+
+def test_numbers_table_shows_the_same_numbers(numbers):
+    table = numbers_table(numbers)
+    assert f"| {price(numbers.largest('long').price)} | -10.0 % | $250 |" in table
+    gone = numbers.consumed[0]
+    assert f"| Clusters consumed | 1: long {price(gone.price)} ($250) |" in table
+    assert "**shorts** (all of it)" in table
+
+
+# ---------------------------------------------------------------------- prose
+def kn(long5, short5, long2=0.0, short2=0.0, prev=True, swept=(0.0, 0.0), consumed=(), hour=12):
+    t = pd.Timestamp(f"2026-06-10 {hour:02d}:00", tz="UTC")
+    clusters = {
+        "long": [Cluster("long", 95_000.0, -0.05, long5 * 0.5)] if long5 else [],
+        "short": [Cluster("short", 102_000.0, 0.02, short5 * 0.5)] if short5 else [],
+    }
+    extra = {}
+    if prev:
+        extra = dict(
+            prev_time=t - pd.Timedelta("6h"),
+            prev_price=99_000.0,
+            high_since=100_500.0,
+            low_since=98_800.0,
+            swept={"long": swept[0], "short": swept[1]},
+            consumed=list(consumed),
+        )
+    return KeyNumbers(
+        time=t,
+        price=100_000.0,
+        clusters=clusters,
+        near={"long": {0.02: long2, 0.05: long5}, "short": {0.02: short2, 0.05: short5}},
+        **extra,
+    )
+
+
+def prose(k, acc=None, simulated=False):
+    return commentary(k, acc, name="BTC/USDT", simulated=simulated, method_link="m.md")
+
+
+def test_prose_names_the_heavier_side_correctly():
+    heavy_long = prose(kn(300e6, 50e6))["lead"]
+    heavy_short = prose(kn(50e6, 300e6))["lead"]
+    assert "long" in heavy_long and "$300 M" in heavy_long and "6.0" in heavy_long
+    assert re.search(r"short (side|liquidations|levels)", heavy_short)
+    assert "6.0" in heavy_short
+    balanced = prose(kn(100e6, 95e6))["lead"]
+    assert "balanced" in balanced or "Neither side dominates" in balanced
+    empty = prose(kn(0.0, 0.0))["lead"]
+    assert "almost nothing" in empty
+
+
+def test_prose_reports_sweeps_by_situation():
+    quiet = prose(kn(100e6, 90e6, swept=(0.0, 0.0)))["swept"]
+    assert "nothing was swept" in quiet or "never touched" in quiet
+    assert "rose 1.0 %" in quiet
+    one = prose(kn(100e6, 90e6, swept=(40e6, 0.0)))["swept"]
+    assert "one-sided" in one and "$40.0 M of long levels" in one and "forced selling" in one
+    both = prose(kn(100e6, 90e6, swept=(40e6, 30e6)))["swept"]
+    assert "Both sides were hit" in both
+    gone = Cluster("short", 100_400.0, 0.014, 25e6)
+    with_cluster = prose(kn(100e6, 90e6, swept=(0, 30e6), consumed=[gone]))["swept"]
+    assert "100,400" in with_cluster and "$25.0 M" in with_cluster
+    first = prose(kn(100e6, 90e6, prev=False))["swept"]
+    assert "first snapshot" in first
+
+
+def test_prose_wording_varies_but_is_deterministic():
+    leads = [
+        prose(kn(300e6 + i * 7e6, 60e6, hour=h))["lead"] for i, h in enumerate(range(0, 24, 2))
+    ]
+    skeletons = {re.sub(r"[\d.,$]+", "#", s).split(". ")[0] for s in leads}
+    assert len(skeletons) >= 2, "the opening sentence should not always use the same wording"
+    again = [
+        prose(kn(300e6 + i * 7e6, 60e6, hour=h))["lead"] for i, h in enumerate(range(0, 24, 2))
+    ]
+    assert leads == again
+
+
+def test_prose_states_the_caveat_and_when_accuracy_is_unmeasured():
+    trust = prose(kn(100e6, 90e6))["trust"]
+    assert "not a list of real orders" in trust or "not a ledger" in trust
+    assert "unmeasured" in trust and "(m.md)" in trust
+
+
+def test_magnet_wording_depends_on_distance():
+    k = kn(100e6, 90e6)
+    text = prose(k)["magnets"]
+    # The short band is 2 % away (a magnet), the long band 5 % away (soft support).
+    assert "magnet" in text or "pull price" in text
+    assert "soft support" in text or "support would" in text
+
+
+# ---------------------------------------------------------------------- accuracy
+def test_accuracy_needs_real_events(sample):
+    est = ClusterModel().estimate(sample.slice(end=sample.index[500]))
+    assert measure(est, None) is None
+
+
+def test_accuracy_on_simulated_truth_beats_baselines():
+    from liqwidget.simulate import simulate
+
+    sim = simulate("long-squeeze", seed=3, days=1)
+    est = ClusterModel().estimate(sim.market)
+    acc = measure(est, sim.liquidations)
+    assert acc is not None and {s.side for s in acc.sides} <= {"long", "short"}
+    for s in acc.sides:
+        assert -1 <= s.spearman <= 1 and 0 <= s.low <= s.precision <= s.high <= 1
+    text = prose(kn(100e6, 90e6), acc, simulated=True)["trust"]
+    assert f"{acc.sides[0].spearman:.2f}" in text and "simulator's true liquidations" in text
+    beat = "better than the best naive baseline" in text
+    assert beat == any(s.beats_baseline for s in acc.sides)
+
+
+# ---------------------------------------------------------------------- preview
+def test_preview_draws_longs_blue_below_and_shorts_orange_above(tmp_path):
+    h, w = 40, 60
+    long, short = np.zeros((h, w)), np.zeros((h, w))
+    long[5:10, :] = 1e6  # low prices (rows are low → high)
+    short[30:35, :] = 1e6
+    times = pd.date_range("2026-01-01", periods=w + 1, freq="1min", tz="UTC")
+    grid = Heatmap(times, np.linspace(90, 110, h + 1), long, short)
+    path = render_preview(grid, MARKET, tmp_path / "p.png")
+    img = np.asarray(Image.open(io.BytesIO(path.read_bytes())).convert("RGB")).astype(int)
+    body = img[:h, -w:]  # heatmap area (left margin holds labels)
+    low_band, high_band = body[h - 8], body[h - 33]  # image rows are top = high price
+    assert (low_band[:, 2] > low_band[:, 0] + 50).mean() > 0.9  # blue
+    assert (high_band[:, 0] > high_band[:, 2] + 50).mean() > 0.9  # orange
+    assert body[15].max() < 60  # empty rows stay dark
+    assert (body[20] > 200).all(axis=1).sum() >= 4  # the white price line at 100 (mid-height)
+
+
+# ---------------------------------------------------------------------- cache
+def test_cache_round_trip_and_incomplete_entries(tmp_path):
+    cache = SnapshotCache(tmp_path)
+    assert cache.get("k") is None
+    cache.put("k", {"a/b.md": b"x", "c.png": b"\x89PNG"})
+    assert cache.get("k") == {"a/b.md": b"x", "c.png": b"\x89PNG"}
+    (tmp_path / "k" / "manifest.json").unlink()
+    assert cache.get("k") is None
+
+
+def test_cache_key_depends_on_data_known_at_the_snapshot_only(sample):
+    data = SiteData(sample, None, "BTC/USDT", "sample", False)
+    t = sample.index[2000]
+    spec = SnapshotSpec(t, t - pd.Timedelta("6h"))
+    shorter = SiteData(sample.slice(end=sample.index[3000]), None, "BTC/USDT", "sample", False)
+    assert snapshot_key(data, spec, "") == snapshot_key(shorter, spec, "")
+    assert data_digest(data, t) != data_digest(data, t + pd.Timedelta("1h"))
+    assert snapshot_key(data, spec, "") != snapshot_key(data, SnapshotSpec(t, None), "")
+    assert snapshot_key(data, spec, "") != snapshot_key(data, spec, "https://example.org/")
+    other = SnapshotSpec(t, spec.prev_time, model_params={"mmr": 0.01})
+    assert snapshot_key(data, spec, "") != snapshot_key(data, other, "")
+
+
+def test_formatting():
+    assert money(1.234e9) == "$1.23 B" and money(45.6e6) == "$45.6 M" and money(820e3) == "$820 K"
+    assert price(66285.9) == "66,286" and price(98.333) == "98.33"
+    assert pct(-0.0234) == "2.3 %" and pct(0.0234, signed=True) == "+2.3 %"
