@@ -50,8 +50,8 @@ for (let j = 0; j < nc; j++) {
   data[names[j]] = a;
 }
 bars.data = data;
-const when = new Date(ft[k]).toISOString().slice(0, 16).replace("T", " ");
-panel.title.text = "Outstanding at " + when + " UTC";
+const when = new Date(ft[k]).toISOString().slice(5, 16).replace("T", " ");
+panel.title.text = "Levels at " + when + " UTC";
 """
 
 TAP_TO_CURSOR = """

@@ -59,11 +59,11 @@ class FigureData:
 
 
 def _tiny(v):
-    if isinstance(v, list):
-        return [np.zeros((1,) * a.ndim, dtype=a.dtype) for a in v[:1]] if v else []
+    if isinstance(v, list) and v and isinstance(v[0], np.ndarray):
+        return [np.zeros((1,) * v[0].ndim, dtype=v[0].dtype)]
     if isinstance(v, np.ndarray):
-        return v[:0]
-    return v
+        return v[:1]
+    return v[:1]
 
 
 # ---------------------------------------------------------------------------- heat layers
@@ -147,7 +147,7 @@ def marker_columns(events: pd.DataFrame, max_markers: int) -> dict[str, Any]:
         events = events.iloc[np.sort(keep)]
     notional = events["notional"].to_numpy(dtype="float64")
     top = float(notional.max(initial=0.0)) or 1.0
-    size = 5.0 + 19.0 * np.sqrt(notional / top)
+    size = 3.0 + 12.0 * np.sqrt(notional / top)
     exchange = (
         events["exchange"].astype(str).tolist() if "exchange" in events else [""] * len(events)
     )

@@ -216,10 +216,10 @@ def layout_from(
             "field": "short",
             "transform": LinearColorMapper(palette=list(MARKER_COLORS), low=0, high=1),
         },
-        fill_alpha=0.75,
+        fill_alpha=0.6,
         line_color="#ffffff",
-        line_alpha=0.8,
-        line_width=0.6,
+        line_alpha=0.5,
+        line_width=0.5,
         name="events-markers",
         visible="real" in layers,
     )
@@ -330,7 +330,7 @@ def _levels_panel(data: FigureData, src: dict, y_range, height: int):
         x_range=DataRange1d(start=0, only_visible=True),
         tools="",
         toolbar_location=None,
-        title="Outstanding at cursor",
+        title="Levels at the cursor",
         background_fill_color=BACKGROUND,
     )
     n = len(data.tiers)
@@ -347,7 +347,7 @@ def _levels_panel(data: FigureData, src: dict, y_range, height: int):
         )
     )
     panel.yaxis.visible = False
-    panel.xaxis.formatter = NumeralTickFormatter(format="$0a")
+    panel.xaxis.formatter = NumeralTickFormatter(format="$0.0a")
     panel.xaxis.axis_label = "Estimated notional (by side, leverage)"
     panel.grid.grid_line_alpha = 0.12
     return panel

@@ -1,0 +1,112 @@
+// Front end of liqwidget.LiquidationMap: embed the Bokeh figure, fill it from binary
+// buffers, and keep its controls and ranges in step with the Python traits.
+
+import { bindAll, syncFromTraits } from "./bind.js";
+import { ensureBokeh } from "./bokeh_loader.js";
+import { applyData } from "./wire.js";
+
+/** Resolve after the browser has painted (two animation frames). */
+const painted = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+
+/** BokehJS only embeds into elements attached to the page; views may be attached later. */
+function attached(el, timeoutMs = 60000) {
+  if (el.isConnected) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const poll = () => {
+      if (el.isConnected) resolve();
+      else if (performance.now() - start > timeoutMs) reject(new Error("widget view was never attached to the page"));
+      else requestAnimationFrame(poll);
+    };
+    poll();
+  });
+}
+
+function render({ model, el }) {
+  const t0 = performance.now();
+  const root = document.createElement("div");
+  root.className = "liqwidget";
+  const status = document.createElement("div");
+  status.className = "liqwidget-status";
+  status.style.cssText = "font: 12px sans-serif; color: #64748b; padding: 4px 0";
+  status.textContent = "Loading the liquidation map…";
+  const host = document.createElement("div");
+  root.append(status, host);
+  el.appendChild(root);
+
+  let Bokeh = null;
+  let views = [];
+  let doc = null;
+  let unbind = () => {};
+  let closed = false;
+  let first = true;
+  let queue = Promise.resolve();
+
+  const fail = (err) => {
+    console.error("liqwidget:", err);
+    status.style.color = "#b91c1c";
+    status.textContent =
+      `liqwidget could not draw the map: ${err.message}. ` +
+      "Re-run the cell; if it persists, restart the kernel (the browser console has details).";
+  };
+
+  async function draw() {
+    const payload = model.get("_data");
+    if (doc == null || payload?.sources == null) return;
+    const start = performance.now();
+    applyData(Bokeh, doc, payload);
+    // Recompute the levels panel for the cursor from the new stored frames.
+    doc.get_model_by_name("cursor-slider").properties.value.change.emit();
+    await painted();
+    if (closed) return;
+    const end = performance.now();
+    const label = first ? "liqwidget:first-render" : "liqwidget:update";
+    performance.measure(label, { start: first ? t0 : start, end });
+    first = false;
+    status.textContent = "";
+    model.set("rendered", payload.seq);
+    model.set("_render_log", { seq: payload.seq, at: Date.now(), ms: end - start, label });
+    model.save_changes();
+  }
+
+  async function embed() {
+    unbind();
+    for (const v of views) v.remove();
+    views = [];
+    host.replaceChildren();
+    const target = document.createElement("div");
+    host.appendChild(target);
+    const manager = await Bokeh.embed.embed_item(structuredClone(model.get("_spec")), target);
+    views = [...manager];
+    if (closed) return;
+    doc = views[0].model.document;
+    syncFromTraits(model, doc);
+    unbind = bindAll(model, doc);
+    await draw();
+  }
+
+  // Serialise work so a data update never races an embed.
+  const enqueue = (job) => {
+    queue = queue.then(() => (closed ? null : job())).catch(fail);
+  };
+  const onSpec = () => enqueue(embed);
+  const onData = () => enqueue(draw);
+
+  enqueue(async () => {
+    Bokeh = await ensureBokeh(model, model.get("bokeh_version"));
+    await attached(host);
+    await embed();
+  });
+  model.on("change:_spec", onSpec);
+  model.on("change:_data", onData);
+
+  return () => {
+    closed = true;
+    model.off("change:_spec", onSpec);
+    model.off("change:_data", onData);
+    unbind();
+    for (const v of views) v.remove();
+  };
+}
+
+export default { render };

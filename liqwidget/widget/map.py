@@ -1,0 +1,225 @@
+"""``LiquidationMap``: the notebook widget (anywidget) around the one Bokeh figure."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import anywidget
+import bokeh
+import pandas as pd
+import traitlets
+from bokeh.embed import json_item
+
+from ..estimate import ClusterEstimate
+from ..figure import FigureData, figure_data, layout_from
+from ..figure.callbacks import LAYERS
+from ..figure.layout import LEVEL_PANEL_WIDTH
+from ..market import MarketData, load_sample
+from ..model import ClusterModel
+from ..realized import empty_events, validate_events
+from . import bokehjs, wire
+from .traits import TIME, TIME_RANGE, PriceRange, Timestamp, TimeRange
+
+STATIC = pathlib.Path(__file__).parent.parent / "static"
+
+
+class LiquidationMap(anywidget.AnyWidget):
+    """An interactive liquidation map: estimated clusters, real liquidations and price.
+
+    ``estimate_or_market`` is a :class:`~liqwidget.ClusterEstimate`, a
+    :class:`~liqwidget.MarketData` (estimated with ``model``, default ``ClusterModel()``), a
+    simulation result (anything with ``.market`` and ``.liquidations``) or ``None`` for the
+    built-in sample. ``liquidations`` is an event frame (see :mod:`liqwidget.realized`).
+
+    The traits ``layers``, ``threshold``, ``cursor``, ``x_range`` and ``y_range`` follow what
+    the user does in the browser and can be set from Python.
+    """
+
+    _esm = STATIC / "widget.js"
+
+    layers = traitlets.List(traitlets.Unicode(), default_value=list(LAYERS)).tag(sync=True)
+    threshold = traitlets.Float(0.4, min=0.0, max=0.95).tag(sync=True)
+    cursor = Timestamp(None, allow_none=True).tag(sync=True, **TIME)
+    x_range = TimeRange(None, allow_none=True).tag(sync=True, **TIME_RANGE)
+    y_range = PriceRange(None, allow_none=True).tag(sync=True)
+    #: Sequence number of the last data update the browser has drawn (set by the front end).
+    rendered = traitlets.Int(0).tag(sync=True)
+
+    bokeh_version = traitlets.Unicode(bokeh.__version__, read_only=True).tag(sync=True)
+    _spec = traitlets.Dict().tag(sync=True)
+    _data = traitlets.Dict().tag(sync=True)
+    _render_log = traitlets.Dict().tag(sync=True)
+
+    def __init__(
+        self,
+        estimate_or_market: ClusterEstimate | MarketData | Any = None,
+        liquidations: pd.DataFrame | None = None,
+        model: ClusterModel | None = None,
+        *,
+        width: int = 900,
+        height: int = 460,
+        resolution: tuple[int, int] | None = None,
+        cursor_steps: int = 48,
+        max_markers: int = 600,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self._size = (int(width), int(height))
+        self._resolution = resolution or (int(width) - LEVEL_PANEL_WIDTH, int(height))
+        self._cursor_steps = int(cursor_steps)
+        self._max_markers = int(max_markers)
+        self._seq = 0
+        self._tiers: tuple[float, ...] | None = None
+        self._figure_data: FigureData | None = None
+        self._model = model
+        self._estimate: ClusterEstimate | None = None
+        self._events = empty_events()
+        self.on_msg(self._on_custom_msg)
+        self.update(estimate_or_market, liquidations, model=model, reset_view=True)
+
+    # ------------------------------------------------------------------ public state
+    @property
+    def estimate(self) -> ClusterEstimate:
+        return self._estimate
+
+    @property
+    def market(self) -> MarketData:
+        return self._estimate.market
+
+    @property
+    def model(self) -> ClusterModel:
+        return self._model
+
+    @property
+    def liquidations(self) -> pd.DataFrame:
+        return self._events
+
+    @property
+    def figure_data(self) -> FigureData:
+        """The arrays currently shown (as sent to the browser)."""
+        return self._figure_data
+
+    # ------------------------------------------------------------------ updates
+    def update(
+        self,
+        estimate_or_market=None,
+        liquidations: pd.DataFrame | None = None,
+        *,
+        model: ClusterModel | None = None,
+        reset_view: bool = False,
+    ) -> None:
+        """Replace the data (and/or the model); the open map redraws in place."""
+        if model is not None:
+            self._model = model
+        source = estimate_or_market
+        if source is None and self._estimate is None:
+            source = load_sample()
+        if source is not None and hasattr(source, "market") and hasattr(source, "liquidations"):
+            if liquidations is None:
+                liquidations = source.liquidations
+            source = source.market
+        if isinstance(source, ClusterEstimate):
+            self._estimate = source
+            if self._model is None:
+                self._model = ClusterModel(**source.params)
+        elif isinstance(source, MarketData):
+            self._model = self._model or ClusterModel()
+            self._estimate = self._model.estimate(source)
+        elif source is None:
+            self._model = self._model or ClusterModel()
+            if model is not None:
+                self._estimate = self._model.estimate(self._estimate.market)
+        else:
+            raise TypeError(
+                "LiquidationMap takes a ClusterEstimate, MarketData or a simulation result, "
+                f"got {type(source).__name__}"
+            )
+        if liquidations is not None:
+            self._events = validate_events(liquidations)
+        self._push(reset_view=reset_view)
+
+    def set_params(self, **params) -> LiquidationMap:
+        """Change model parameters (as ``ClusterModel.set_params``) and redraw in place."""
+        self._model.set_params(**params)
+        self._estimate = self._model.estimate(self._estimate.market)
+        self._push()
+        return self
+
+    def append_bars(self, bars: pd.DataFrame | MarketData) -> None:
+        """Add newer bars (same columns and timeframe) and redraw; the model is re-run."""
+        new = bars.frame if isinstance(bars, MarketData) else bars
+        m = self.market
+        frame = pd.concat([m.frame, MarketData.from_frame(new, timeframe=m.timeframe).frame])
+        market = MarketData.from_frame(
+            frame, timeframe=m.timeframe, allow_gaps=bool(m.gaps), symbol=m.symbol, exchange=m.exchange
+        )
+        self._estimate = self._model.estimate(market)
+        self._push(follow=True)
+
+    def append_liquidations(self, events: pd.DataFrame) -> None:
+        """Add real liquidation events (the event-frame format) and redraw."""
+        new = validate_events(events)
+        both = pd.concat([self._events, new], ignore_index=True) if len(self._events) else new
+        self._events = validate_events(both)
+        self._push()
+
+    # ------------------------------------------------------------------ internals
+    def _push(self, reset_view: bool = False, follow: bool = False) -> None:
+        old = self._figure_data
+        data = figure_data(
+            self._estimate,
+            self._events,
+            resolution=self._resolution,
+            cursor_steps=self._cursor_steps,
+            max_markers=self._max_markers,
+        )
+        self._figure_data = data
+        first = self._tiers is None
+        if first or data.tiers != self._tiers:
+            self._tiers = data.tiers
+            width, height = self._size
+            layout = layout_from(
+                data.placeholder(), width=width, height=height, threshold=self.threshold, layers=self.layers
+            )
+            self._spec = json_item(layout)
+        props = {k: dict(v) for k, v in data.props.items()}
+        cursor = self._cursor_after(old, data)
+        props["cursor-slider"]["value"] = cursor
+        props["cursor-span"] = {"location": cursor}
+        keep_view = not (reset_view or first) and self.x_range is not None
+        if keep_view:
+            del props["price-range"]
+            if follow and old is not None:
+                # Streaming: slide the visible window along with the new bars.
+                shift = data.props["time-range"]["end"] - old.props["time-range"]["end"]
+                start, stop = (t.value / 1e6 + shift for t in self.x_range)
+                props["time-range"] = {"start": start, "end": stop}
+            else:
+                del props["time-range"]
+        self._seq += 1
+        with self.hold_sync():
+            self._data = wire.encode(data, self._seq, props)
+            self.cursor = cursor
+            if "time-range" in props:
+                self.x_range = (props["time-range"]["start"], props["time-range"]["end"])
+            if "price-range" in props:
+                self.y_range = (props["price-range"]["start"], props["price-range"]["end"])
+
+    def _cursor_after(self, old: FigureData | None, new: FigureData) -> float:
+        """Cursor (epoch ms) after an update: it follows the end if it was there."""
+        lo, hi = new.props["cursor-slider"]["start"], new.props["cursor-slider"]["end"]
+        if self.cursor is None or old is None:
+            return hi
+        at = self.cursor.value / 1e6
+        if at >= old.props["cursor-slider"]["end"] - 1.0:
+            return hi
+        return min(max(at, lo), hi)
+
+    def _on_custom_msg(self, _widget, content, _buffers) -> None:
+        if isinstance(content, dict) and content.get("type") == bokehjs.REQUEST:
+            msg, buffers = bokehjs.reply()
+            self.send(msg, buffers)
+
+    def __repr__(self) -> str:
+        return f"LiquidationMap({self._estimate!r}, {len(self._events):,} real liquidations)"

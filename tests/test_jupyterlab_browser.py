@@ -1,0 +1,328 @@
+"""The quickstart in a real JupyterLab, driven in Chromium: the map draws and state is two-way.
+
+JupyterLab runs on 127.0.0.1 (random port, token, temporary root holding a copy of the
+quickstart). Every wait is on a condition with a generous limit, never a fixed sleep, so a
+slow 2-core machine only makes the test slower.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICKSTART = ROOT / "notebooks" / "quickstart.ipynb"
+SHOTS = Path(os.environ.get("LIQWIDGET_SHOTS", ROOT / "build" / "screenshots"))
+#: Upper bounds for conditions (seconds); reached only when something is broken.
+SERVER_START = 120
+CELL_RUN = 240
+UI = 60
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class JupyterLab:
+    """A JupyterLab server on loopback for one test (use as a context manager)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.port = free_port()
+        self.token = secrets.token_hex(16)
+        self.log = root.parent / "jupyterlab.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> JupyterLab:
+        home = self.root.parent / "jupyter-home"
+        env = dict(
+            os.environ,
+            JUPYTER_PLATFORM_DIRS="1",
+            PYTHONUNBUFFERED="1",
+            # Isolate config, runtime files, settings and workspaces from the user's own.
+            JUPYTER_CONFIG_DIR=str(home / "config"),
+            JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+            JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
+            JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--port-retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root}",
+            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+        ]
+        # No news/announcement pop-ups over the notebook.
+        labconfig = home / "config" / "labconfig"
+        labconfig.mkdir(parents=True, exist_ok=True)
+        (labconfig / "page_config.json").write_text(
+            json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+        )
+        self._logf = self.log.open("w")
+        self.proc = subprocess.Popen(cmd, stdout=self._logf, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + SERVER_START
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited early; log:\n{self.log.read_text()}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{self.url}/api/status?token={self.token}", timeout=5):
+                    return self
+            time.sleep(0.25)
+        raise RuntimeError(f"JupyterLab did not answer within {SERVER_START} s; log:\n{self.log.read_text()}")
+
+    def __exit__(self, *exc) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._logf.close()
+
+    # ------------------------------------------------------------------ notebook driving
+    def open_notebook(self, page, name: str) -> None:
+        page.goto(f"{self.url}/lab/tree/{name}?token={self.token}", timeout=UI * 1000)
+        page.wait_for_function(
+            """() => {
+              const app = window.jupyterapp;
+              const w = app && app.shell.currentWidget;
+              return !!(w && w.sessionContext && w.sessionContext.session &&
+                        w.sessionContext.session.kernel &&
+                        w.sessionContext.session.kernel.status === 'idle');
+            }""",
+            timeout=SERVER_START * 1000,
+            polling=250,
+        )
+
+    def run_all(self, page) -> None:
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        self.wait_idle(page)
+        errors = self.errors(page)
+        assert not errors, f"cells raised: {errors}"
+
+    def errors(self, page) -> list[str]:
+        """Errors in the notebook's outputs (name, message and the traceback's last line)."""
+        return page.evaluate(
+            """() => {
+              const nb = window.jupyterapp.shell.currentWidget.content;
+              const out = [];
+              for (const c of nb.widgets) {
+                if (c.model.type !== 'code') continue;
+                for (const o of c.model.outputs.toJSON()) {
+                  if (o.output_type === 'error') out.push(`${o.ename}: ${o.evalue}`);
+                }
+              }
+              return out;
+            }"""
+        )
+
+    def wait_idle(self, page) -> None:
+        page.wait_for_function(
+            """() => {
+              const nb = window.jupyterapp.shell.currentWidget.content;
+              const busy = nb.widgets.some(c => c.model.type === 'code' &&
+                  (c.model.executionCount === null || c.promptNode.textContent.includes('*')));
+              return !busy && window.jupyterapp.shell.currentWidget.sessionContext
+                  .session.kernel.status === 'idle';
+            }""",
+            timeout=CELL_RUN * 1000,
+            polling=250,
+        )
+
+    def run_code(self, page, code: str) -> str:
+        """Append a code cell, run it, and return its text output."""
+        page.evaluate(
+            """async (code) => {
+              const app = window.jupyterapp;
+              const panel = app.shell.currentWidget;
+              const nb = panel.content;
+              nb.activeCellIndex = nb.widgets.length - 1;
+              await app.commands.execute('notebook:insert-cell-below');
+              nb.activeCell.model.sharedModel.setSource(code);
+              await app.commands.execute('notebook:run-cell');
+            }""",
+            code,
+        )
+        self.wait_idle(page)
+        errors = self.errors(page)
+        assert not errors, f"{code!r} raised: {errors}"
+        return page.evaluate(
+            """() => {
+              const nb = window.jupyterapp.shell.currentWidget.content;
+              const cell = nb.widgets[nb.widgets.length - 1];
+              return cell.outputArea.node.innerText;
+            }"""
+        )
+
+
+# In-page helpers: Bokeh renders into (open) shadow roots, so search them too.
+FIND_CANVAS_STATS = """
+() => {
+  const all = [];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.tagName === 'CANVAS') all.push(el);
+      if (el.shadowRoot) walk(el.shadowRoot);
+    }
+  };
+  const host = document.querySelector('.liqwidget');
+  if (!host) return null;
+  walk(host);
+  const big = all.filter(c => c.width > 300 && c.height > 200);
+  return big.map(c => {
+    const ctx = c.getContext('2d');
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    const colours = new Set();
+    let dark = 0, ink = 0;
+    for (let i = 0; i < d.length; i += 4 * 7) {
+      if (d[i + 3] === 0) continue;
+      colours.add((d[i] >> 3) << 10 | (d[i + 1] >> 3) << 5 | (d[i + 2] >> 3));
+      if (d[i] + d[i + 1] + d[i + 2] < 200) dark++;
+      else if (d[i] + d[i + 1] + d[i + 2] < 600) ink++;
+    }
+    return {width: c.width, height: c.height, colours: colours.size, dark, ink};
+  });
+}
+"""
+
+BOKEH_STATE = """
+() => {
+  const B = window.Bokeh && window.Bokeh[window.__lw_version];
+  const docs = [];
+  for (const v of B.index) docs.push(v.model.document);
+  const doc = docs[docs.length - 1];
+  const get = (n) => doc.get_model_by_name(n);
+  const map = get('map');
+  return {
+    version: B.version,
+    active: get('layer-toggle').active,
+    threshold: get('threshold').value,
+    cursor: get('cursor-slider').value,
+    span: get('cursor-span').location,
+    clusters_visible: get('clusters-image').visible,
+    real_visible: get('real-image').visible,
+    x_range: [get('time-range').start, get('time-range').end],
+    axes: map.left.length + map.below.length,
+    axis_labels: [map.left[0].axis_label, map.below[0].axis_label],
+    image_shape: get('clusters-source').data.image[0].shape,
+    palette0: get('clusters-mapper').palette.slice(0, 80).filter(c => c !== '#00000000').length,
+  };
+}
+"""
+
+
+def test_quickstart_in_jupyterlab(page, tmp_path):
+    import bokeh
+
+    root = tmp_path / "lab"
+    root.mkdir()
+    shutil.copy(QUICKSTART, root / "quickstart.ipynb")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    with JupyterLab(root) as lab:
+        lab.open_notebook(page, "quickstart.ipynb")
+        lab.run_all(page)
+        # The map is drawn: the widget reports the first data version as rendered.
+        page.wait_for_function(
+            "() => performance.getEntriesByName('liqwidget:first-render').length > 0",
+            timeout=CELL_RUN * 1000,
+            polling=250,
+        )
+        page.evaluate(f"() => {{ window.__lw_version = {json.dumps(bokeh.__version__)}; }}")
+        state = page.evaluate(BOKEH_STATE)
+        assert state["version"] == bokeh.__version__
+        assert state["axes"] >= 2 and state["axis_labels"] == ["Price", "Time (UTC)"]
+        assert state["image_shape"][0] > 100 and state["image_shape"][1] > 300
+        assert state["active"] == [0, 1, 2] and state["clusters_visible"] and state["real_visible"]
+
+        map_el = page.locator(".liqwidget").first
+        map_el.scroll_into_view_if_needed()
+        stats = page.evaluate(FIND_CANVAS_STATS)
+        assert stats, "no Bokeh canvas inside the widget"
+        main = max(stats, key=lambda s: s["width"] * s["height"])
+        # A blank canvas has one or two colours; the map has the dark frame, heat ramps, price.
+        assert main["colours"] > 40, main
+        assert main["dark"] > 1000, main
+        map_el.screenshot(path=str(SHOTS / "jupyterlab-quickstart.png"))
+
+        # Browser → kernel: untick "Real liquidations"; the kernel sees the new layers.
+        page.get_by_text("Real liquidations", exact=True).click()
+        page.wait_for_function(
+            "() => { const s = (%s)(); return !s.real_visible; }" % BOKEH_STATE, timeout=UI * 1000
+        )
+        out = lab.run_code(page, "print('layers=', lmap.layers)")
+        assert "layers= ['clusters', 'price']" in out
+
+        # Browser → kernel: clicking the map moves the time cursor.
+        box = page.locator(".liqwidget").first.bounding_box()
+        before = page.evaluate(BOKEH_STATE)["cursor"]
+        fig = page.evaluate(BOKEH_STATE)
+        assert fig["cursor"] == fig["span"]
+        page.mouse.click(box["x"] + 200, box["y"] + 250)
+        page.wait_for_function(
+            "(b) => (%s)().cursor !== b" % BOKEH_STATE, arg=before, timeout=UI * 1000
+        )
+        out = lab.run_code(page, "print('cursor=', lmap.cursor.isoformat())")
+        clicked = page.evaluate(BOKEH_STATE)["cursor"]
+        import pandas as pd
+
+        expected = pd.Timestamp(int(clicked * 1e6), tz="UTC").isoformat()[:16]
+        assert f"cursor= {expected}" in out
+
+        # Kernel → browser: threshold, layers and cursor set from Python show in the page.
+        lab.run_code(
+            page,
+            "lmap.threshold = 0.8\nlmap.layers = ['clusters', 'real', 'price']\n"
+            "lmap.cursor = '2026-06-02 12:00'",
+        )
+        page.wait_for_function(
+            "() => { const s = (%s)(); return s.threshold === 0.8 && s.real_visible &&"
+            " s.cursor === Date.UTC(2026, 5, 2, 12); }" % BOKEH_STATE,
+            timeout=UI * 1000,
+        )
+        state = page.evaluate(BOKEH_STATE)
+        assert state["span"] == state["cursor"]
+        assert state["palette0"] < 20  # the threshold hid the faint end of the long ramp
+        page.get_by_text("2026-06-02 12:00 UTC").first.wait_for(timeout=UI * 1000)
+
+        # Kernel → browser: new data replaces the map in place, without a new embed.
+        n_docs = page.evaluate("() => [...window.Bokeh[window.__lw_version].index].length")
+        lab.run_code(page, "lmap.set_params(leverage={100: 1.0})\nprint('seq', lmap._seq)")
+        page.wait_for_function(
+            "() => performance.getEntriesByName('liqwidget:update').length > 0", timeout=CELL_RUN * 1000
+        )
+        assert page.evaluate("() => [...window.Bokeh[window.__lw_version].index].length") == n_docs
+        out = lab.run_code(page, "print('rendered', lmap.rendered == lmap._seq)")
+        assert "rendered True" in out
+        map_el.screenshot(path=str(SHOTS / "jupyterlab-after-updates.png"))
+
+    page.log.assert_clean()
