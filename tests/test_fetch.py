@@ -162,6 +162,29 @@ def test_bars_after_the_listing_are_all_that_exist(fake, store):
     assert new_calls(fake, "bybit", KLINES["bybit"], before) == []  # empty past is covered
 
 
+def test_binance_open_interest_is_asked_for_only_30_days_back(fake, store):
+    now = ms(pd.Timestamp.now(tz="UTC"))
+    before = len(fake.requests)
+    report = fetch_history(
+        store,
+        "binanceusdm",
+        "BTC/USDT:USDT",
+        "1h",
+        now - 40 * DAY,
+        None,
+        api_base=fake.url,
+        config=FAST,
+        retry=Retry(base=0.001),
+    )
+    assert "keeps open interest for about 30 days" in report.skipped[0]
+    starts = [
+        int(p["startTime"]) for p in new_calls(fake, "binanceusdm", OI["binanceusdm"], before)
+    ]
+    assert starts and min(starts) >= now - 30 * DAY
+    assert report.bars == report.open_interest  # the fake's history is only 25 days deep
+    assert len(store.load_market("binanceusdm", "BTC/USDT:USDT", "1h")) == report.bars
+
+
 @pytest.mark.parametrize("exchange", EXCHANGES)
 def test_bad_symbol_gives_a_clear_error(fake, store, exchange):
     with pytest.raises(ExchangeDataError, match=r"has no market 'BTC/USDX:USDX'.*'BTC/USDT:USDT'"):
@@ -188,8 +211,8 @@ def test_fetch_command(fake, tmp_path, capsys):
         exchange="binanceusdm",
         symbol="BTC/USDT:USDT",
         timeframe="1h",
-        start="2026-06-02",
-        end="2026-06-04",
+        start=str(pd.Timestamp(HISTORY_START + DAY, unit="ms")),
+        end=str(pd.Timestamp(HISTORY_START + 3 * DAY, unit="ms")),
         days=7.0,
         no_oi=False,
         store=str(tmp_path / "cli.sqlite"),

@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     except (ExchangeDataError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    for note in report.skipped:
+        print(f"note: {note}")
     print(
         f"done: {report.bars} bars and {report.open_interest} open-interest samples stored "
         f"({report.requests} requests)"

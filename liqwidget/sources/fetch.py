@@ -26,6 +26,8 @@ TRANSIENT = (ccxt.NetworkError,)  # includes RateLimitExceeded, DDoSProtection, 
 #: Largest page per request that each exchange serves.
 OHLCV_PAGE = {"binanceusdm": 1500, "bybit": 1000, "okx": 100}
 OI_PAGE = {"binanceusdm": 500, "bybit": 200, "okx": 100}
+#: How far back open-interest history reaches (ms), where the exchange limits it.
+OI_HISTORY = {"binanceusdm": 30 * 86_400_000}
 #: Open-interest history periods each exchange offers (ccxt timeframe names).
 OI_PERIODS = {
     "binanceusdm": ("5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d"),
@@ -152,6 +154,16 @@ def fetch_history(
         size = market.get("contractSize") or 1.0
         oi_limit = page_limit or OI_PAGE.get(ex.id, 200)
         oi_begin = (begin // oi_step) * oi_step
+        reach = OI_HISTORY.get(ex.id)
+        if reach is not None and oi_begin < now - reach:
+            oldest = -(-(now - reach) // oi_step) * oi_step + oi_step
+            note = (
+                f"{ex.id} keeps open interest for about {reach // 86_400_000} days: none "
+                f"before {_iso(ex, oldest)}; bars before that load without it"
+            )
+            log.warning(note)
+            report.skipped.append(note)
+            oi_begin = oldest
         report.open_interest = _paged(
             store,
             counted,
@@ -178,6 +190,10 @@ def fetch_history(
             key=lambda row: row["timestamp"],
         )
     return report
+
+
+def _iso(ex, ms: int) -> str:
+    return str(ex.iso8601(ms))
 
 
 def oi_period(exchange_id: str, timeframe: str) -> str:

@@ -4,9 +4,12 @@ function of its time, so any page of history can be produced on demand and check
 from __future__ import annotations
 
 import math
+import time
 
-#: The first bar the fake exchange has (2026-06-01 00:00 UTC).
-HISTORY_START = 1_780_272_000_000
+DAY = 86_400_000
+#: The first bar the fake exchange has: midnight UTC 25 days ago, so that every test range
+#: lies inside Binance's 30-day open-interest window.
+HISTORY_START = (int(time.time() * 1000) // DAY - 25) * DAY
 
 MINUTE = 60_000
 TIMEFRAMES = {
