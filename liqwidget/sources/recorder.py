@@ -118,10 +118,9 @@ class Recorder:
         """Record until :meth:`stop` is called; returns the counters per exchange."""
         self._queue = asyncio.Queue()
         self._stopping = asyncio.Event()
-        started = _now_ms()
         writer = asyncio.create_task(self._writer(), name="liqwidget-writer")
         feeds = [
-            asyncio.create_task(self._feed(ex_id, symbols, started), name=f"liqwidget-{ex_id}")
+            asyncio.create_task(self._feed(ex_id, symbols), name=f"liqwidget-{ex_id}")
             for ex_id, symbols in self.streams.items()
         ]
         stopper = asyncio.create_task(self._stopping.wait())
@@ -143,7 +142,7 @@ class Recorder:
         return dict(self.stats)
 
     # ------------------------------------------------------------------ one exchange
-    async def _feed(self, ex_id: str, symbols: list[str], started: int) -> None:
+    async def _feed(self, ex_id: str, symbols: list[str]) -> None:
         stats = self.stats[ex_id]
         ex = make_exchange(ex_id, pro=True, api_base=self.api_base, config=self.config)
         self._guard(ex, ex_id)
@@ -156,18 +155,18 @@ class Recorder:
             self._contract_sizes[ex_id] = {
                 s: float(ex.market(s).get("contractSize") or 1.0) for s in resolved
             }
-            self._gap_since_last_run(ex_id, resolved, started)
             attempt = 0
-            blind_since: int | None = None
-            reason = ""
+            # Blind since the previous run's last heartbeat, if there was one.
+            blind_since, reason = self._last_run(ex_id, resolved)
             while not self._stopping.is_set():
                 wait = self.settings.backoff_base
                 tasks = self._watch(ex, resolved)
                 try:
-                    if await self._until_connected(ex, tasks):
+                    connected_at = await self._until_connected(ex, tasks)
+                    if connected_at is not None:
                         stats.connected = True
                         if blind_since is not None:
-                            await self._gap(ex, ex_id, resolved, blind_since, _now_ms(), reason)
+                            await self._gap(ex, ex_id, resolved, blind_since, connected_at, reason)
                             blind_since = None
                             attempt = 0
                     await _first_failure(tasks)
@@ -232,15 +231,21 @@ class Recorder:
             )
         return [asyncio.create_task(loop(c)) for c in calls]
 
-    async def _until_connected(self, ex, tasks: list[asyncio.Task]) -> bool:
-        """Wait until a WebSocket of ``ex`` is open (True) or a watch task ends (raises)."""
-        while not any(getattr(c, "isConnected", False) for c in list(ex.clients.values())):
+    async def _until_connected(self, ex, tasks: list[asyncio.Task]) -> int | None:
+        """When (ms) a WebSocket of ``ex`` opened; raises if a watch task fails first."""
+        while True:
+            opened = [
+                int(getattr(c, "connectionEstablished", None) or _now_ms())
+                for c in list(ex.clients.values())
+                if getattr(c, "isConnected", False) and not c.closed()
+            ]
+            if opened:
+                return max(opened)
             done = [t for t in tasks if t.done()]
             if done:
                 await done[0]  # re-raises its error
-                return False
+                return None
             await asyncio.sleep(0.01)
-        return True
 
     def _guard(self, ex, ex_id: str) -> None:
         """Make ccxt hand every parsed liquidation to us and survive malformed messages."""
@@ -321,15 +326,18 @@ class Recorder:
                 if row.get("timestamp") is not None and start <= row["timestamp"] <= stop:
                     self._accept(ex_id, row)
 
-    def _gap_since_last_run(self, ex_id: str, symbols: list[str], started: int) -> None:
+    def _last_run(self, ex_id: str, symbols: list[str]) -> tuple[int | None, str]:
+        """The previous run's last heartbeat for these symbols and how that run ended."""
+        beats = []
         for symbol in symbols:
             alive = self.store.get_meta(f"recorder:{ex_id}:{symbol}:alive")
-            if alive is None:
-                continue
-            clean = self.store.get_meta(f"recorder:{ex_id}:{symbol}:clean") == alive
-            reason = "recorder stopped" if clean else "recorder ended without a clean shutdown"
-            if started > int(alive):
-                self.store.add_gap(ex_id, symbol, int(alive), started, reason)
+            if alive is not None:
+                clean = self.store.get_meta(f"recorder:{ex_id}:{symbol}:clean") == alive
+                beats.append((int(alive), clean))
+        if not beats:
+            return None, ""
+        alive, clean = min(beats)
+        return alive, "recorder stopped" if clean else "recorder ended without a clean shutdown"
 
     def _heartbeat(self, clean: bool = False) -> None:
         now = str(_now_ms())
