@@ -295,6 +295,7 @@ class Fit:
     """Leverage weights and side split fitted to observed liquidations."""
 
     leverage: dict[float, float]
+    identified: dict[float, bool]
     long_scale: float
     short_scale: float
     train: Calibration
@@ -313,12 +314,21 @@ def fit(
     market: MarketData,
     liquidations: pd.DataFrame,
     train_fraction: float = 0.7,
+    every: str | pd.Timedelta | None = "15min",
+    prior_strength: float = 0.05,
+    price_band: float | None = 0.005,
 ) -> Fit:
-    """Fit tier weights by NNLS on the earlier ``train_fraction`` of bars; score the rest.
+    """Fit tier weights on the earlier ``train_fraction`` of bars; score the rest.
 
-    Swept notional of each tier is linear in its weight, so regressing real per-bar
-    liquidations on per-tier swept notional gives the tier weights directly. Long and short
-    are fitted together (shared weights), each with its own scale.
+    Swept notional of each tier is linear in its weight, so non-negative least squares of
+    real liquidations on per-tier swept notional (summed per ``every`` to soften timing
+    noise; long and short stacked, sharing the weights) gives the tier weights. Tiers that
+    swept (almost) nothing in training cannot be identified: they keep their prior share
+    (``identified`` says which). ``prior_strength`` adds a mild ridge pull towards the
+    model's own weights, which steadies tiers whose sweeps move together. When the events
+    have prices, the regression is also resolved by log-price bands ``price_band`` wide:
+    each tier sweeps at its own distance from where positions were opened, which is what
+    tells the tiers apart.
     """
     if not 0.1 <= train_fraction <= 0.9:
         raise ValueError("train_fraction must be between 0.1 and 0.9")
@@ -327,27 +337,81 @@ def fit(
     n_train = int(len(market) * train_fraction)
     by_tier = base.swept_by_tier
     lev = list(by_tier["long"].columns)
-    w0 = np.array([model.leverage[k] if k in model.leverage else 0.0 for k in lev], float)
+    w0 = np.array([model.leverage.get(k, 0.0) for k in lev], float)
     w0 = w0 / w0.sum()
-    # Per tier, the swept notional of a unit weight.
-    unit = {s: by_tier[s].to_numpy()[:n_train] / np.where(w0 > 0, w0, 1.0) for s in SIDES}
-    x = np.vstack([unit["long"], unit["short"]])
-    y = np.concatenate([real["long"].to_numpy()[:n_train], real["short"].to_numpy()[:n_train]])
-    coef, _ = nnls(x, y)
-    if coef.sum() <= 0:
-        raise ValueError("no tier explains the training liquidations; is the data aligned?")
-    weights = coef / coef.sum()
+    rule = pd.Timedelta(every) if every is not None else market.timeframe
+
+    def bucket(frame: pd.DataFrame) -> np.ndarray:
+        return frame.iloc[:n_train].resample(rule).sum().to_numpy()
+
+    # Per tier, the swept notional of a unit weight: per (time bucket, side), and when the
+    # liquidations carry prices, per price band too (tiers sweep at different distances).
+    unit = {s: bucket(by_tier[s]) / np.where(w0 > 0, w0, 1.0) for s in SIDES}
+    if price_band and {"price", "side", "time"} <= set(liquidations.columns):
+        x, y = _price_resolved(base, liquidations, w0, n_train, rule, price_band)
+    else:
+        y = np.concatenate([bucket(real[[s]])[:, 0] for s in SIDES])
+        x = np.vstack([unit["long"], unit["short"]])
+    mass = x.sum(axis=0)
+    ok = mass > 0.05 * mass.sum() if mass.sum() > 0 else np.zeros(len(lev), bool)
+    if not ok.any() or y.sum() <= 0:
+        raise ValueError(
+            "nothing to fit: no tier swept anything (or no liquidations) in the training part"
+        )
+    # Scale so weights are comparable with w0 and the ridge term has the data's size.
+    scale = float(y @ (x[:, ok] @ w0[ok]) / max((x[:, ok] @ w0[ok]) @ (x[:, ok] @ w0[ok]), 1e-300))
+    xs = x[:, ok] * scale
+    lam = prior_strength * np.sqrt((xs**2).sum() / ok.sum())
+    a = np.vstack([xs, lam * np.eye(ok.sum())])
+    b = np.concatenate([y, lam * w0[ok]])
+    coef, _ = nnls(a, b)
+    weights = w0.copy()
+    if coef.sum() > 0:
+        weights[ok] = coef / coef.sum() * w0[ok].sum()
+    weights /= weights.sum()
     fitted = dict(zip(lev, weights, strict=True))
     sw = {s: unit[s] @ weights for s in SIDES}
-    scale = {
-        s: float(sw[s] @ real[s].to_numpy()[:n_train] / max(sw[s] @ sw[s], 1e-300)) for s in SIDES
-    }
+    yr = {s: bucket(real[[s]])[:, 0] for s in SIDES}
+    side_scale = {s: float(sw[s] @ yr[s] / max(sw[s] @ sw[s], 1e-300)) for s in SIDES}
     tuned = ClusterModel(**(model.get_params() | {"leverage": fitted}))
     est = tuned.estimate(market)
     split = market.index[n_train]
     train = calibrate(_slice_estimate(est, 0, n_train), real.iloc[:n_train], location=False)
     test = calibrate(_slice_estimate(est, n_train, None), real.iloc[n_train:], location=False)
-    return Fit(fitted, scale["long"], scale["short"], train, test, split)
+    identified = dict(zip(lev, ok.tolist(), strict=True))
+    return Fit(fitted, identified, side_scale["long"], side_scale["short"], train, test, split)
+
+
+def _price_resolved(base, events, w0, n_train, rule, band):
+    """Design matrix and target per (time bucket, side, log-price band) cell."""
+    m = base.market
+    lv = base.raw
+    bar, amount = base._sweeps
+    t0 = m.index[0].value
+    width = rule.value
+    train_end = m.index[n_train].value
+    hit = (bar < n_train) & (amount > 0)
+    lt = (m.index.asi8[bar[hit]] - t0) // width
+    lp = np.floor(np.log(lv.price[hit]) / np.log1p(band)).astype("int64")
+    ev_t = _utc_index(events["time"], "time").asi8
+    ev_keep = ev_t < train_end
+    et = (ev_t[ev_keep] - t0) // width
+    ep = np.floor(np.log(events["price"].to_numpy(float)[ev_keep]) / np.log1p(band)).astype("int64")
+    es = _side_index(events["side"])[ev_keep]
+    cells_model = np.stack([lt, lv.side[hit].astype("int64"), lp], 1)
+    cells_real = np.stack([et, es, ep], 1)
+    cells, inv = np.unique(np.vstack([cells_model, cells_real]), axis=0, return_inverse=True)
+    inv = inv.ravel()
+    n_model = cells_model.shape[0]
+    k = w0.size
+    x = np.zeros((cells.shape[0], k))
+    np.add.at(
+        x, (inv[:n_model], lv.tier[hit]), amount[hit] / np.where(w0 > 0, w0, 1.0)[lv.tier[hit]]
+    )
+    y = np.bincount(
+        inv[n_model:], weights=events["notional"].to_numpy(float)[ev_keep], minlength=cells.shape[0]
+    )
+    return x, y
 
 
 @dataclass

@@ -33,6 +33,8 @@ from .passage import FirstPassage
 
 SIDE_SPLITS = ("auto", "taker", "candle")
 ENTRIES = ("hlc3", "close", "ohlc4", "open")
+#: Entries that are exposed to their own bar's range.
+INTRABAR = ("open",)
 SEEDS = ("spread", "none")
 #: Floor for the per-bar log factor when open interest collapses to zero (exp(-50) ≈ 2e-22).
 _MIN_LOG_FACTOR = -50.0
@@ -138,7 +140,7 @@ class ClusterModel:
             (slice(n_long, None), high, "above"),
         ):
             check = levels.birth[part]
-            if self.entry == "open":
+            if self.entry in INTRABAR:
                 # Entered at the bar's open, a level is exposed to the rest of its own bar.
                 check = np.maximum(check - 1, 0)
             death[part] = FirstPassage(prices, kind).find(check, levels.price[part])
@@ -181,7 +183,7 @@ class ClusterModel:
         tier = np.empty(total, dtype="int16")
         birth = np.empty(total, dtype="int64")
         bar_fac = self._bar_factors(bars, lev, factors)
-        entry_b = entry[bars]
+        entry_b = entry[:, bars]
         share = long_share[bars]
         at = 0
         for s in (0, 1):
@@ -194,7 +196,7 @@ class ClusterModel:
                 sl.birth,
             )
             block = slice(at + n_seed[s], at + n_seed[s] + size)
-            np.multiply(entry_b[:, None], bar_fac[s], out=price[block].reshape(-1, lev.size))
+            np.multiply(entry_b[s][:, None], bar_fac[s], out=price[block].reshape(-1, lev.size))
             amount = opened[bars] * (share if s == 0 else 1.0 - share)
             np.multiply(amount[:, None], weights[None, :], out=weight[block].reshape(-1, lev.size))
             tier[block].reshape(-1, lev.size)[:] = np.arange(lev.size)
@@ -271,13 +273,15 @@ class ClusterModel:
         return 0.5 + 0.5 * body
 
     def entry_price(self, market: MarketData) -> np.ndarray:
-        """Per bar, the price new positions are assumed to enter at."""
+        """Per side (row 0 long, row 1 short) and bar, the price new positions enter at."""
         col = market.column
         if self.entry == "hlc3":
-            return (col("high") + col("low") + col("close")) / 3.0
-        if self.entry == "ohlc4":
-            return (col("open") + col("high") + col("low") + col("close")) / 4.0
-        return col(self.entry)
+            price = (col("high") + col("low") + col("close")) / 3.0
+        elif self.entry == "ohlc4":
+            price = (col("open") + col("high") + col("low") + col("close")) / 4.0
+        else:
+            price = col(self.entry)
+        return np.stack([price, price])
 
     def seed_levels(
         self, market: MarketData, lev: np.ndarray, weights: np.ndarray, factors: np.ndarray

@@ -14,7 +14,7 @@ import numpy as np
 
 from .heatmap import bin_index, price_bins, time_columns
 from .market import MarketData
-from .model import ClusterModel
+from .model import INTRABAR, ClusterModel
 
 
 @dataclass
@@ -41,7 +41,7 @@ def run_reference(model: ClusterModel, market: MarketData) -> ReferenceResult:
     book = [0.0, 0.0]
     nxt = 0
 
-    intrabar = model.entry == "open"
+    intrabar = model.entry in INTRABAR
 
     def push_born(state: int) -> None:
         nonlocal nxt
