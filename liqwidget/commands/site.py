@@ -50,6 +50,9 @@ def _build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--site-url", default="", help="public URL of the site (absolute embed snippets)"
     )
+    p.add_argument(
+        "--cache", type=Path, help="rebuild cache folder (default: .liqwidget/site-cache)"
+    )
     p.add_argument("--no-cache", action="store_true", help="recompute every snapshot")
     p.add_argument("--strict", action="store_true", help="fail on any mkdocs warning")
 
@@ -66,6 +69,7 @@ def _options(args: argparse.Namespace):
         count=args.count,
         window=args.window,
         incremental=not args.no_cache,
+        cache_dir=args.cache,
         site_url=args.site_url,
         strict=args.strict,
         scenario=args.scenario,

@@ -1,0 +1,318 @@
+"""The built site: files, incremental rebuilds, weight, feed, links, and the maps in Chromium."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import urllib.request
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from liqwidget.cli import main as cli_main
+from liqwidget.realized import validate_events
+from liqwidget.site.build import SiteOptions, build_site
+from liqwidget.site.pages import embed_path, numbers_path, preview_path
+from liqwidget.site.serve import serve_in_thread
+from liqwidget.site.source import SiteData
+
+PROJECT = Path(__file__).resolve().parents[1]
+PAGE_BUDGET = 600 * 1024
+#: Set LIQWIDGET_SCREENSHOTS=/some/dir to keep the screenshots for a look.
+SHOTS = os.environ.get("LIQWIDGET_SCREENSHOTS")
+
+
+def sim_data(hours_cut: int = 0) -> SiteData:
+    from liqwidget.simulate import simulate
+
+    sim = simulate("long-squeeze", seed=5, timeframe="5min", days=2)
+    market = sim.market
+    events = validate_events(sim.liquidations)
+    if hours_cut:
+        end = market.index[-1] - np.timedelta64(hours_cut, "h")
+        market = market.slice(end=end)
+        events = events[events["time"] < end + market.timeframe]
+    return SiteData(market, events, "Simulated BTC/USDT", "a test simulation", True)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """Build twice: first without the last 6 hours of data, then with them (incrementally)."""
+    root = tmp_path_factory.mktemp("site")
+    opts = SiteOptions(
+        project=PROJECT,
+        out=root / "public",
+        cache_dir=root / "cache",
+        cadence="6h",
+        lookback="1D",
+        count=2,
+        strict=True,
+        jobs=2,
+    )
+    first = build_site(opts, data=sim_data(hours_cut=6), progress=lambda m: None)
+    opts.count = 3
+    data = sim_data()
+    second = build_site(opts, data=data, progress=lambda m: None)
+    return opts, data, first, second
+
+
+def test_build_writes_posts_embeds_previews_and_bokehjs(site):
+    _, _, _, result = site
+    out = result.out
+    assert len(result.snapshots) == 3
+    for slug in result.snapshots:
+        post = (out / "blog" / slug / "index.html").read_text()
+        assert "Key numbers" in post and f"embed/{slug}/" in post
+        assert "Where the magnets are" in post and "How far to trust this" in post
+        assert (out / embed_path(slug)).is_file()
+        assert (out / preview_path(slug)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (out / numbers_path(slug)).is_file()
+    import bokeh
+
+    assert (out / f"assets/bokeh/{bokeh.__version__}/bokeh.min.js").is_file()
+    explainer = (out / "blog/how-the-model-works/index.html").read_text()
+    assert "liqwidget:accuracy" not in explainer and "Spearman" in explainer
+    for page in ("what-is-a-liquidation-cluster", "reading-the-heatmap"):
+        assert (out / "blog" / page / "index.html").is_file()
+    assert (out / "blog/archive/2026/index.html").is_file() or any(
+        (out / "blog/archive").rglob("index.html")
+    )
+    assert any((out / "blog/category").rglob("index.html"))
+
+
+def test_rebuild_is_incremental(site):
+    opts, data, first, second = site
+    assert (first.built, first.reused) == (2, 0)
+    # New data adds one snapshot; the two already built are reused, not recomputed.
+    assert (second.built, second.reused) == (1, 2)
+    post = second.out / "blog" / second.snapshots[-1] / "index.html"
+    before = post.read_bytes()
+    third = build_site(opts, data=data, progress=lambda m: None)
+    assert (third.built, third.reused) == (0, 3)
+    assert post.read_bytes() == before
+
+
+def test_snapshot_pages_stay_within_the_weight_budget(site):
+    out = site[3].out
+    for slug in site[3].snapshots:
+        files = [
+            out / "blog" / slug / "index.html",
+            out / embed_path(slug),
+            out / preview_path(slug),
+            out / numbers_path(slug),
+        ]
+        weight = sum(f.stat().st_size for f in files)
+        assert weight <= PAGE_BUDGET, f"{slug}: {weight / 1024:.0f} KB"
+
+
+REFERENCE_ATTRS = {("script", "src"), ("img", "src"), ("iframe", "src"), ("link", "href")}
+
+
+class Refs(HTMLParser):
+    """Collect resource references and links of one HTML page."""
+
+    def __init__(self):
+        super().__init__()
+        self.resources: list[str] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if value is None:
+                continue
+            if (tag, name) in REFERENCE_ATTRS:
+                self.resources.append(value)
+            elif tag == "a" and name == "href":
+                self.links.append(value)
+
+
+def refs_of(html: str) -> Refs:
+    parser = Refs()
+    parser.feed(html)
+    return parser
+
+
+def test_no_page_loads_anything_from_another_host(site):
+    out = site[3].out
+    pages = list(out.rglob("*.html"))
+    assert len(pages) > 10
+    for page in pages:
+        for ref in refs_of(page.read_text(encoding="utf-8")).resources:
+            host = urlparse(ref).netloc
+            assert not host, f"{page.relative_to(out)} loads {ref}"
+    css = "".join(p.read_text(encoding="utf-8") for p in out.rglob("*.css"))
+    assert "fonts.googleapis" not in css and "@import url(http" not in css
+
+
+def test_feed_lists_posts_with_previews(site):
+    out = site[3].out
+    tree = ET.parse(out / "feed.xml")
+    items = tree.findall("./channel/item")
+    titles = [i.findtext("title") for i in items]
+    assert sum("liquidation map" in t for t in titles) == 3
+    assert any("leverage" in t.lower() for t in titles)
+    for item in items:
+        assert item.findtext("pubDate") and item.findtext("link")
+        enc = item.find("enclosure")
+        if "liquidation map" in item.findtext("title"):
+            assert (out / enc.get("url")).is_file() and int(enc.get("length")) > 0
+
+
+def test_all_internal_links_resolve(site):
+    out = site[3].out
+    server, base = serve_in_thread(out)
+    try:
+        seen, queue, broken = set(), [base], []
+        while queue:
+            url = queue.pop()
+            if url in seen:
+                continue
+            seen.add(url)
+            try:
+                with urllib.request.urlopen(url, timeout=10) as resp:
+                    kind = resp.headers.get("Content-Type", "")
+                    body = resp.read()
+            except OSError as exc:
+                broken.append(f"{url}: {exc}")
+                continue
+            if "html" not in kind:
+                continue
+            r = refs_of(body.decode("utf-8"))
+            for ref in r.resources + r.links:
+                target = urljoin(url, ref).split("#")[0]
+                if target.startswith(base) and target not in seen:
+                    queue.append(target)
+        assert not broken, broken
+        pages = [u for u in seen if u.endswith("/")]
+        assert len(pages) > 15, f"crawl reached only {len(pages)} pages"
+        for slug in site[3].snapshots:
+            assert f"{base}embed/{slug}/" in seen and f"{base}blog/{slug}/" in seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cli_build_prints_where_to_open(tmp_path, capsys):
+    out = tmp_path / "public"
+    code = cli_main(
+        [
+            "site",
+            "build",
+            "--source",
+            "sample",
+            "--count",
+            "1",
+            "--out",
+            str(out),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--project",
+            str(PROJECT),
+        ]
+    )
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert f"Open {(out / 'index.html').as_uri()}" in printed.out
+    assert "liqwidget site serve" in printed.out
+    assert (out / "index.html").is_file()
+    post = next((out / "blog").glob("btc-usdt-*/index.html")).read_text()
+    assert "no recorded liquidation events" in post  # the sample has none: said plainly
+
+
+def test_cli_build_explains_bad_cadence(tmp_path, capsys):
+    code = cli_main(
+        [
+            "site",
+            "build",
+            "--source",
+            "sample",
+            "--cadence",
+            "often",
+            "--project",
+            str(PROJECT),
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 1
+    assert "cadence 'often' is not a duration" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- in Chromium
+def pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+def keep(name: str, png: bytes) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        (Path(SHOTS) / name).write_bytes(png)
+
+
+@pytest.fixture(scope="module")
+def served(site):
+    server, base = serve_in_thread(site[3].out)
+    yield base, site[3].snapshots
+    server.shutdown()
+    server.server_close()
+
+
+WAIT_IDLE = "() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle"
+
+
+@pytest.mark.browser
+def test_snapshot_post_shows_the_interactive_map(page, served):
+    base, slugs = served
+    page.goto(f"{base}blog/{slugs[-1]}/")
+    frame = page.frame_locator(".lw-map iframe")
+    frame.locator("canvas").first.wait_for(timeout=15000)
+    inner = next(f for f in page.frames if "/embed/" in f.url)
+    inner.wait_for_function(WAIT_IDLE, timeout=15000)
+    shot = page.locator(".lw-map iframe").screenshot()
+    keep("post-map.png", shot)
+    keep("post-full.png", page.screenshot(full_page=True))
+    img = pixels(shot)
+    assert img.std() > 30 and len(np.unique(img.reshape(-1, 3), axis=0)) > 500
+    snippet = page.locator("pre code", has_text="<iframe").first.inner_text()
+    assert re.search(rf'src="{re.escape(base)}embed/{slugs[-1]}/"', snippet), snippet
+    page.log.assert_clean()
+
+
+@pytest.mark.browser
+def test_embed_toggles_and_threshold_work_without_a_kernel(page, served):
+    base, slugs = served
+    page.goto(f"{base}embed/{slugs[0]}/")
+    page.wait_for_function(WAIT_IDLE, timeout=15000)
+    heat = page.locator("canvas").first
+    before = pixels(heat.screenshot())
+    keep("embed-before.png", page.screenshot())
+    assert before.std() > 30
+
+    clusters = page.get_by_label("Clusters (model estimate)")
+    clusters.click()
+    page.wait_for_timeout(300)
+    hidden = pixels(heat.screenshot())
+    keep("embed-clusters-off.png", page.screenshot())
+    assert not clusters.is_checked()
+    assert np.abs(before - hidden).mean() > 5, "hiding the clusters layer changed nothing"
+    clusters.click()
+    page.wait_for_timeout(300)
+    assert np.abs(before - pixels(heat.screenshot())).mean() < 1
+
+    value = "() => Bokeh.documents[0].get_model_by_name('threshold').value"
+    start = page.evaluate(value)
+    page.locator(".noUi-handle").first.focus()
+    for _ in range(12):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(300)
+    assert page.evaluate(value) > start
+    thresholded = pixels(heat.screenshot())
+    keep("embed-threshold.png", page.screenshot())
+    assert np.abs(before - thresholded).mean() > 2, "raising the threshold changed nothing"
+    page.log.assert_clean()
