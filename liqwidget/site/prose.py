@@ -26,9 +26,16 @@ class Writer:
     def __init__(self, numbers: KeyNumbers):
         key = f"{numbers.time.isoformat()}|{numbers.price:.2f}|{numbers.near}"
         self.rng = random.Random(int(hashlib.sha256(key.encode()).hexdigest()[:12], 16))
+        self.used: dict[str, int] = {}
 
-    def pick(self, options: Sequence[str]) -> str:
-        return options[self.rng.randrange(len(options))]
+    def pick(self, options: Sequence[str], slot: str | None = None) -> str:
+        """One of ``options``; within a ``slot``, never the same choice twice in a row."""
+        i = self.rng.randrange(len(options))
+        if slot is not None:
+            if len(options) > 1 and self.used.get(slot) == i:
+                i = (i + 1) % len(options)
+            self.used[slot] = i
+        return options[i]
 
 
 def _band(c: Cluster) -> str:
@@ -120,11 +127,12 @@ def magnets(k: KeyNumbers, w: Writer) -> str:
             continue
         role = "resistance" if side == "short" else "support"
         s = w.pick(
-            [
+            slot="largest",
+            options=[
                 f"The largest {side} cluster is near {_band(big)}, about {money(big.notional)}.",
                 f"The heaviest {side} band sits around {_band(big)} and holds roughly "
                 f"{money(big.notional)}.",
-            ]
+            ],
         )
         if near is not None and near is not big:
             s += (
@@ -136,21 +144,23 @@ def magnets(k: KeyNumbers, w: Writer) -> str:
         nearest = near or big
         if abs(nearest.distance) < 0.03:
             s += " " + w.pick(
-                [
+                slot="magnet",
+                options=[
                     f"Bands like this tend to pull price toward them, because the {FLOW[side]} "
                     "they would trigger is liquidity that larger traders can use.",
                     f"A band this close works as a magnet: reaching it releases {FLOW[side]}, "
                     "which is exactly the flow large orders look for.",
-                ]
+                ],
             )
         else:
             s += " " + w.pick(
-                [
+                slot="distant",
+                options=[
                     f"Until price gets closer it is better read as soft {role} on the map than "
                     "as a target.",
                     f"At that distance it matters mainly as a marker of where {role} would "
                     "turn into a cascade, not as an imminent target.",
-                ]
+                ],
             )
         parts.append(s)
     return "\n\n".join(parts)
@@ -185,20 +195,28 @@ def swept(k: KeyNumbers, w: Writer) -> str:
             ]
         )
     elif sl > 0 and ss > 0 and min(sl, ss) > 0.25 * max(sl, ss):
-        second = (
-            f"Both sides were hit: the model counts about {money(sl)} of long levels and "
-            f"{money(ss)} of short levels consumed, the signature of a choppy range that wicked "
-            "into both books."
+        second = w.pick(
+            [
+                f"Both sides were hit: the model counts about {money(sl)} of long levels and "
+                f"{money(ss)} of short levels consumed, the signature of a choppy range that "
+                "wicked into both books.",
+                f"Price swung far enough to clear levels on both sides — roughly {money(sl)} of "
+                f"longs below and {money(ss)} of shorts above were consumed in the model.",
+            ]
         )
     else:
         side = "long" if sl >= ss else "short"
         amount = max(sl, ss)
         other = min(sl, ss)
-        second = (
-            f"The sweep was one-sided: about {money(amount)} of {side} levels were consumed"
-            + (f" (only {money(other)} on the other side)" if other > 0 else "")
-            + f", meaning {FLOW[side]} was released as price "
-            + ("dropped into them." if side == "long" else "pushed up into them.")
+        into = "dropped into them" if side == "long" else "pushed up into them"
+        rest = f" (only {money(other)} on the other side)" if other > 0 else ""
+        second = w.pick(
+            [
+                f"The sweep was one-sided: about {money(amount)} of {side} levels were "
+                f"consumed{rest}, meaning {FLOW[side]} was released as price {into}.",
+                f"Only one book really got used: an estimated {money(amount)} of {side} "
+                f"liquidations fired{rest} as price {into}, adding {FLOW[side]} to the move.",
+            ]
         )
     if k.consumed:
         big = k.consumed[0]
@@ -228,9 +246,14 @@ def loaded(k: KeyNumbers, w: Writer) -> str:
     """What is still stacked close to price, and which way a cascade would run."""
     l2, s2 = k.near["long"][0.02], k.near["short"][0.02]
     l5, s5 = k.near["long"][0.05], k.near["short"][0.05]
-    s = (
-        f"Within 2 % of price the estimate holds {_some(l2, 'long')} below and "
-        f"{_some(s2, 'short')} above; widening to 5 % gives {money(l5)} and {money(s5)}."
+    s = w.pick(
+        [
+            f"Within 2 % of price the estimate holds {_some(l2, 'long')} below and "
+            f"{_some(s2, 'short')} above; widening to 5 % gives {money(l5)} and {money(s5)}.",
+            f"Close in (±2 %) the model sees {_some(l2, 'long')} under price and "
+            f"{_some(s2, 'short')} over it; out to ±5 % the totals are {money(l5)} of longs "
+            f"and {money(s5)} of shorts.",
+        ]
     )
     heavy = k.fuel_side
     if max(l5, s5) <= 0:

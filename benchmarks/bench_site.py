@@ -1,0 +1,134 @@
+"""Site build speed and snapshot page weight.
+
+Usage: python benchmarks/bench_site.py [--count 30] [--source auto|sim|sample] [--skip-reference]
+
+Builds ``--count`` snapshots from built-in data three ways, in one run:
+
+* **cold** — the default build: empty cache, snapshots generated in parallel workers;
+* **warm** — the same build again: every snapshot comes from the rebuild cache;
+* **reference** — the plain way: one process, no cache, every snapshot recomputed.
+
+Then weighs each snapshot's own files (post HTML, embed HTML, preview PNG, numbers JSON; the
+shared BokehJS bundles excluded) and compares them with a plain self-contained Bokeh page of
+the same figure (``bokeh.embed.file_html`` with BokehJS inlined). Targets: 30 snapshots
+≤ 60 s, a snapshot page ≤ 600 KB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from liqwidget.site.build import SiteOptions, build_site, load_data
+from liqwidget.site.pages import embed_path, numbers_path, preview_path
+from liqwidget.site.schedule import snapshot_times
+
+PROJECT = Path(__file__).resolve().parents[1]
+BUDGET_SECONDS = 60.0
+BUDGET_BYTES = 600 * 1024
+
+
+def timed_build(opts: SiteOptions, data) -> tuple[float, object]:
+    t = time.perf_counter()
+    result = build_site(opts, data=data, progress=lambda m: None)
+    return time.perf_counter() - t, result
+
+
+def page_weights(out: Path, slug: str) -> dict[str, int]:
+    return {
+        "post": (out / "blog" / slug / "index.html").stat().st_size,
+        "embed": (out / embed_path(slug)).stat().st_size,
+        "preview": (out / preview_path(slug)).stat().st_size,
+        "json": (out / numbers_path(slug)).stat().st_size,
+    }
+
+
+def inline_reference_bytes(data, opts: SiteOptions, time_) -> int:
+    """A plain self-contained page of one snapshot's figure, BokehJS inlined."""
+    from bokeh.embed import file_html
+    from bokeh.resources import INLINE
+
+    from liqwidget.site.snapshot import SnapshotSpec, compute, figure_for
+
+    snap = compute(data, SnapshotSpec(time_, None, window=opts.window))
+    return len(file_html(figure_for(snap), INLINE, "reference").encode())
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--count", type=int, default=30)
+    ap.add_argument("--source", default="auto")
+    ap.add_argument("--cadence", default="5h", help="5h fits 30 snapshots into 8 simulated days")
+    ap.add_argument("--lookback", default="8D")
+    ap.add_argument("--skip-reference", action="store_true", help="skip the slow plain build")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-site-"))
+    try:
+        base = dict(
+            project=PROJECT,
+            source=args.source,
+            cadence=args.cadence,
+            lookback=args.lookback,
+            count=args.count,
+        )
+        t = time.perf_counter()
+        data = load_data(SiteOptions(**base), work / "data")
+        load_s = time.perf_counter() - t
+        print(f"data: {data.name} — {data.origin} ({load_s:.1f} s to load)")
+
+        cold = SiteOptions(**base, out=work / "cold", cache_dir=work / "cache")
+        cold_s, result = timed_build(cold, data)
+        n = len(result.snapshots)
+        parts = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
+        print(f"\ncold build, {n} snapshots, {cold.jobs} worker(s): {cold_s:6.1f} s  ({parts})")
+        warm_s, warm = timed_build(cold, data)
+        print(f"warm rebuild (all {warm.reused} cached):      {warm_s:6.1f} s")
+        if not args.skip_reference:
+            ref = SiteOptions(
+                **base, out=work / "ref", cache_dir=work / "ref-cache", incremental=False, jobs=1
+            )
+            ref_s, _ = timed_build(ref, data)
+            print(f"plain reference (1 process, no cache):  {ref_s:6.1f} s")
+            print(
+                f"  → cold build {ref_s / cold_s:.1f}× faster, warm rebuild {ref_s / warm_s:.1f}×"
+            )
+        total_s = cold_s + load_s
+        verdict = "OK" if total_s <= BUDGET_SECONDS else "OVER BUDGET"
+        print(
+            f"\n{n} snapshots from built-in data incl. loading: {total_s:.1f} s "
+            f"(budget {BUDGET_SECONDS:.0f} s) {verdict}"
+        )
+
+        weights = {slug: page_weights(result.out, slug) for slug in result.snapshots}
+        totals = {slug: sum(w.values()) for slug, w in weights.items()}
+        worst = max(totals, key=totals.get)
+        mean = sum(totals.values()) / len(totals)
+        w = weights[worst]
+        print(
+            f"\nsnapshot page weight (own files, shared BokehJS excluded): max "
+            f"{totals[worst] / 1024:.0f} KB, mean {mean / 1024:.0f} KB "
+            f"(budget {BUDGET_BYTES / 1024:.0f} KB) "
+            f"{'OK' if totals[worst] <= BUDGET_BYTES else 'OVER BUDGET'}"
+        )
+        print("  heaviest: " + ", ".join(f"{k} {v / 1024:.0f} KB" for k, v in w.items()))
+        shared = sum(p.stat().st_size for p in (result.out / "assets" / "bokeh").rglob("*.js"))
+        print(f"  shared BokehJS bundles, loaded once per site: {shared / 1024:.0f} KB")
+        last = snapshot_times(data.market, cold.cadence, cold.lookback, cold.count)[-1]
+        ref_bytes = inline_reference_bytes(data, cold, last)
+        print(
+            f"plain reference: one self-contained Bokeh page (BokehJS inlined): "
+            f"{ref_bytes / 1024:.0f} KB"
+        )
+        ok = total_s <= BUDGET_SECONDS and totals[worst] <= BUDGET_BYTES
+        return 0 if ok else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
