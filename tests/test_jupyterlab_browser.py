@@ -84,7 +84,9 @@ class JupyterLab:
         labconfig = home / "config" / "labconfig"
         labconfig.mkdir(parents=True, exist_ok=True)
         (labconfig / "page_config.json").write_text(
-            json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+            json.dumps(
+                {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}
+            )
         )
         self._logf = self.log.open("w")
         self.proc = subprocess.Popen(cmd, stdout=self._logf, stderr=subprocess.STDOUT, env=env)
@@ -96,7 +98,9 @@ class JupyterLab:
                 with urllib.request.urlopen(f"{self.url}/api/status?token={self.token}", timeout=5):
                     return self
             time.sleep(0.25)
-        raise RuntimeError(f"JupyterLab did not answer within {SERVER_START} s; log:\n{self.log.read_text()}")
+        raise RuntimeError(
+            f"JupyterLab did not answer within {SERVER_START} s; log:\n{self.log.read_text()}"
+        )
 
     def __exit__(self, *exc) -> None:
         if self.proc and self.proc.poll() is None:
@@ -239,6 +243,20 @@ BOKEH_STATE = """
 }
 """
 
+LAST_DOC = (
+    "() => { const v = [...window.Bokeh[window.__lw_version].index];"
+    " const doc = v[v.length - 1].model.document;"
+)
+IMAGE_SUM = (
+    " return doc.get_model_by_name('clusters-source').data.image[0].reduce((a, b) => a + b, 0); }"
+)
+UPDATES = "() => performance.getEntriesByName('liqwidget:update').length"
+
+
+def probe(condition: str) -> str:
+    """A page function that evaluates ``condition`` on the figure state ``s``."""
+    return f"() => {{ const s = ({BOKEH_STATE})(); return {condition}; }}"
+
 
 def test_quickstart_in_jupyterlab(page, tmp_path):
     import bokeh
@@ -276,9 +294,7 @@ def test_quickstart_in_jupyterlab(page, tmp_path):
 
         # Browser → kernel: untick "Real liquidations"; the kernel sees the new layers.
         page.get_by_text("Real liquidations", exact=True).click()
-        page.wait_for_function(
-            "() => { const s = (%s)(); return !s.real_visible; }" % BOKEH_STATE, timeout=UI * 1000
-        )
+        page.wait_for_function(probe("!s.real_visible"), timeout=UI * 1000)
         out = lab.run_code(page, "print('layers=', lmap.layers)")
         assert "layers= ['clusters', 'price']" in out
 
@@ -288,9 +304,7 @@ def test_quickstart_in_jupyterlab(page, tmp_path):
         fig = page.evaluate(BOKEH_STATE)
         assert fig["cursor"] == fig["span"]
         page.mouse.click(box["x"] + 200, box["y"] + 250)
-        page.wait_for_function(
-            "(b) => (%s)().cursor !== b" % BOKEH_STATE, arg=before, timeout=UI * 1000
-        )
+        page.wait_for_function(probe(f"s.cursor !== {before}"), timeout=UI * 1000)
         out = lab.run_code(page, "print('cursor=', lmap.cursor.isoformat())")
         clicked = page.evaluate(BOKEH_STATE)["cursor"]
         import pandas as pd
@@ -305,8 +319,7 @@ def test_quickstart_in_jupyterlab(page, tmp_path):
             "lmap.cursor = '2026-06-02 12:00'",
         )
         page.wait_for_function(
-            "() => { const s = (%s)(); return s.threshold === 0.8 && s.real_visible &&"
-            " s.cursor === Date.UTC(2026, 5, 2, 12); }" % BOKEH_STATE,
+            probe("s.threshold === 0.8 && s.real_visible && s.cursor === Date.UTC(2026, 5, 2, 12)"),
             timeout=UI * 1000,
         )
         state = page.evaluate(BOKEH_STATE)
@@ -314,15 +327,32 @@ def test_quickstart_in_jupyterlab(page, tmp_path):
         assert state["palette0"] < 20  # the threshold hid the faint end of the long ramp
         page.get_by_text("2026-06-02 12:00 UTC").first.wait_for(timeout=UI * 1000)
 
-        # Kernel → browser: new data replaces the map in place, without a new embed.
-        n_docs = page.evaluate("() => [...window.Bokeh[window.__lw_version].index].length")
-        lab.run_code(page, "lmap.set_params(leverage={100: 1.0})\nprint('seq', lmap._seq)")
-        page.wait_for_function(
-            "() => performance.getEntriesByName('liqwidget:update').length > 0", timeout=CELL_RUN * 1000
+        # Kernel → browser: new model parameters redraw the same document in place.
+        page.evaluate(LAST_DOC + " doc.__lw_mark = 'kept'; }")
+        before = page.evaluate(LAST_DOC + IMAGE_SUM)
+        updates = page.evaluate(UPDATES)
+        lab.run_code(page, "lmap.set_params(side_split=0.9)\nseq = lmap._seq")
+        page.wait_for_function(f"() => ({UPDATES})() > {updates}", timeout=CELL_RUN * 1000)
+        assert page.evaluate(LAST_DOC + " return doc.__lw_mark; }") == "kept"
+        assert page.evaluate(LAST_DOC + IMAGE_SUM) != before
+        out = lab.run_code(page, "print('rendered', lmap.rendered == seq, lmap.model.side_split)")
+        assert "rendered True 0.9" in out
+
+        # Streaming: new liquidations and new bars arrive in the open map.
+        updates = page.evaluate(UPDATES)
+        lab.run_code(
+            page,
+            "import pandas as pd\n"
+            "n0 = len(lmap.liquidations)\n"
+            "late = sim.liquidations.tail(5).assign(time=lambda d: d['time'] - pd.Timedelta('1h'))\n"
+            "lmap.append_liquidations(late)\n"
+            "seq = lmap._seq",
         )
-        assert page.evaluate("() => [...window.Bokeh[window.__lw_version].index].length") == n_docs
-        out = lab.run_code(page, "print('rendered', lmap.rendered == lmap._seq)")
-        assert "rendered True" in out
+        page.wait_for_function(f"() => ({UPDATES})() > {updates}", timeout=CELL_RUN * 1000)
+        out = lab.run_code(
+            page, "print('added', len(lmap.liquidations) - n0, lmap.rendered == seq)"
+        )
+        assert "added 5 True" in out
         map_el.screenshot(path=str(SHOTS / "jupyterlab-after-updates.png"))
 
     page.log.assert_clean()

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..book import alive_sum
 from ..estimate import ClusterEstimate
-from ..heatmap import Heatmap
+from ..heatmap import Heatmap, bin_index
 from ..realized import empty_events, events_in, realized_grid, undercount_notes, validate_events
 
 #: Codes per side in a heat layer (1..LEVELS for long, SHORT_OFFSET + 1.. for short).
@@ -167,29 +168,35 @@ def level_frames(
 ) -> tuple[dict[str, Any], dict[str, np.ndarray], np.ndarray]:
     """Outstanding notional per price bin and (side, tier) at ``steps`` cursor times.
 
-    Returns the frames source (``time``, ``scale`` and ``uint16`` ``values`` per frame, each
-    flattened bins × columns), the bars source at the last frame, and the tiers.
+    The same numbers as ``estimate.levels_at(t, bins, price_range)`` at each time, computed
+    in one pass. Returns the frames source (``time``, ``scale`` and ``uint16`` ``values``
+    per frame, each flattened bins × columns), the bars source at the last frame, and the
+    leverage tiers.
     """
-    m = estimate.market
+    m, lv = estimate.market, estimate.raw
     start = m.index[0].value
     end = m.index[-1].value + m.timeframe.value
     times = np.linspace(start, end, steps + 1)[1:].round().astype("int64")
-    pr = (float(price_edges[0]), float(price_edges[-1]))
-    frames = [
-        estimate.levels_at(pd.Timestamp(t, tz="UTC"), bins=bins, price_range=pr) for t in times
-    ]
-    tiers = tuple(float(x) for x in frames[-1].columns.get_level_values("leverage").unique())
-    stack = np.stack([f.to_numpy(dtype="float64") for f in frames])  # steps × bins × cols
+    bar_end = m.index.as_unit("ns").asi8 + m.timeframe.value
+    states = np.searchsorted(bar_end, times, side="right")
+    edges = np.linspace(float(price_edges[0]), float(price_edges[-1]), bins + 1)
+    n_cols = 2 * lv.leverage.size
+    pbin = bin_index(lv.price, edges)
+    col = lv.side.astype("int64") * lv.leverage.size + lv.tier
+    key = np.where(pbin >= 0, pbin * n_cols + col, -1)
+    cells = alive_sum(lv.birth, lv.death, lv.weight, key, bins * n_cols, states, estimate.log_level)
+    stack = np.maximum(cells.T.reshape(steps, bins, n_cols), 0.0)  # steps × bins × cols
     scale = stack.reshape(steps, -1).max(axis=1)
     safe = np.where(scale > 0, scale, 1.0)
     q = np.rint(stack / safe[:, None, None] * 65535).astype("uint16")
-    bars = bar_columns(stack[-1], frames[-1].index.to_numpy(), frames[-1].columns)
+    columns = [(side, lev) for side in ("long", "short") for lev in lv.leverage]
+    bars = bar_columns(stack[-1], 0.5 * (edges[:-1] + edges[1:]), columns)
     src = {
         "time": times / 1e6,
         "scale": scale,
         "values": [q[k].ravel() for k in range(steps)],
     }
-    return src, bars, np.asarray(tiers)
+    return src, bars, np.asarray(lv.leverage, dtype="float64")
 
 
 def bar_column_names(columns) -> list[str]:
@@ -212,7 +219,7 @@ def figure_data(
     price_range: tuple[float, float] | None = None,
     time_range: tuple | None = None,
     dynamic_range: float = 1e3,
-    cursor_steps: int = 24,
+    cursor_steps: int = 96,
     level_bins: int = 120,
     max_markers: int = 400,
 ) -> FigureData:

@@ -84,7 +84,7 @@ def build_figure(
     layers: Iterable[str] = js.LAYERS,
     price_range: tuple[float, float] | None = None,
     time_range: tuple | None = None,
-    cursor_steps: int = 24,
+    cursor_steps: int = 96,
     max_markers: int = 400,
     title: str | None = None,
 ):

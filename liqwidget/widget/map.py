@@ -19,9 +19,18 @@ from ..market import MarketData, load_sample
 from ..model import ClusterModel
 from ..realized import empty_events, validate_events
 from . import bokehjs, wire
-from .traits import TIME, TIME_RANGE, PriceRange, Timestamp, TimeRange
+from .traits import TIME, TIME_RANGE, PriceRange, TimeRange, Timestamp
 
 STATIC = pathlib.Path(__file__).parent.parent / "static"
+BUNDLE = STATIC / "widget.js"
+#: Shown instead of the map when the front end was never built (a source checkout).
+NOT_BUILT_ESM = """
+export default { render({ el }) {
+  el.innerHTML = '<pre style="color:#b91c1c">liqwidget: the widget front end is not built ' +
+    '(liqwidget/static/widget.js is missing). Reinstall with  pip install -e .  or run  ' +
+    'npm ci && npm run build  in the repository.</pre>';
+} };
+"""
 
 
 class LiquidationMap(anywidget.AnyWidget):
@@ -36,7 +45,7 @@ class LiquidationMap(anywidget.AnyWidget):
     the user does in the browser and can be set from Python.
     """
 
-    _esm = STATIC / "widget.js"
+    _esm = BUNDLE if BUNDLE.exists() else NOT_BUILT_ESM
 
     layers = traitlets.List(traitlets.Unicode(), default_value=list(LAYERS)).tag(sync=True)
     threshold = traitlets.Float(0.4, min=0.0, max=0.95).tag(sync=True)
@@ -60,7 +69,7 @@ class LiquidationMap(anywidget.AnyWidget):
         width: int = 900,
         height: int = 460,
         resolution: tuple[int, int] | None = None,
-        cursor_steps: int = 48,
+        cursor_steps: int = 144,
         max_markers: int = 600,
         **kwargs,
     ):
@@ -152,7 +161,11 @@ class LiquidationMap(anywidget.AnyWidget):
         m = self.market
         frame = pd.concat([m.frame, MarketData.from_frame(new, timeframe=m.timeframe).frame])
         market = MarketData.from_frame(
-            frame, timeframe=m.timeframe, allow_gaps=bool(m.gaps), symbol=m.symbol, exchange=m.exchange
+            frame,
+            timeframe=m.timeframe,
+            allow_gaps=bool(m.gaps),
+            symbol=m.symbol,
+            exchange=m.exchange,
         )
         self._estimate = self._model.estimate(market)
         self._push(follow=True)
@@ -180,7 +193,11 @@ class LiquidationMap(anywidget.AnyWidget):
             self._tiers = data.tiers
             width, height = self._size
             layout = layout_from(
-                data.placeholder(), width=width, height=height, threshold=self.threshold, layers=self.layers
+                data.placeholder(),
+                width=width,
+                height=height,
+                threshold=self.threshold,
+                layers=self.layers,
             )
             self._spec = json_item(layout)
         props = {k: dict(v) for k, v in data.props.items()}

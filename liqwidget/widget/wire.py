@@ -39,7 +39,8 @@ def encode_column(value) -> Any:
 def encode(data: FigureData, seq: int, props: dict | None = None) -> dict[str, Any]:
     """The ``_data`` message of the widget: every source's columns plus model properties."""
     sources = {
-        name: {col: encode_column(v) for col, v in cols.items()} for name, cols in data.sources.items()
+        name: {col: encode_column(v) for col, v in cols.items()}
+        for name, cols in data.sources.items()
     }
     return {"seq": seq, "sources": sources, "props": data.props if props is None else props}
 

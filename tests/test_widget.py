@@ -1,0 +1,200 @@
+"""LiquidationMap on the Python side: traits, binary wire format, in-place updates, BokehJS delivery."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import traitlets
+from ipywidgets.widgets.widget import _remove_buffers
+
+import liqwidget
+from liqwidget.figure import decode_layer
+from liqwidget.realized import LiquidationDataError
+from liqwidget.widget import LiquidationMap
+from liqwidget.widget import bokehjs as bjs
+from liqwidget.widget.map import BUNDLE
+from liqwidget.widget.wire import decode_array, encode_array
+
+
+@pytest.fixture(scope="module")
+def small(sample):
+    return sample.slice(None, sample.index[600])
+
+
+@pytest.fixture(scope="module")
+def events(small):
+    rng = np.random.default_rng(3)
+    n = 300
+    bars = small.frame.iloc[rng.integers(0, len(small), n)]
+    side = rng.choice(["long", "short"], n)
+    return pd.DataFrame(
+        {
+            "time": bars.index + pd.Timedelta("90s"),
+            "side": side,
+            "price": np.where(side == "long", bars["low"], bars["high"]),
+            "notional": rng.lognormal(9, 1, n),
+            "exchange": "binanceusdm",
+        }
+    )
+
+
+def widget(small, events=None, **kw) -> LiquidationMap:
+    return LiquidationMap(small, events, width=700, height=360, cursor_steps=8, **kw)
+
+
+def test_bundle_is_built_and_is_the_esm():
+    assert BUNDLE.exists(), "run `npm ci && npm run build` (pip install -e . does it)"
+    esm = str(LiquidationMap._esm)
+    assert "export" in esm and "liqwidget:bokehjs-request" in esm
+    assert esm == BUNDLE.read_text()
+
+
+def test_traits_start_from_the_data(small, events):
+    w = widget(small, events)
+    assert w.layers == ["clusters", "real", "price"]
+    assert w.cursor == small.index[-1] + small.timeframe
+    assert w.x_range == (small.index[0], small.index[-1] + small.timeframe)
+    low, high = w.y_range
+    assert low < small.frame["low"].min() and high > small.frame["high"].max()
+    assert len(w.liquidations) == len(events)
+
+
+def test_large_arrays_travel_as_binary_buffers(small, events):
+    w = widget(small, events)
+    state, _paths, buffers = _remove_buffers(w.get_state())
+    heat = w.figure_data.sources["clusters-source"]["image"][0]
+    assert heat.dtype == np.uint8 and heat.shape == (360, 700 - 230)
+    # Every array went out as a buffer; the JSON part is small.
+    assert sum(len(b) for b in buffers) >= 2 * heat.nbytes
+    import json
+
+    assert len(json.dumps(state["_data"])) < 20_000
+    # The document skeleton carries no data arrays, only one-cell placeholders.
+    assert len(json.dumps(state["_spec"])) < 200_000
+
+
+def test_wire_round_trip_preserves_arrays():
+    a = np.arange(12, dtype="uint16").reshape(3, 4)
+    np.testing.assert_array_equal(decode_array(encode_array(a)), a)
+    parts = decode_array(encode_array(a, nested=True))
+    assert len(parts) == 3 and parts[1].tolist() == [4, 5, 6, 7]
+    assert encode_array(np.arange(3))["dtype"] == "float64"  # int64 is not a BokehJS dtype
+
+
+def test_heat_layer_decodes_to_true_notional_within_quantisation(small):
+    w = widget(small)
+    grid = w.figure_data.heatmap
+    src = w.figure_data.sources["clusters-source"]
+    long, short = decode_layer(src["image"][0], src["vmin"][0], src["vmax"][0])
+    shown = grid.long >= src["vmin"][0]
+    shown &= grid.long >= grid.short
+    ratio = long[shown] / grid.long[shown]
+    # 127 log steps over a 1000x range: each code is within half a step (~2.8 %).
+    assert np.all(np.abs(np.log(ratio)) <= 0.5 * np.log(1000) / 126 + 1e-9)
+    assert np.isclose(max(long.max(), short.max()), max(grid.long.max(), grid.short.max()))
+
+
+def test_setting_params_updates_data_in_place(small):
+    w = widget(small)
+    spec, seq = w._spec, w._data["seq"]
+    before = w.figure_data.heatmap.long.sum()
+    w.set_params(side_split=0.9)
+    assert w._spec is spec  # same document, new data
+    assert w._data["seq"] == seq + 1
+    assert w.model.side_split == 0.9
+    assert w.figure_data.heatmap.long.sum() > before
+
+
+def test_new_leverage_tiers_rebuild_the_document(small):
+    w = widget(small)
+    spec = w._spec
+    w.set_params(leverage={3: 0.5, 20: 0.5})
+    assert w._spec is not spec
+    assert w.figure_data.tiers == (3.0, 20.0)
+
+
+def test_user_view_survives_a_data_update(small):
+    w = widget(small)
+    start, end = small.index[100], small.index[200]
+    w.x_range = (start, end)
+    w.y_range = (60_000.0, 61_000.0)
+    w.cursor = small.index[150]
+    w.update(small)
+    assert w.x_range == (start, end) and w.y_range == (60_000.0, 61_000.0)
+    assert "time-range" not in w._data["props"] and "price-range" not in w._data["props"]
+    assert w.cursor == small.index[150]
+    assert w._data["props"]["cursor-slider"]["value"] == small.index[150].value / 1e6
+
+
+def test_reset_view_and_bad_ranges(small):
+    w = widget(small)
+    w.x_range = (small.index[100], small.index[200])
+    w.update(small, reset_view=True)
+    assert w.x_range[0] == small.index[0]
+    with pytest.raises(traitlets.TraitError, match="must be after start"):
+        w.x_range = (small.index[5], small.index[1])
+    with pytest.raises(traitlets.TraitError, match="must be above low"):
+        w.y_range = (2.0, 1.0)
+
+
+def test_append_bars_extends_and_follows(sample, small):
+    w = widget(small)
+    end_before = w.x_range[1]
+    more = sample.frame.iloc[601:700]
+    w.append_bars(more)
+    assert len(w.market) == len(small) + len(more)
+    assert w.market.index[-1] == sample.index[699]
+    assert w.cursor == sample.index[699] + sample.timeframe  # cursor followed the end
+    assert w.x_range[1] > end_before
+
+
+def test_append_bars_rejects_a_gap(sample, small):
+    w = widget(small)
+    with pytest.raises(liqwidget.MarketDataError, match="gap"):
+        w.append_bars(sample.frame.iloc[700:710])
+
+
+def test_append_liquidations_adds_and_validates(small, events):
+    w = widget(small, events.iloc[:100])
+    real_before = w.figure_data.realized.long.sum() + w.figure_data.realized.short.sum()
+    w.append_liquidations(events.iloc[100:])
+    assert len(w.liquidations) == len(events)
+    real_after = w.figure_data.realized.long.sum() + w.figure_data.realized.short.sum()
+    assert real_after > real_before
+    with pytest.raises(LiquidationDataError, match="column 'side'"):
+        w.append_liquidations(events.assign(side="sell"))
+    assert len(w.liquidations) == len(events)  # a bad batch changes nothing
+
+
+def test_accepts_estimate_simulation_or_nothing(small):
+    est = liqwidget.ClusterModel(side_split=0.5).estimate(small)
+    w = LiquidationMap(est, width=700, height=360, cursor_steps=4)
+    assert w.estimate is est and w.model.side_split == 0.5
+
+    class Sim:
+        market = small
+        liquidations = None
+
+    assert LiquidationMap(Sim(), width=700, height=360, cursor_steps=4).market is small
+    with pytest.raises(TypeError, match="ClusterEstimate, MarketData"):
+        LiquidationMap(42)
+
+
+def test_bokehjs_reply_is_the_installed_version():
+    import bokeh
+
+    content, buffers = bjs.reply()
+    assert content == {"type": bjs.REPLY, "version": bokeh.__version__}
+    assert len(buffers) == 2
+    assert f'"{bokeh.__version__}"' in buffers[0].decode()
+    assert b"register_plugin" in buffers[1]
+
+
+def test_widget_answers_the_bokehjs_request(small):
+    w = widget(small)
+    sent = []
+    w.send = lambda content, buffers=None: sent.append((content, buffers))
+    w._on_custom_msg(w, {"type": bjs.REQUEST}, [])
+    w._on_custom_msg(w, {"type": "something-else"}, [])
+    assert len(sent) == 1 and sent[0][0]["type"] == bjs.REPLY and len(sent[0][1]) == 2
