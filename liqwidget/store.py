@@ -352,7 +352,13 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         """Store a small text value (the recorder keeps its heartbeats here)."""
-        self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(key, str(value))])
+        self.set_meta_many({key: value})
+
+    def set_meta_many(self, items: dict[str, str]) -> None:
+        """Store several small text values in one transaction."""
+        self._write(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in items.items()]
+        )
 
     def get_meta(self, key: str) -> str | None:
         rows = self._query("SELECT value FROM meta WHERE key=?", (key,))

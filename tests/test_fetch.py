@@ -112,7 +112,7 @@ def test_transient_errors_give_up_with_a_clear_message(fake, store):
             HISTORY_START + DAY,
             retry=Retry(attempts=3, base=0.001),
         )
-    fake.faults.clear()
+    fake.clear_faults()
 
 
 @pytest.mark.parametrize("exchange", EXCHANGES)

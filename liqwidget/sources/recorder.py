@@ -134,7 +134,7 @@ class Recorder:
             results = await asyncio.gather(*feeds, return_exceptions=True)
             await self._queue.put(None)
             await writer
-            self._heartbeat(clean=True)
+            self.store.set_meta_many(self._beats(clean=True))
         stopper.cancel()
         for result in results:
             if isinstance(result, Exception) and not isinstance(result, asyncio.CancelledError):
@@ -144,6 +144,7 @@ class Recorder:
     # ------------------------------------------------------------------ one exchange
     async def _feed(self, ex_id: str, symbols: list[str]) -> None:
         stats = self.stats[ex_id]
+        blind_since, reason, resolved = None, "", []
         ex = make_exchange(ex_id, pro=True, api_base=self.api_base, config=self.config)
         self._guard(ex, ex_id)
         try:
@@ -196,6 +197,11 @@ class Recorder:
                         pass
         finally:
             stats.connected = False
+            if blind_since is not None and resolved:
+                # Stopped while blind: that stretch is a gap too.
+                for symbol in resolved:
+                    self.store.add_gap(ex_id, symbol, blind_since, _now_ms(), reason)
+                stats.gaps += 1
             await ex.close()
 
     async def _load_markets(self, ex, ex_id: str) -> None:
@@ -339,13 +345,16 @@ class Recorder:
         alive, clean = min(beats)
         return alive, "recorder stopped" if clean else "recorder ended without a clean shutdown"
 
-    def _heartbeat(self, clean: bool = False) -> None:
+    def _beats(self, clean: bool = False) -> dict[str, str]:
+        """Heartbeat entries for every recorded symbol (built on the event-loop thread)."""
         now = str(_now_ms())
+        items = {}
         for ex_id, symbols in self._symbols.items():
             for symbol in symbols:
-                self.store.set_meta(f"recorder:{ex_id}:{symbol}:alive", now)
+                items[f"recorder:{ex_id}:{symbol}:alive"] = now
                 if clean:
-                    self.store.set_meta(f"recorder:{ex_id}:{symbol}:clean", now)
+                    items[f"recorder:{ex_id}:{symbol}:clean"] = now
+        return items
 
     # ------------------------------------------------------------------ writer
     async def _writer(self) -> None:
@@ -370,7 +379,7 @@ class Recorder:
                 await self._flush(pending)
                 pending, deadline = [], math.inf
             if now >= next_beat:
-                await asyncio.to_thread(self._heartbeat)
+                await asyncio.to_thread(self.store.set_meta_many, self._beats())
                 next_beat = now + self.settings.heartbeat
 
     async def _flush(self, events: list[_Event]) -> None:
@@ -394,7 +403,7 @@ class Recorder:
             new = await asyncio.to_thread(self.store.write_liquidations, frame)
             self.stats[ex_id].stored += new
             self.stats[ex_id].duplicates += len(batch) - new
-        await asyncio.to_thread(self._heartbeat)
+        await asyncio.to_thread(self.store.set_meta_many, self._beats())
 
 
 # ---------------------------------------------------------------------- helpers

@@ -78,6 +78,7 @@ class FakeExchange:
         self.faults: dict[tuple[str, str], list[str]] = defaultdict(list)
         self.subscribers: list[Subscriber] = []
         self.ws_connections = defaultdict(int)
+        self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
@@ -129,7 +130,19 @@ class FakeExchange:
         """Answer the next ``times`` requests whose path ends with ``path_end`` with an error
         in the exchange's own format: ``"ratelimit"`` or ``"server"`` (HTTP 503).
         ``path_end="ws"`` refuses the next WebSocket upgrades instead."""
-        self.faults[(exchange, path_end)].extend([kind] * times)
+        with self._lock:
+            self.faults[(exchange, path_end)].extend([kind] * times)
+
+    def _take_fault(self, exchange: str, path: str) -> str | None:
+        with self._lock:
+            for (ex, end), kinds in self.faults.items():
+                if ex == exchange and path.endswith(end) and kinds:
+                    return kinds.pop(0)
+        return None
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
 
     def calls(self, exchange: str, path_end: str) -> list[dict]:
         """Query parameters of every request to a path ending with ``path_end``."""
@@ -174,15 +187,14 @@ class FakeExchange:
         if exchange is None:
             return web.json_response({"error": f"unknown host {host}"}, status=404)
         if request.headers.get("Upgrade", "").lower() == "websocket":
-            if self.faults[(exchange, "ws")]:
-                self.faults[(exchange, "ws")].pop(0)
+            if self._take_fault(exchange, "ws"):
                 return web.Response(status=503, text="Service Unavailable")
             return await self._websocket(request, exchange)
         params = dict(request.query)
         self.requests.append({"exchange": exchange, "path": path, "params": params})
-        for (ex, end), kinds in self.faults.items():
-            if ex == exchange and path.endswith(end) and kinds:
-                return _fault(exchange, kinds.pop(0))
+        kind = self._take_fault(exchange, path)
+        if kind is not None:
+            return _fault(exchange, kind)
         handler = ROUTES.get((exchange, path))
         if handler is None:
             return web.json_response({"error": f"fake {exchange} has no {path}"}, status=404)
