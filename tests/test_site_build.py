@@ -78,6 +78,10 @@ def test_build_writes_posts_embeds_previews_and_bokehjs(site):
     assert (out / f"assets/bokeh/{bokeh.__version__}/bokeh.min.js").is_file()
     explainer = (out / "blog/how-the-model-works/index.html").read_text()
     assert "liqwidget:accuracy" not in explainer and "Spearman" in explainer
+    assert "Leverage mix" in explainer and "liqwidget:model-settings" not in explainer
+    home = (out / "index.html").read_text()
+    assert "Latest snapshot" in home and f"blog/{result.snapshots[-1]}/" in home
+    assert preview_path(result.snapshots[-1]) in home
     for page in ("what-is-a-liquidation-cluster", "reading-the-heatmap"):
         assert (out / "blog" / page / "index.html").is_file()
     assert (out / "blog/archive/2026/index.html").is_file() or any(

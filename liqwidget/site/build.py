@@ -8,6 +8,7 @@ the output folder. Nothing generated ever lands in ``site/``.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import multiprocessing as mp
 import os
@@ -21,8 +22,23 @@ from pathlib import Path
 
 from .bokehjs import copy_bokehjs
 from .cache import SIMULATOR_CODE, SnapshotCache, code_version, snapshot_key
-from .pages import embed_html, embed_path, numbers_path, post_markdown, post_path, preview_path
-from .report import MARKER, accuracy_markdown
+from .pages import (
+    embed_html,
+    embed_path,
+    numbers_path,
+    post_markdown,
+    post_path,
+    preview_path,
+    snapshot_text,
+)
+from .report import (
+    LATEST_MARKER,
+    MARKER,
+    SETTINGS_MARKER,
+    accuracy_markdown,
+    latest_markdown,
+    settings_markdown,
+)
 from .schedule import snapshot_times
 from .snapshot import (
     DEFAULT_WINDOW,
@@ -93,13 +109,21 @@ def generate_snapshot(
     slug = spec.slug(data.name)
     png = render_preview_png(snap, tmp / f"{slug}.png")
     figure = figure_for(snap)
+    title, text = snapshot_text(snap, data.name, data.simulated)
+    post = post_markdown(
+        snap,
+        name=data.name,
+        origin=data.origin,
+        simulated=data.simulated,
+        site_url=site_url,
+        title=title,
+        text=text,
+    )
     files = {
-        post_path(slug): post_markdown(
-            snap, data.name, data.simulated, data.origin, site_url
-        ).encode(),
+        post_path(slug): post.encode(),
         embed_path(slug): embed_html(snap, data.name, figure).encode(),
         preview_path(slug): png.read_bytes(),
-        numbers_path(slug): numbers_json(snap).encode(),
+        numbers_path(slug): numbers_json(snap, title, text["lead"]).encode(),
     }
     png.unlink()
     return files
@@ -165,11 +189,11 @@ def build_site(
     project = find_project(Path(options.project).resolve())
     out = Path(options.out or project / "public").resolve()
     cache_root = Path(options.cache_dir or project / ".liqwidget" / "site-cache")
-    staging = cache_root.parent / "site-staging"
+    staging = cache_root / "staging"
 
     if data is None:
         t = time.perf_counter()
-        data = load_data(options, cache_root.parent)
+        data = load_data(options, cache_root / "data")
         timings["data"] = time.perf_counter() - t
     times = snapshot_times(data.market, options.cadence, options.lookback, options.count)
     progress(
@@ -182,15 +206,17 @@ def build_site(
         shutil.rmtree(staging)
     shutil.copytree(project / "site", staging)
     copy_bokehjs(staging)
-    explainer = staging / "blog" / "posts" / "how-the-model-works.md"
-    if explainer.is_file():
-        text = explainer.read_text(encoding="utf-8")
-        section = accuracy_markdown(data, options.model_params)
-        explainer.write_text(text.replace(MARKER, section), encoding="utf-8")
+    _fill(
+        staging / "blog" / "posts" / "how-the-model-works.md",
+        {
+            MARKER: accuracy_markdown(data, options.model_params),
+            SETTINGS_MARKER: settings_markdown(options.model_params),
+        },
+    )
     timings["staging"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    cache = SnapshotCache(cache_root)
+    cache = SnapshotCache(cache_root / "snapshots")
     specs = [
         SnapshotSpec(
             time=when,
@@ -220,6 +246,16 @@ def build_site(
             dest.write_bytes(content)
     built, reused = len(todo), len(keys) - len(todo)
     slugs = [spec.slug(data.name) for spec in specs]
+    latest = found[keys[-1]]
+    meta = json.loads(latest[numbers_path(slugs[-1])])
+    _fill(
+        staging / "index.md",
+        {
+            LATEST_MARKER: latest_markdown(
+                meta["title"], slugs[-1], meta["lead"], preview_path(slugs[-1])
+            )
+        },
+    )
     progress(f"{built} snapshot(s) built, {reused} reused from the cache ({cache_root})")
     timings["snapshots"] = time.perf_counter() - t
 
@@ -237,6 +273,16 @@ def build_site(
         seconds=seconds,
         timings=timings,
     )
+
+
+def _fill(page: Path, sections: dict[str, str]) -> None:
+    """Replace generated-section markers in a staged page."""
+    if not page.is_file():
+        return
+    text = page.read_text(encoding="utf-8")
+    for marker, section in sections.items():
+        text = text.replace(marker, section)
+    page.write_text(text, encoding="utf-8")
 
 
 class _Collect(logging.Handler):

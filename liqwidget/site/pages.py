@@ -97,12 +97,26 @@ def snippet(slug: str, title: str, site_url: str) -> str:
     )
 
 
-def post_markdown(snapshot, name: str, simulated: bool, origin: str, site_url: str) -> str:
+def snapshot_text(snapshot, name: str, simulated: bool) -> tuple[str, dict[str, str]]:
+    """The post's title and prose sections."""
+    k: KeyNumbers = snapshot.numbers
+    text = commentary(k, snapshot.accuracy, name=name, simulated=simulated, method_link=METHOD_LINK)
+    return headline(k, name), text
+
+
+def post_markdown(
+    snapshot,
+    *,
+    name: str,
+    origin: str,
+    simulated: bool,
+    site_url: str,
+    title: str,
+    text: dict[str, str],
+) -> str:
     """The snapshot's blog post."""
     k: KeyNumbers = snapshot.numbers
     slug = snapshot.spec.slug(name)
-    title = headline(k, name)
-    text = commentary(k, snapshot.accuracy, name=name, simulated=simulated, method_link=METHOD_LINK)
     code = snippet(slug, title, site_url)
     t0, t1 = snapshot.time_range
     sim_note = (

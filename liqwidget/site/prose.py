@@ -67,7 +67,7 @@ def lead(k: KeyNumbers, name: str, w: Writer) -> str:
     ratio = k.fuel_ratio
     opening = w.pick(
         [
-            f"At {when(k.time)} {name} stood at {price(k.price)}.",
+            f"At {when(k.time)}, {name} stood at {price(k.price)}.",
             f"{name} closed the {k.time:%H:%M} UTC bar on {k.time.day} {k.time:%B} at {price(k.price)}.",
             f"This snapshot was taken at {when(k.time)}, with {name} at {price(k.price)}.",
         ]

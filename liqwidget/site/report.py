@@ -94,3 +94,46 @@ def accuracy_markdown(data: SiteData, model_params: dict | None = None) -> str:
 def _cell(text: str) -> str:
     """Text safe inside a Markdown table cell."""
     return str(text).replace("|", "\\|")
+
+
+SETTINGS_MARKER = "<!-- liqwidget:model-settings -->"
+LATEST_MARKER = "<!-- liqwidget:latest -->"
+
+_SETTING_NAMES = {
+    "leverage": "Leverage mix (leverage: share of new open interest)",
+    "side_split": "Long/short split of new open interest",
+    "entry": "Entry price of a bar's new positions",
+    "formula": "Liquidation-price formula",
+    "mmr": "Maintenance margin rate",
+    "turnover": "Turnover (positions re-entered near price over this time)",
+    "leverage_jitter": "Spread of leverage around each setting",
+    "seed": "Positions already open at the start",
+    "decay": "Extra closing half-life",
+}
+
+
+def settings_markdown(model_params: dict | None = None) -> str:
+    """The model settings a build used, as a Markdown table."""
+    params = ClusterModel(**(model_params or {})).get_params()
+    rows = ["| Setting | Value |", "|---|---|"]
+    for key, label in _SETTING_NAMES.items():
+        if key not in params:
+            continue
+        value = params[key]
+        if key == "leverage":
+            total = sum(value.values())
+            value = ", ".join(f"{lev:g}x: {w / total:.0%}" for lev, w in sorted(value.items()))
+        elif key == "mmr":
+            value = pct(float(value))
+        elif value is None:
+            value = "none"
+        rows.append(f"| {label} | {_cell(str(value))} |")
+    return "\n".join(rows)
+
+
+def latest_markdown(title: str, slug: str, lead: str, preview: str) -> str:
+    """The home page's block for the newest snapshot (paths relative to the home page)."""
+    return (
+        f"## Latest snapshot\n\n**[{title}](blog/posts/snapshots/{slug}.md)**\n\n{lead}\n\n"
+        f"[![Static preview of the latest map]({preview})](blog/posts/snapshots/{slug}.md)\n"
+    )

@@ -108,9 +108,9 @@ def render_preview_png(snapshot: Snapshot, path: Path) -> Path:
     return render_preview(grid, snapshot.estimate.market, path)
 
 
-def numbers_json(snapshot: Snapshot) -> str:
-    """Machine-readable key numbers (published next to the post)."""
-    out = snapshot.numbers.to_dict()
+def numbers_json(snapshot: Snapshot, title: str, lead: str) -> str:
+    """Machine-readable key numbers (published next to the post), with its title and lead."""
+    out = {"title": title, "lead": lead, **snapshot.numbers.to_dict()}
     acc = snapshot.accuracy
     out["accuracy"] = (
         None
