@@ -305,6 +305,7 @@ def run_mkdocs(project: Path, docs: Path, out: Path, site_url: str, strict: bool
     logger.addHandler(handler)
     old_env = os.environ.get("LIQWIDGET_SITE_URL")
     os.environ["LIQWIDGET_SITE_URL"] = site_url
+    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # Material's banner about MkDocs 2
     try:
         cfg = load_config(
             config_file=str(project / CONFIG_NAME),
