@@ -32,11 +32,11 @@ def _rss_mb() -> float:
 
 
 def measure_full(days: float, rate: float) -> dict:
-    import liqwidget.simulate as ls
+    from liqwidget.simulate import simulate
 
     base = _rss_mb()
     t0 = time.perf_counter()
-    sim = ls.simulate("calm-range", seed=0, days=days, opens_per_minute=rate)
+    sim = simulate("calm-range", seed=0, days=days, opens_per_minute=rate)
     wall = time.perf_counter() - t0
     t1 = time.perf_counter()
     grid = sim.truth_grid(2000, 1000)

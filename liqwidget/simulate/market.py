@@ -118,8 +118,8 @@ def regime_path(sc: Scenario, clock: Clock, rng: np.random.Generator) -> np.ndar
     if k == 0:
         raise ValueError("the scenario needs at least one volatility regime")
     mean_steps = np.array([clock.steps(h) for _, h in sc.regimes], dtype="float64")
-    # Enough stays to cover the run with a wide margin; drawn in one go.
-    count = int(clock.n / max(mean_steps.min(), 1.0)) * 3 + 16
+    # Every stay lasts at least one step, so n stays always cover the run; drawn in one go.
+    count = clock.n + 1
     hops = rng.integers(1, max(k, 2), size=count)
     states = (
         np.cumsum(np.concatenate([[min(1, k - 1)], hops[1:]])) % k

@@ -85,7 +85,7 @@ SCENARIOS: dict[str, Scenario] = {
             ),
             phases=(
                 Phase(44.0, move=0.035, vol=0.7, long_share=0.66),
-                Phase(0.25, move=-0.02, vol=1.5, long_share=0.5),
+                Phase(0.25, move=-0.03, vol=1.5, long_share=0.5),
                 Phase(27.75, move=0.0, vol=1.0, long_share=0.45),
             ),
             long_share=0.55,
@@ -100,7 +100,7 @@ SCENARIOS: dict[str, Scenario] = {
             ),
             phases=(
                 Phase(44.0, move=-0.035, vol=0.7, long_share=0.34),
-                Phase(0.25, move=0.02, vol=1.5, long_share=0.5),
+                Phase(0.25, move=0.03, vol=1.5, long_share=0.5),
                 Phase(27.75, move=0.0, vol=1.0, long_share=0.55),
             ),
             long_share=0.45,
@@ -116,7 +116,7 @@ SCENARIOS: dict[str, Scenario] = {
             phases=(
                 Phase(26.0, vol=0.6, long_share=0.64),
                 Phase(22.0, move=-0.02, vol=0.5, long_share=0.55, activity=0.7),
-                Phase(0.5, move=-0.03, vol=1.5, long_share=0.5),
+                Phase(0.5, move=-0.035, vol=1.5, long_share=0.5),
                 Phase(5.0, move=0.04, vol=1.0, long_share=0.5),
                 Phase(18.5, vol=0.8),
             ),

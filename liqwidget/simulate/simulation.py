@@ -38,6 +38,7 @@ class TrueBook:
     leverage: np.ndarray  # the tiers
     birth: np.ndarray
     death: np.ndarray
+    liquidated: np.ndarray  # bool: left the book by liquidation (else closed, or still open)
 
 
 @dataclass(eq=False)
@@ -135,7 +136,11 @@ class Simulation:
 
     @cached_property
     def liquidated(self) -> pd.DataFrame:
-        """Liquidated notional per bar (as in :attr:`liquidations`), columns ``long``, ``short``."""
+        """Liquidated notional per bar, columns ``long`` and ``short``.
+
+        Counted as in :attr:`liquidations` (quantity times fill price, what an exchange
+        feed reports); :attr:`flows` has the same events at entry notional.
+        """
         ev, m = self.liquidations, self.market
         bar = (pd.DatetimeIndex(ev["time"]).asi8 - m.index.asi8[0]) // m.timeframe.value
         out = {
@@ -143,6 +148,27 @@ class Simulation:
             for s in SIDES
         }
         return pd.DataFrame(out, index=m.index)
+
+    @cached_property
+    def flows(self) -> pd.DataFrame:
+        """True per-bar flows of the book (quote notional at entry), by side.
+
+        Columns ``opened_*``, ``closed_*`` (voluntary), ``liquidated_*`` and
+        ``outstanding_*`` (after the bar). Outstanding changes by exactly opened minus
+        closed minus liquidated, and the two outstanding columns add up to the open interest.
+        """
+        tb, n = self.truth, len(self.market)
+        out = {}
+        ended = tb.death <= n
+        for s, name in enumerate(SIDES):
+            m = tb.side == s
+            born = m & (tb.birth >= 1)
+            out[f"opened_{name}"] = np.bincount(tb.birth[born] - 1, tb.notional[born], n)
+            for kind, sel in (("closed", ~tb.liquidated), ("liquidated", tb.liquidated)):
+                k = m & ended & sel
+                out[f"{kind}_{name}"] = np.bincount(tb.death[k] - 1, tb.notional[k], n)
+            out[f"outstanding_{name}"] = self.book[name].to_numpy()
+        return pd.DataFrame(out, index=self.market.index)
 
     def matched_model(self, **params: Any):
         """A :class:`~liqwidget.ClusterModel` whose assumptions match this market's truth."""
@@ -183,7 +209,7 @@ def build_simulation(
     birth = np.maximum(clock.bar_of(open_step) + 1, 0)
     death = clock.bar_of(end) + 1
     lev = traders.leverage
-    truth = TrueBook(level, notional.astype("float64"), side, tier, lev, birth, death)
+    truth = TrueBook(level, notional.astype("float64"), side, tier, lev, birth, death, liq)
 
     times = clock.start + pd.to_timedelta(np.arange(bars) * clock.step.value * per, unit="ns")
     grid = step_price[w:].reshape(bars, per)
