@@ -1,20 +1,46 @@
-"""liqwidget: crypto-futures liquidation maps — real liquidations and estimated clusters."""
+"""liqwidget: crypto-futures liquidation maps — real liquidations and estimated clusters.
 
+Data flows one way: bars (:class:`MarketData`, from the sample, the simulator or the
+store) → :class:`ClusterModel` → :class:`ClusterEstimate` (grids, levels, swept notional)
+→ :func:`calibrate` against real liquidations → the Bokeh figure, shown by the
+:class:`LiquidationMap` widget and by the static site.
+"""
+
+from .calibrate import calibrate
 from .estimate import ClusterEstimate
 from .heatmap import Heatmap
 from .liquidation import Brackets, liquidation_price, load_brackets
 from .market import MarketData, MarketDataError, load_sample
 from .model import ClusterModel
+from .simulate import Simulation, simulate
 
 __all__ = [
     "Brackets",
     "ClusterEstimate",
     "ClusterModel",
     "Heatmap",
+    "LiquidationMap",
     "MarketData",
     "MarketDataError",
+    "Simulation",
+    "build_figure",
+    "calibrate",
     "liquidation_price",
     "load_brackets",
     "load_sample",
+    "simulate",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # The widget and the figure pull in anywidget and Bokeh; load them on first use.
+    if name == "LiquidationMap":
+        from .widget import LiquidationMap
+
+        return LiquidationMap
+    if name == "build_figure":
+        from .figure import build_figure
+
+        return build_figure
+    raise AttributeError(f"module 'liqwidget' has no attribute {name!r}")
