@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import os
 import re
+import select
+import subprocess
+import sys
 import urllib.request
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -227,6 +230,30 @@ def test_cli_build_prints_where_to_open(tmp_path, capsys):
     assert (out / "index.html").is_file()
     post = next((out / "blog").glob("btc-usdt-*/index.html")).read_text()
     assert "no recorded liquidation events" in post  # the sample has none: said plainly
+
+
+def test_cli_serve_serves_the_built_site(site):
+    out = site[3].out
+    cmd = [sys.executable, "-u", "-m", "liqwidget.cli", "site", "serve", "--no-build"]
+    cmd += ["--out", str(out), "--port", "0", "--project", str(PROJECT)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "serve printed nothing within 30 s"
+        line = proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert match, line
+        with urllib.request.urlopen(match.group(0), timeout=10) as resp:
+            assert resp.status == 200 and b"Liquidation maps, explained" in resp.read()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_cli_serve_without_a_build_says_what_to_do(tmp_path, capsys):
+    args = ["site", "serve", "--no-build", "--out", str(tmp_path), "--project", str(PROJECT)]
+    assert cli_main(args) == 1
+    assert "build the site first" in capsys.readouterr().err
 
 
 def test_cli_build_explains_bad_cadence(tmp_path, capsys):

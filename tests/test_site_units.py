@@ -274,3 +274,56 @@ def test_formatting():
     assert money(1.234e9) == "$1.23 B" and money(45.6e6) == "$45.6 M" and money(820e3) == "$820 K"
     assert price(66285.9) == "66,286" and price(98.333) == "98.33"
     assert pct(-0.0234) == "2.3 %" and pct(0.0234, signed=True) == "+2.3 %"
+
+
+# ---------------------------------------------------------------------- sources and snippets
+def test_store_source_reads_bars_and_recorded_liquidations(tmp_path, sample):
+    from liqwidget.site.source import load_source
+    from liqwidget.store import Store
+
+    bars_ = sample.frame.iloc[:600]
+    ms = bars_.index.asi8 // 1_000_000
+    ohlcv = [
+        [int(t), o, h, lo, c, 1.0]
+        for t, o, h, lo, c in zip(
+            ms, *(bars_[k] for k in ("open", "high", "low", "close")), strict=True
+        )
+    ]
+    oi = [(int(t), None, float(v), None) for t, v in zip(ms, bars_["open_interest"], strict=True)]
+    events = pd.DataFrame(
+        {
+            "time": bars_.index[100:140],
+            "side": ["long", "short"] * 20,
+            "price": bars_["close"].to_numpy()[100:140],
+            "notional": np.full(40, 25_000.0),
+            "exchange": "bybit",
+            "symbol": "BTC/USDT:USDT",
+        }
+    )
+    path = tmp_path / "store.sqlite"
+    with Store(path) as store:
+        store.write_bars("bybit", "BTC/USDT:USDT", "5m", ohlcv)
+        store.write_open_interest("bybit", "BTC/USDT:USDT", "5m", oi)
+        store.write_liquidations(events)
+    data = load_source("store", store_path=str(path))
+    assert len(data.market) == 600 and data.name == "BTC/USDT"
+    assert len(data.liquidations) == 40 and not data.simulated
+    assert "bybit" in data.origin
+    with pytest.raises(ValueError, match="holds no bars for ETH"):
+        load_source("store", store_path=str(path), symbol="ETH/USDT:USDT")
+
+
+def test_unknown_source_is_named():
+    from liqwidget.site.source import load_source
+
+    with pytest.raises(ValueError, match="unknown source 'exchange'"):
+        load_source("exchange")
+
+
+def test_embed_snippet_is_absolute_with_a_site_url():
+    from liqwidget.site.pages import snippet
+
+    code = snippet("btc-2026", "BTC map", "https://maps.example.org/")
+    assert 'src="https://maps.example.org/embed/btc-2026/"' in code
+    assert 'title="BTC map"' in code and "<iframe" in code
+    assert 'src="embed/btc-2026/"' in snippet("btc-2026", "BTC map", "")

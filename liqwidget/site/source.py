@@ -130,9 +130,10 @@ def _load_store(store_path: str | None, symbol: str | None, exchange: str | None
         if exchange is not None:
             series = series[series["exchange"] == exchange]
         if series.empty:
+            which = " ".join(x for x in (exchange, symbol) if x)
             raise ValueError(
                 f"the store at {store.path} holds no bars"
-                + (f" for {exchange or ''} {symbol or ''}".rstrip() if symbol or exchange else "")
+                + (f" for {which}" if which else "")
                 + "; record or fetch some first (see `liqwidget --help`), or use --source sim"
             )
         row = series.sort_values("bars", ascending=False).iloc[0]
@@ -142,7 +143,7 @@ def _load_store(store_path: str | None, symbol: str | None, exchange: str | None
     return SiteData(
         market=market,
         liquidations=validate_events(liq) if len(liq) else None,
-        name=str(row["symbol"]),
+        name=str(row["symbol"]).split(":")[0],
         origin=f"the local store at {path}, recorded from {row['exchange']}",
         simulated=False,
     )
