@@ -327,3 +327,9 @@ def test_embed_snippet_is_absolute_with_a_site_url():
     assert 'src="https://maps.example.org/embed/btc-2026/"' in code
     assert 'title="BTC map"' in code and "<iframe" in code
     assert 'src="embed/btc-2026/"' in snippet("btc-2026", "BTC map", "")
+
+
+def test_numbers_table_calls_near_equal_sides_even():
+    assert "about even (longs ahead by 5.3 %)" in numbers_table(kn(100e6, 95e6))
+    assert "**shorts** (3.0 × the other side)" in numbers_table(kn(100e6, 300e6))
+    assert "neither side" in numbers_table(kn(0.0, 0.0))

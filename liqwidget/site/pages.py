@@ -18,7 +18,7 @@ from bokeh.embed import components
 from .bokehjs import BUNDLES, asset_dir
 from .fmt import money, pct, price, when
 from .numbers import Cluster, KeyNumbers
-from .prose import commentary, headline
+from .prose import BALANCED, commentary, headline
 
 #: From a post's URL (``blog/<slug>/``) and an embed's URL (``embed/<slug>/``) to the site root.
 POST_TO_ROOT = "../../"
@@ -83,8 +83,15 @@ def numbers_table(k: KeyNumbers) -> str:
             f"| Estimated short levels swept | {money(k.swept['short'])} |",
             f"| Clusters consumed | {len(k.consumed)}: {consumed} |",
         ]
-    ratio = "all of it" if k.fuel_ratio == float("inf") else f"{k.fuel_ratio:.1f} × the other side"
-    rows.append(f"| **More cascade fuel (±5 %)** | **{k.fuel_side}s** ({ratio}) |")
+    if max(k.near["long"][0.05], k.near["short"][0.05]) <= 0:
+        fuel = "neither side (nothing within 5 %)"
+    elif k.fuel_ratio == float("inf"):
+        fuel = f"**{k.fuel_side}s** (all of it)"
+    elif k.fuel_ratio < BALANCED:
+        fuel = f"about even ({k.fuel_side}s ahead by {pct(k.fuel_ratio - 1)})"
+    else:
+        fuel = f"**{k.fuel_side}s** ({k.fuel_ratio:.1f} × the other side)"
+    rows.append(f"| **More cascade fuel (±5 %)** | {fuel} |")
     return "\n".join(rows)
 
 

@@ -18,6 +18,8 @@ from .numbers import Cluster, KeyNumbers
 SIDE_WORD = {"long": "long", "short": "short"}
 FLOW = {"long": "forced selling", "short": "forced buying"}
 WHERE = {"long": "below", "short": "above"}
+#: Below this ratio of nearby long to short notional (or back), the sides count as even.
+BALANCED = 1.25
 
 
 class Writer:
@@ -92,7 +94,7 @@ def lead(k: KeyNumbers, name: str, w: Writer) -> str:
                 f"({ratio:.1f} to 1).",
             ]
         )
-    elif ratio >= 1.25:
+    elif ratio >= BALANCED:
         balance = w.pick(
             [
                 f"The estimate leans {heavy}: {money(h5)} of {heavy} levels within 5 % "
@@ -258,7 +260,7 @@ def loaded(k: KeyNumbers, w: Writer) -> str:
     heavy = k.fuel_side
     if max(l5, s5) <= 0:
         return s + " With so little nearby, a move in either direction has little to feed on."
-    if k.fuel_ratio >= 1.25:
+    if k.fuel_ratio >= BALANCED:
         if heavy == "long":
             s += " " + w.pick(
                 [
