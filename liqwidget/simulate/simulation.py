@@ -171,7 +171,13 @@ class Simulation:
         return pd.DataFrame(out, index=self.market.index)
 
     def matched_model(self, **params: Any):
-        """A :class:`~liqwidget.ClusterModel` whose assumptions match this market's truth."""
+        """A :class:`~liqwidget.ClusterModel` whose assumptions match this market's truth.
+
+        The true leverage tiers (exact, no jitter), the true long share of new positions,
+        the same liquidation formula, and a turnover half-life equal to the traders' mean
+        holding time times ln 2 (voluntary closes replaced by new positions). ``params``
+        override any of them, e.g. ``matched_model(side_split=0.9)``.
+        """
         from ..model import ClusterModel
 
         base = dict(
@@ -179,6 +185,8 @@ class Simulation:
             side_split=self.long_share,
             formula=self.scenario.formula,
             mmr=self.scenario.mmr,
+            leverage_jitter=0.0,
+            turnover=pd.Timedelta(hours=float(np.log(2.0)) * self.scenario.hold_hours),
         )
         return ClusterModel(**(base | params))
 
