@@ -16,6 +16,8 @@ item's amount at state ``k`` is ``weight * exp(log_level[k] - log_level[birth])`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 # exp(600) is far from float64 overflow (exp(709)); segments keep every exponent in range.
@@ -30,11 +32,17 @@ def amount_at(weight, birth, state, log_level: np.ndarray | None) -> np.ndarray:
     return w * np.exp(log_level[np.asarray(state)] - log_level[np.asarray(birth)])
 
 
+#: Items are processed in chunks of this many, so temporaries stay small and warm.
+CHUNK = 1 << 18
+
+BinsArg = np.ndarray | Callable[[slice], np.ndarray]
+
+
 def alive_sum(
     birth: np.ndarray,
     death: np.ndarray,
     weight: np.ndarray,
-    bins: np.ndarray,
+    bins: BinsArg,
     n_bins: int,
     samples: np.ndarray,
     log_level: np.ndarray | None = None,
@@ -42,38 +50,44 @@ def alive_sum(
     """Sum of the amounts of items alive at each sampled state, per bin.
 
     ``samples`` are sorted state indices; ``bins`` gives each item's bin (``-1`` leaves the
-    item out, e.g. outside the visible price range). Returns ``(n_bins, len(samples))``.
+    item out, e.g. outside the visible price range), as an array or as a function that
+    returns the bins of a slice of the items. Returns ``(n_bins, len(samples))``.
     """
     samples = np.asarray(samples, dtype="int64")
     n_s = samples.size
-    bins = np.asarray(bins, dtype="int64")
     birth, death = np.asarray(birth), np.asarray(death)
     weight = np.asarray(weight, dtype="float64")
     # Index of the first sample at or after each state, through a lookup table over states.
     top = int(max(birth.max(initial=0), death.max(initial=0))) + 1
     first_sample = np.searchsorted(samples, np.arange(top + 1), side="left")
-    first, stop = first_sample[birth], first_sample[death]
-    # Items outside every bin go to a spare bin that is dropped at the end; items that are
-    # never alive at a sample add and remove the same amount in the same cell.
-    bins = np.where(bins >= 0, bins, n_bins)
-
+    row = n_s + 1
+    if log_level is not None:
+        level_s = log_level[samples]
+        level_ext = np.append(level_s, level_s[-1] if n_s else 0.0)
+    # One spare bin collects items outside every bin; items never alive at a sample add
+    # and remove the same amount in the same cell.
+    diff = np.zeros((n_bins + 1) * row)
+    for a in range(0, birth.size, CHUNK):
+        part = slice(a, a + CHUNK)
+        b = np.asarray(bins(part) if callable(bins) else bins[part], dtype="int64")
+        key = np.where(b >= 0, b, n_bins) * row
+        first, stop = first_sample[birth[part]], first_sample[death[part]]
+        w = weight[part]
+        if log_level is None:
+            add = sub = w
+        else:
+            # Each item's amount at its first and its stop sample (exponent <= 0).
+            ref = log_level[birth[part]]
+            add = np.exp(np.minimum(level_ext[first] - ref, 0.0)) * w
+            sub = np.exp(np.minimum(level_ext[stop] - ref, 0.0)) * w
+        np.add.at(diff, key + first, add)
+        np.subtract.at(diff, key + stop, sub)
+    diff = diff.reshape(n_bins + 1, row)[:n_bins, :n_s]
     if log_level is None:
-        return _accumulate(first, stop, weight, weight, bins, n_s, n_bins + 1)[:n_bins]
+        return np.cumsum(diff, axis=1)
 
-    # With shrinking, track S_j = keep_j * S_(j-1) + (arrivals - departures at sample j),
-    # where each arrival/departure is the item's amount at that sample (exponent <= 0, so
-    # nothing overflows), then solve the recurrence per segment of bounded log span.
-    level_s = log_level[samples]
-    level_ext = np.append(level_s, level_s[-1] if n_s else 0.0)
-    ref = log_level[birth]
-    e_add = np.minimum(level_ext[first] - ref, 0.0)
-    e_sub = np.minimum(level_ext[stop] - ref, 0.0)
-    np.exp(e_add, out=e_add)
-    np.exp(e_sub, out=e_sub)
-    e_add *= weight
-    e_sub *= weight
-    diff = _accumulate(first, stop, e_add, e_sub, bins, n_s, n_bins + 1, cumulative=False)
-    diff = diff[:n_bins]
+    # With shrinking, S_j = keep_j * S_(j-1) + diff_j: solve it per segment of bounded
+    # log span so that no rescaling factor overflows.
     total = np.empty((n_bins, n_s))
     carry = np.zeros(n_bins)
     seg_start = _segments(level_s)
@@ -88,21 +102,6 @@ def alive_sum(
         total[:, a:b] = part
         carry = part[:, -1]
     return total
-
-
-def _accumulate(first, stop, add, sub, bins, n_s, n_bins, cumulative=True) -> np.ndarray:
-    """Per bin, add ``add`` at sample ``first`` and remove ``sub`` at sample ``stop``.
-
-    Returns the running sums over samples (or, with ``cumulative=False``, the per-sample
-    changes), shape ``(n_bins, n_s)``.
-    """
-    row = n_s + 1
-    cells = n_bins * row
-    key = bins * row
-    diff = np.bincount(key + first, weights=add, minlength=cells)
-    diff -= np.bincount(key + stop, weights=sub, minlength=cells)
-    diff = diff.reshape(n_bins, row)[:, :n_s]
-    return np.cumsum(diff, axis=1) if cumulative else diff
 
 
 def _segments(level_s: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .book import alive_sum, amount_at
+from .book import CHUNK, alive_sum, amount_at
 from .heatmap import Heatmap, bin_index, price_bins, time_columns
 from .market import MarketData
 
@@ -84,8 +84,12 @@ class ClusterEstimate:
         """
         lv = self.raw
         bar = lv.death - 1
-        state = np.minimum(np.maximum(bar, lv.birth), self.n_bars)
-        return bar, amount_at(lv.weight, lv.birth, state, self.log_level)
+        amount = np.empty(bar.size)
+        for a in range(0, bar.size, CHUNK):
+            part = slice(a, a + CHUNK)
+            state = np.minimum(np.maximum(bar[part], lv.birth[part]), self.n_bars)
+            amount[part] = amount_at(lv.weight[part], lv.birth[part], state, self.log_level)
+        return bar, amount
 
     def _per_bar(self, key: np.ndarray, groups: int, amount: np.ndarray) -> np.ndarray:
         """Sum ``amount`` per (group, bar of sweep) -> ``(groups, n)``; unswept levels drop out."""
@@ -158,8 +162,11 @@ class ClusterEstimate:
         m = self.market
         time_edges, states = time_columns(m.index, m.timeframe, width, time_range)
         edges = price_bins(m.column("low"), m.column("high"), height, price_range)
-        pbin = bin_index(lv.price, edges)
-        bins = np.where(pbin >= 0, lv.side.astype("int64") * height + pbin, -1)
+
+        def bins(part: slice) -> np.ndarray:
+            pbin = bin_index(lv.price[part], edges)
+            return np.where(pbin >= 0, lv.side[part].astype("int64") * height + pbin, -1)
+
         cells = alive_sum(lv.birth, lv.death, lv.weight, bins, 2 * height, states, self.log_level)
         return Heatmap(
             time_edges=time_edges,

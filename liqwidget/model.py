@@ -139,12 +139,13 @@ class ClusterModel:
             (slice(0, n_long), low, "below"),
             (slice(n_long, None), high, "above"),
         ):
-            check = levels.birth[part]
-            if self.entry in INTRABAR:
-                # Entered at the bar's open, a level is exposed to the rest of its own bar.
-                check = np.maximum(check - 1, 0)
-            death[part] = FirstPassage(prices, kind).find(check, levels.price[part])
-        levels.death = death + 1  # state index: gone from the book after bar `death`
+            # Entered at the bar's open, a level is exposed to the rest of its own bar.
+            offset = -1 if self.entry in INTRABAR else 0
+            FirstPassage(prices, kind).find(
+                levels.birth[part], levels.price[part], offset=offset, out=death[part]
+            )
+        death += 1  # state index: gone from the book after bar `death`
+        levels.death = death
         return ClusterEstimate(
             market=market, params=self.get_params(), raw=levels, log_level=log_level
         )
@@ -182,7 +183,7 @@ class ClusterModel:
         side = np.empty(total, dtype="int8")
         tier = np.empty(total, dtype="int16")
         birth = np.empty(total, dtype="int64")
-        bar_fac = self._bar_factors(bars, lev, factors)
+        fac_table, fac_row = self._bar_factors(bars, lev, factors)
         entry_b = entry[:, bars]
         share = long_share[bars]
         at = 0
@@ -196,7 +197,9 @@ class ClusterModel:
                 sl.birth,
             )
             block = slice(at + n_seed[s], at + n_seed[s] + size)
-            np.multiply(entry_b[s][:, None], bar_fac[s], out=price[block].reshape(-1, lev.size))
+            out = price[block].reshape(-1, lev.size)
+            np.take(fac_table[s], fac_row, axis=0, out=out)
+            out *= entry_b[s][:, None]
             amount = opened[bars] * (share if s == 0 else 1.0 - share)
             np.multiply(amount[:, None], weights[None, :], out=weight[block].reshape(-1, lev.size))
             tier[block].reshape(-1, lev.size)[:] = np.arange(lev.size)
@@ -216,21 +219,23 @@ class ClusterModel:
         log_level = np.concatenate([[0.0], np.cumsum(log_f)])
         return levels, log_level
 
-    def _bar_factors(self, bars: np.ndarray, lev: np.ndarray, factors: np.ndarray) -> np.ndarray:
-        """Level/entry ratios per side, bar and tier, shape ``(2, bars, tiers)``.
+    def _bar_factors(
+        self, bars: np.ndarray, lev: np.ndarray, factors: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Level/entry ratios: a table ``(2, rows, tiers)`` and the row each bar uses.
 
         With ``leverage_jitter`` each bar's tier sits at a leverage dithered around the tier
         (a low-discrepancy cycle of 233 bars), so over many bars every tier covers a band of
         leverage instead of one exact distance from entry.
         """
         if not self.leverage_jitter:
-            return np.broadcast_to(factors[:, None, :], (2, bars.size, lev.size))
+            return factors[:, None, :], np.zeros(bars.size, dtype="int64")
         cycle = 233
         u = np.modf(
             np.arange(cycle)[:, None] * 0.6180339887498949 + np.arange(lev.size) * 0.7548776662
         )[0]
         table = self._factors(lev[None, :] * np.exp(self.leverage_jitter * (u - 0.5)), strict=False)
-        return table[:, bars % cycle, :]
+        return table, bars % cycle
 
     def _factors(self, leverage: np.ndarray, strict: bool = True) -> np.ndarray:
         return level_factors(

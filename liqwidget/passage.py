@@ -55,26 +55,36 @@ class FirstPassage:
         self.coarse = _sparse_min(blocks.min(axis=1), max(1, int(np.ceil(np.log2(nb + 1)))))
         self.n_blocks = nb
 
-    def find(self, start: np.ndarray, level: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
-        """Per query: first bar ``>= start`` whose price reaches ``level``; ``n`` if none."""
-        start = np.asarray(start, dtype="int64")
-        thr = self.sign * np.asarray(level, dtype="float64")
-        out = np.empty(start.size, dtype="int64")
-        # Chunks keep each step's working set in cache.
+    def find(
+        self,
+        start: np.ndarray,
+        level: np.ndarray,
+        *,
+        offset: int = 0,
+        out: np.ndarray | None = None,
+        chunk: int = 1 << 16,
+    ) -> np.ndarray:
+        """Per query: first bar ``>= start + offset`` (at least 0) whose price reaches
+        ``level``; ``n`` if none. Written into ``out`` when given."""
+        start = np.asarray(start)
+        level = np.asarray(level, dtype="float64")
+        if out is None:
+            out = np.empty(start.size, dtype="int64")
+        # Chunks keep each step's working set small and in cache.
         for a in range(0, start.size, chunk):
-            out[a : a + chunk] = self._find(start[a : a + chunk], thr[a : a + chunk])
+            first = np.maximum(start[a : a + chunk].astype("int64") + offset, 0)
+            out[a : a + chunk] = self._find(first, self.sign * level[a : a + chunk])
         return out
 
     def _find(self, start: np.ndarray, thr: np.ndarray) -> np.ndarray:
         n, nb = self.n, self.n_blocks
         pos = np.minimum(start, nb * _BLOCK - 1)
-        here = (start < n) & (self.suffix[pos] <= thr)
-        # Elsewhere: the first later block whose minimum reaches the level.
-        block = np.where(here, pos >> _BLOCK_BITS, (pos >> _BLOCK_BITS) + 1)
-        away = ~here
-        block[away] = _descend(self.coarse, block[away], thr[away], nb)
-        pos = np.where(here, pos, block << _BLOCK_BITS)
-        found = block < nb
-        pos[found] = _descend(self.fine, pos[found], thr[found], nb * _BLOCK)
-        pos[~found | (start >= n)] = n
-        return np.minimum(pos, n)
+        # Reached in the rest of the own block? Else look from the next block on. The
+        # coarse descent keeps a query whose own block reaches the level where it is.
+        elsewhere = self.suffix[pos] > thr
+        block = (pos >> _BLOCK_BITS) + elsewhere
+        block = _descend(self.coarse, block, thr, nb)
+        pos = np.where(elsewhere, block << _BLOCK_BITS, pos)
+        pos = _descend(self.fine, pos, thr, nb * _BLOCK)
+        pos[start >= n] = n
+        return np.minimum(pos, n, out=pos)
