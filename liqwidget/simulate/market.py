@@ -127,7 +127,8 @@ def regime_path(sc: Scenario, clock: Clock, rng: np.random.Generator) -> np.ndar
         else np.zeros(count, dtype="int64")
     )
     stay = np.maximum(np.ceil(rng.exponential(1.0, size=count) * mean_steps[states]), 1)
-    return np.repeat(states, stay.astype("int64"))[: clock.n]
+    used = int(np.searchsorted(np.cumsum(stay), clock.n)) + 1  # stays that reach the end
+    return np.repeat(states[:used], stay[:used].astype("int64"))[: clock.n]
 
 
 def make_schedule(sc: Scenario, clock: Clock, rng: np.random.Generator) -> Schedule:
