@@ -25,17 +25,10 @@ import pandas as pd
 
 import liqwidget as lw
 from liqwidget.calibrate import baselines, calibrate
+from liqwidget.leverage import WIDE_LEVERAGE
 from liqwidget.simulate import SCENARIOS, simulate
 
-PLAIN = dict(
-    leverage={5: 0.25, 10: 0.30, 25: 0.25, 50: 0.12, 100: 0.08},
-    seed="none",
-    side_split=0.5,
-    turnover=None,
-    leverage_jitter=0.0,
-    entry="hlc3",
-)
-WIDE = {3: 0.1, 7: 0.15, 12: 0.2, 20: 0.2, 35: 0.15, 75: 0.12, 125: 0.08}
+MODELS = {"plain": lw.ClusterModel.plain(), "default": lw.ClusterModel()}
 
 
 def simulated(seeds, timeframes) -> pd.DataFrame:
@@ -43,12 +36,10 @@ def simulated(seeds, timeframes) -> pd.DataFrame:
     for (name, mix, seed), tf in itertools.product(
         itertools.product(SCENARIOS, ("own", "wide"), seeds), timeframes
     ):
-        sim = simulate(name, seed=seed, leverage=WIDE if mix == "wide" else None)
+        sim = simulate(name, seed=seed, leverage=WIDE_LEVERAGE if mix == "wide" else None)
         market = sim.market.resample(tf)
-        for label, params in (("plain", PLAIN), ("default", {})):
-            t = calibrate(
-                lw.ClusterModel(**params).estimate(market), sim.liquidations, location=False
-            ).timing
+        for label, model in MODELS.items():
+            t = calibrate(model.estimate(market), sim.liquidations, location=False).timing
             for side in ("long", "short"):
                 row = {"scenario": name, "traders": mix, "seed": seed, "timeframe": tf}
                 row |= {"side": side, "model": label, "rho": t.loc[(side, "model"), "spearman"]}
@@ -65,8 +56,8 @@ def real_sample() -> pd.DataFrame:
     o = market.column("open")
     wick = baselines(market)["wick × OI"]
     out = []
-    for label, params in (("plain", PLAIN), ("default", {})):
-        swept = lw.ClusterModel(**params).estimate(market).swept
+    for label, model in MODELS.items():
+        swept = model.estimate(market).swept
         for side, move in (
             ("long", o - market.column("low")),
             ("short", market.column("high") - o),

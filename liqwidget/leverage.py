@@ -22,6 +22,22 @@ DEFAULT_LEVERAGE: dict[float, float] = {
 }
 
 
+#: The five fixed tiers of the textbook model (see ``ClusterModel.plain``).
+PLAIN_LEVERAGE: dict[float, float] = {5: 0.25, 10: 0.30, 25: 0.25, 50: 0.12, 100: 0.08}
+
+#: A broad 3x-125x mix that differs from the model's prior, for testing the model against
+#: traders it does not assume.
+WIDE_LEVERAGE: dict[float, float] = {
+    3: 0.1,
+    7: 0.15,
+    12: 0.2,
+    20: 0.2,
+    35: 0.15,
+    75: 0.12,
+    125: 0.08,
+}
+
+
 def normalise_mix(mix: Mapping[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """Leverage values and weights summing to 1, sorted by leverage."""
     if not mix:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .estimate import ClusterEstimate, Levels
-from .leverage import DEFAULT_LEVERAGE, level_factors, normalise_mix
+from .leverage import DEFAULT_LEVERAGE, PLAIN_LEVERAGE, level_factors, normalise_mix
 from .liquidation import Brackets
 from .market import MarketData
 from .passage import FirstPassage
@@ -99,6 +99,24 @@ class ClusterModel:
         self.decay = decay
         self.turnover = turnover
         self.leverage_jitter = leverage_jitter
+
+    @classmethod
+    def plain(cls, **params) -> ClusterModel:
+        """The textbook create/consume/proportional-removal model, as a baseline.
+
+        Empty starting book, 50/50 side split, five fixed tiers (5x-100x), positions entered
+        at the end of their bar, no turnover. The defaults of :class:`ClusterModel` beat it
+        (see ``benchmarks/accuracy.py``).
+        """
+        base = dict(
+            leverage=dict(PLAIN_LEVERAGE),
+            seed="none",
+            side_split=0.5,
+            turnover=None,
+            leverage_jitter=0.0,
+            entry="hlc3",
+        )
+        return cls(**(base | params))
 
     # -------------------------------------------------------------- sklearn-style params
     def get_params(self) -> dict[str, Any]:

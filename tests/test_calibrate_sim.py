@@ -7,27 +7,16 @@ import pytest
 
 from liqwidget import ClusterModel
 from liqwidget.calibrate import calibrate, fit
+from liqwidget.leverage import WIDE_LEVERAGE
 from liqwidget.simulate import SCENARIOS, simulate
-
-#: The plain create/consume/proportional-removal model of issue 7: empty starting book, 50/50
-#: split, five fixed tiers, positions entered at the end of their bar, no turnover.
-PLAIN = dict(
-    leverage={5: 0.25, 10: 0.30, 25: 0.25, 50: 0.12, 100: 0.08},
-    seed="none",
-    side_split=0.5,
-    turnover=None,
-    leverage_jitter=0.0,
-    entry="hlc3",
-)
-#: Traders whose leverage spans 3x-125x, unlike the model's prior: a mismatched market.
-WIDE = {3: 0.1, 7: 0.15, 12: 0.2, 20: 0.2, 35: 0.15, 75: 0.12, 125: 0.08}
 
 
 @pytest.fixture(scope="module")
 def sims():
-    """Every scenario, twice: traders with the simulator's own mix and with the wide mix."""
+    """Every scenario, twice: traders with the simulator's own mix and with a wide 3x-125x
+    mix unlike the model's prior (a mismatched market)."""
     return {
-        (name, mix): simulate(name, seed=11, leverage=WIDE if mix == "wide" else None)
+        (name, mix): simulate(name, seed=11, leverage=WIDE_LEVERAGE if mix == "wide" else None)
         for name in SCENARIOS
         for mix in ("own", "wide")
     }
@@ -48,7 +37,7 @@ def test_default_beats_wick_on_every_scenario_at_5_minutes(sims):
 def test_default_beats_wick_and_plain_on_average_at_1_hour(sims):
     """Hourly bars (72 per scenario) are noisy: the claim is for the average over all."""
     default = [rho(ClusterModel(), sim, "1h") for sim in sims.values()]
-    plain = [rho(ClusterModel(**PLAIN), sim, "1h") for sim in sims.values()]
+    plain = [rho(ClusterModel.plain(), sim, "1h") for sim in sims.values()]
     for side in ("long", "short"):
         d = np.mean([r[side][0] for r in default])
         w = np.mean([r[side][1] for r in default])
