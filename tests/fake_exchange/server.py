@@ -627,15 +627,12 @@ class FakeExchange:
                 text = json.dumps(frame)
                 for sub in list(self.subscribers):
                     if sub.exchange == exchange and sub.topics & topics and not sub.ws.closed:
-                        await sub.ws.send_str(text)
-                        sent += 1
+                        sent += await _send(sub.ws, text)
         return sent
 
     async def _send_raw(self, exchange: str, text: str) -> int:
         subs = [s for s in self.subscribers if s.exchange == exchange and not s.ws.closed]
-        for sub in subs:
-            await sub.ws.send_str(text)
-        return len(subs)
+        return sum([await _send(sub.ws, text) for sub in subs])
 
     async def _drop(self, exchange: str) -> int:
         subs = [s for s in self.subscribers if s.exchange == exchange]
@@ -643,6 +640,15 @@ class FakeExchange:
             self.subscribers.remove(sub)
             await sub.ws.close(code=1001)
         return len(subs)
+
+
+async def _send(ws: web.WebSocketResponse, text: str) -> int:
+    """Send a frame; 0 if the peer has gone (e.g. a killed recorder), as on a real exchange."""
+    try:
+        await ws.send_str(text)
+    except ConnectionError:  # aiohttp's ClientConnectionResetError is one
+        return 0
+    return 1
 
 
 def _fault(exchange: str, kind: str) -> web.Response:
