@@ -17,6 +17,8 @@ the same figure (``bokeh.embed.file_html`` with BokehJS inlined). Targets: 30 sn
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -32,9 +34,19 @@ BUDGET_SECONDS = 60.0
 BUDGET_BYTES = 600 * 1024
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished worker processes."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def timed_build(opts: SiteOptions, data) -> tuple[float, object]:
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu_seconds()
     result = build_site(opts, data=data, progress=lambda m: None)
+    result.cpu = cpu_seconds() - c
     return time.perf_counter() - t, result
 
 
@@ -80,20 +92,34 @@ def main() -> int:
         data = load_data(SiteOptions(**base), work / "data")
         load_s = time.perf_counter() - t
         print(f"data: {data.name} — {data.origin} ({load_s:.1f} s to load)")
+        load = os.getloadavg()[0]
+        print(
+            f"machine: {os.cpu_count()} CPUs, load average {load:.1f} at start (shared machine: "
+            "wall times vary with other work; CPU seconds do not)"
+        )
 
         cold = SiteOptions(**base, out=work / "cold", cache_dir=work / "cache")
         cold_s, result = timed_build(cold, data)
         n = len(result.snapshots)
         parts = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
-        print(f"\ncold build, {n} snapshots, {cold.jobs} worker(s): {cold_s:6.1f} s  ({parts})")
+        print(
+            f"\ncold build, {n} snapshots, {cold.jobs} worker(s): {cold_s:6.1f} s wall, "
+            f"{result.cpu:5.1f} s CPU  ({parts})"
+        )
         warm_s, warm = timed_build(cold, data)
-        print(f"warm rebuild (all {warm.reused} cached):      {warm_s:6.1f} s")
+        print(
+            f"warm rebuild (all {warm.reused} cached):      {warm_s:6.1f} s wall, "
+            f"{warm.cpu:5.1f} s CPU"
+        )
         if not args.skip_reference:
             ref = SiteOptions(
                 **base, out=work / "ref", cache_dir=work / "ref-cache", incremental=False, jobs=1
             )
-            ref_s, _ = timed_build(ref, data)
-            print(f"plain reference (1 process, no cache):  {ref_s:6.1f} s")
+            ref_s, ref_result = timed_build(ref, data)
+            print(
+                f"plain reference (1 process, no cache):  {ref_s:6.1f} s wall, "
+                f"{ref_result.cpu:5.1f} s CPU"
+            )
             print(
                 f"  → cold build {ref_s / cold_s:.1f}× faster, warm rebuild {ref_s / warm_s:.1f}×"
             )

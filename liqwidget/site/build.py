@@ -132,6 +132,11 @@ def generate_snapshot(
 _WORKER_DATA: SiteData | None = None
 
 
+def _init_worker(data: SiteData) -> None:
+    global _WORKER_DATA
+    _WORKER_DATA = data
+
+
 def _worker_job(job: tuple[str, SnapshotSpec, str, Path]) -> tuple[str, dict[str, bytes]]:
     key, spec, site_url, tmp = job
     assert _WORKER_DATA is not None
@@ -139,20 +144,19 @@ def _worker_job(job: tuple[str, SnapshotSpec, str, Path]) -> tuple[str, dict[str
 
 
 def _generate_all(data: SiteData, todo, site_url: str, tmp: Path, jobs: int):
-    """Generate snapshots, in ``jobs`` forked worker processes when there is more than one."""
-    global _WORKER_DATA
+    """Generate snapshots, in ``jobs`` forked worker processes when there is more than one.
+
+    The workers are forked (they inherit the data and the imported modules, and callers need
+    no ``if __name__ == "__main__"`` guard); without ``fork`` the work runs in this process.
+    """
     jobs = max(1, min(jobs, len(todo)))
-    work = [(key, spec, site_url, tmp) for key, spec in todo]
     if jobs == 1 or "fork" not in mp.get_all_start_methods():
         for key, spec in todo:
             yield key, generate_snapshot(data, spec, site_url, tmp)
         return
-    _WORKER_DATA = data  # inherited by the forked workers, never pickled
-    try:
-        with mp.get_context("fork").Pool(jobs) as pool:
-            yield from pool.imap(_worker_job, work)
-    finally:
-        _WORKER_DATA = None
+    work = [(key, spec, site_url, tmp) for key, spec in todo]
+    with mp.get_context("fork").Pool(jobs, initializer=_init_worker, initargs=(data,)) as pool:
+        yield from pool.imap(_worker_job, work)
 
 
 def load_data(options: SiteOptions, cache_dir: Path) -> SiteData:
