@@ -333,3 +333,16 @@ def test_numbers_table_calls_near_equal_sides_even():
     assert "about even (longs ahead by 5.3 %)" in numbers_table(kn(100e6, 95e6))
     assert "**shorts** (3.0 × the other side)" in numbers_table(kn(100e6, 300e6))
     assert "neither side" in numbers_table(kn(0.0, 0.0))
+
+
+def test_a_snapshot_uses_only_data_known_at_its_time(sample):
+    from liqwidget.site.snapshot import compute
+
+    t = sample.index[3000]
+    spec = SnapshotSpec(t, t - pd.Timedelta("6h"))
+    full = compute(SiteData(sample, None, "BTC/USDT", "sample", False), spec)
+    cut = SiteData(sample.slice(end=t - sample.timeframe), None, "BTC/USDT", "sample", False)
+    known = compute(cut, spec)
+    assert full.estimate.market.index[-1] == t - sample.timeframe
+    assert full.numbers.to_dict() == known.numbers.to_dict()
+    assert full.time_range[1] == t and full.numbers.time == t
