@@ -79,6 +79,7 @@ def fake():
         yield fx
 
 
+@pytest.mark.slow
 def test_sigkill_loses_nothing_committed_and_restart_continues(fake, tmp_path):
     path = tmp_path / "rec.sqlite"
     t0 = int(time.time() * 1000)
