@@ -68,6 +68,10 @@ class ClusterModel:
     leverage_jitter:
         Log-width of the band of leverage each tier covers (0: exact tiers). Each bar's
         levels are dithered within the band, so the estimate has no gaps between tiers.
+    tick:
+        Price grid of the levels: each level is rounded to a multiple of ``tick`` (e.g. the
+        exchange's tick size, 0.1 for BTCUSDT). ``None`` keeps exact prices. The display
+        grid is chosen separately, in :meth:`ClusterEstimate.grid`.
     """
 
     def __init__(
@@ -85,6 +89,7 @@ class ClusterModel:
         decay: str | pd.Timedelta | None = None,
         turnover: str | pd.Timedelta | None = "12h",
         leverage_jitter: float = 0.3,
+        tick: float | None = None,
     ):
         self.leverage = dict(DEFAULT_LEVERAGE if leverage is None else leverage)
         self.side_split = side_split
@@ -99,6 +104,7 @@ class ClusterModel:
         self.decay = decay
         self.turnover = turnover
         self.leverage_jitter = leverage_jitter
+        self.tick = tick
 
     @classmethod
     def plain(cls, **params) -> ClusterModel:
@@ -224,6 +230,8 @@ class ClusterModel:
             birth[block].reshape(-1, lev.size)[:] = (bars + 1)[:, None]
             side[at : block.stop] = s
             at = block.stop
+        if self.tick is not None:
+            np.multiply(np.round(price / self.tick), self.tick, out=price)
         levels = Levels(price, weight, side, tier, birth, lev)
         if (weight <= 0).any():
             levels = levels.subset(weight > 0)
@@ -368,6 +376,8 @@ class ClusterModel:
                 raise ValueError(f"{name} half-life must be positive, got {v}")
         if not 0.0 <= float(self.leverage_jitter) <= 2.0:
             raise ValueError(f"leverage_jitter must be in [0, 2], got {self.leverage_jitter}")
+        if self.tick is not None and not float(self.tick) > 0:
+            raise ValueError(f"tick must be positive, got {self.tick}")
         if not self.position_notional > 0:
             raise ValueError("position_notional must be positive")
 

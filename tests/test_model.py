@@ -181,6 +181,14 @@ def test_side_split_options(sample):
         ClusterModel(side_split="taker").long_share(green)
 
 
+def test_tick_snaps_levels_to_the_price_grid(sample):
+    est = ClusterModel(tick=0.5).estimate(sample)
+    prices = est.levels["price"].to_numpy()
+    np.testing.assert_allclose(prices * 2, np.round(prices * 2), atol=1e-6)
+    with pytest.raises(ValueError, match="tick"):
+        ClusterModel(tick=0).estimate(sample)
+
+
 def test_decay_shrinks_the_book(sample):
     plain = ClusterModel(turnover=None).estimate(sample).book["outstanding_long"].iloc[-1]
     decayed = ClusterModel(turnover=None, decay="1D").estimate(sample).book["outstanding_long"]
