@@ -402,3 +402,16 @@ def test_true_flows_balance_the_book(sim):
         .all()
         .all()
     )
+
+
+def test_volatility_regimes_change_the_step_size():
+    s = simulate("calm-range", seed=8, feedback=False)
+    r = np.diff(np.log(s.path.to_numpy()))
+    mult = s.volatility.to_numpy()[1:]
+    levels = np.unique(mult)
+    assert levels.size >= 2  # the hidden chain visited several regimes
+    sd = {m: r[mult == m].std() for m in levels}
+    print("step volatility by regime:", {float(m): f"{v:.2e}" for m, v in sd.items()})
+    # Realised step volatility rises with the regime's multiplier, roughly in proportion.
+    lo, hi = levels[0], levels[-1]
+    assert sd[hi] > sd[lo] * (hi / lo) * 0.7

@@ -91,4 +91,6 @@ def simulate(
     rule = PriceRule.from_scenario(sc, clock)
     path = run_steps(traders, schedule, rule, sc.start_price)
     outcome = resolve(traders, path)
-    return build_simulation(sc, int(seed), clock, traders, path, outcome, background, oi_valuation)
+    return build_simulation(
+        sc, int(seed), clock, traders, path, outcome, background, oi_valuation, schedule.regime
+    )

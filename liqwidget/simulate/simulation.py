@@ -48,7 +48,8 @@ class Simulation:
     Attributes: ``market`` (bars), ``liquidations`` (event frame), ``positions`` (one row
     per position), ``leverage`` (the true leverage mix), ``long_share`` (share of the
     notional opened during the bars that went long), ``path`` (price at every simulation
-    step) and ``forced`` (long/short liquidation notional per step, as the price loop saw it).
+    step), ``forced`` (long/short liquidation notional per step, as the price loop saw it)
+    and ``volatility`` (the hidden regime's volatility multiplier at every step).
     """
 
     scenario: Scenario
@@ -60,6 +61,7 @@ class Simulation:
     long_share: float
     path: pd.Series
     forced: pd.DataFrame
+    volatility: pd.Series
     truth: TrueBook = field(repr=False)
     oi_valuation: str = "entry"
 
@@ -200,6 +202,7 @@ def build_simulation(
     outcome: Outcome,
     background: np.ndarray,
     oi_valuation: str,
+    regime: np.ndarray,
 ) -> Simulation:
     tick = sc.tick
     n, w, bars, per = clock.n, clock.warmup, clock.bars, clock.per_bar
@@ -291,6 +294,9 @@ def build_simulation(
         long_share=long_share,
         path=path_series,
         forced=forced,
+        volatility=pd.Series(
+            np.array([m for m, _ in sc.regimes])[regime], index=path_series.index, name="regime"
+        ),
         truth=truth,
         oi_valuation=oi_valuation,
     )
