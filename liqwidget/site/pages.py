@@ -27,7 +27,7 @@ EMBED_TO_ROOT = "../../"
 MD_TO_ROOT = "../../../"
 #: The explainer on the model and its accuracy, relative to a snapshot post's Markdown file.
 METHOD_LINK = "../how-the-model-works.md"
-EMBED_HEIGHT = 660
+EMBED_HEIGHT = 630
 
 
 def post_path(slug: str) -> str:
@@ -236,7 +236,7 @@ def embed_html(snapshot, name: str, figure) -> str:
 <style>
   html, body {{ margin: 0; padding: 0; background: #fff; color: #222;
     font: 13px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }}
-  .lw-embed {{ padding: 6px 8px; }}
+  .lw-embed {{ padding: 4px; }}
   .lw-caption {{ margin: 4px 2px 0; color: #555; }}
   .lw-caption a {{ color: #1f5fa8; }}
   noscript img {{ max-width: 100%; }}
