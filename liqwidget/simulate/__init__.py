@@ -58,6 +58,13 @@ def simulate(
 ) -> Simulation:
     """Simulate a named scenario; the same scenario, seed and options give the same market.
 
+    Scenarios (full descriptions in :data:`SCENARIOS`): ``calm-range`` (a quiet range,
+    levels build on both sides), ``long-squeeze`` (crowded longs, then a cascade down),
+    ``short-squeeze`` (crowded shorts, then a squeeze up), ``grind-and-sweep`` (a slow grind
+    into a dense long band, then a sweep through it). Each gives three days of 1-minute
+    bars after a one-day warm-up, around 62,000 with a few hundred million USD of open
+    interest, in one to two seconds.
+
     ``timeframe`` is the bar size (a whole number of simulation ``step`` s; the price is
     simulated every step and bars take the open, extremes and close of their steps).
     ``days``, ``feedback``, ``leverage`` (``{leverage: weight}``), ``long_share`` (default
