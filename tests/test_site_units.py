@@ -313,6 +313,14 @@ def test_store_source_reads_bars_and_recorded_liquidations(tmp_path, sample):
         load_source("store", store_path=str(path), symbol="ETH/USDT:USDT")
 
 
+def test_missing_store_file_is_not_created(tmp_path):
+    from liqwidget.site.source import load_source
+
+    with pytest.raises(FileNotFoundError, match="no store at"):
+        load_source("store", store_path=str(tmp_path / "none.sqlite"))
+    assert not (tmp_path / "none.sqlite").exists()
+
+
 def test_unknown_source_is_named():
     from liqwidget.site.source import load_source
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import importlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -121,9 +122,15 @@ def _load_sim(scenario: str, seed: int) -> SiteData:
 
 
 def _load_store(store_path: str | None, symbol: str | None, exchange: str | None) -> SiteData:
-    from ..store import Store
+    from ..store import Store, default_path
 
-    with Store(store_path) as store:
+    path = Path(store_path).expanduser() if store_path else default_path()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no store at {path}; record or fetch data into it first (see `liqwidget --help`), "
+            "pass --store FILE, or build from built-in data with --source sim"
+        )
+    with Store(path) as store:
         series = store.series()
         if symbol is not None:
             series = series[series["symbol"] == symbol]
