@@ -29,6 +29,8 @@ FORMULAS: tuple[str, ...] = ("simple", "binance", "bybit", "okx")
 def side_sign(side) -> np.ndarray:
     """+1 for long, -1 for short; accepts 'long'/'short', +1/-1 or booleans (True = long)."""
     arr = np.asarray(side)
+    if arr.dtype.kind == "O" and arr.size and all(isinstance(x, str) for x in arr.ravel()):
+        arr = arr.astype(str)
     if arr.dtype.kind in "US":
         low = np.char.lower(arr.astype(str))
         ok = np.isin(low, ["long", "short", "buy", "sell"])

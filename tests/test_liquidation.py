@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from liqwidget import Brackets, liquidation_price, load_brackets
 from liqwidget.leverage import level_factors
+from liqwidget.liquidation import side_sign
 
 
 def test_binance_worked_example():
@@ -64,6 +65,13 @@ def test_bybit_equals_simple_without_deduction_and_okx_form():
     assert float(okx) == pytest.approx(30_000 * 0.95 / (1 - 0.0045))
     bybit = liquidation_price(30_000, 20, "long", "bybit", mmr=0.01, cum=100, quantity=2)
     assert float(bybit) == pytest.approx(30_000 * (1 - 0.05 + 0.01) - 50)
+
+
+def test_sides_from_pandas_text_columns():
+    import pandas as pd
+
+    sides = pd.Series(["long", "short", "LONG"]).to_numpy()  # object dtype in pandas 3
+    np.testing.assert_array_equal(side_sign(sides), [1.0, -1.0, 1.0])
 
 
 def test_bad_arguments_are_named():
