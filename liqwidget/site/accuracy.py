@@ -27,6 +27,7 @@ class SideScore:
     baseline_spearman: float
     location_share: float | None  # real notional in the model's top-decile price bins
     random_share: float | None
+    nearest_share: float | None  # ... in the bins nearest to price (a naive baseline)
 
     @property
     def beats_baseline(self) -> bool:
@@ -68,6 +69,7 @@ def _side(cal: Calibration, side: str) -> SideScore | None:
         baseline_spearman=float(others[best]),
         location_share=float(row["model_top_decile_share"].iloc[0]) if has_loc else None,
         random_share=float(row["random_bins_share"].iloc[0]) if has_loc else None,
+        nearest_share=float(row["nearest_bins_share"].iloc[0]) if has_loc else None,
     )
 
 

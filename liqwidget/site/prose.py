@@ -308,46 +308,57 @@ def trust(acc: Accuracy | None, simulated: bool, w: Writer, method_link: str) ->
         )
         return f"{caveat} {score}"
     truth = "the simulator's true liquidations" if simulated else "recorded liquidations"
-    parts = [
+    sides = acc.sides
+    names = " and ".join(f"{x.side}s" for x in sides)
+
+    def each(values: list[str]) -> str:
+        return values[0] if len(values) == 1 else " and ".join(values)
+
+    timing = (
         f"Checked against {truth} ({acc.events:,} events over {acc.bars:,} bars up to this "
-        "snapshot), the timing of the estimate scores as follows."
-    ]
-    for s in acc.sides:
-        line = (
-            f"For {s.side} liquidations the per-bar swept notional has a Spearman rank "
-            f"correlation of {s.spearman:.2f} with what really happened, and "
-            f"{pct(s.precision)} of its top-decile bars were also top-decile liquidation bars "
-            f"(95 % interval {pct(s.low)}–{pct(s.high)}; random picks would score 10 %)"
+        f"snapshot), the estimate's swept notional per bar ranks with the real liquidations "
+        f"at a Spearman correlation of {each([f'{x.spearman:.2f}' for x in sides])} "
+        f"({names}), and {each([pct(x.precision) for x in sides])} of its top-decile bars were "
+        f"top-decile liquidation bars too (95 % intervals "
+        f"{each([f'{pct(x.low)}–{pct(x.high)}' for x in sides])}; random picks score 10 %)."
+    )
+    beaten = [x for x in sides if x.beats_baseline]
+    if len(beaten) == len(sides):
+        verdict = w.pick(
+            [
+                f" That beats the strongest naive baseline, "
+                f"{each([f'{x.baseline} at {x.baseline_spearman:.2f}' for x in sides])}.",
+                f" No naive rule does as well: the best one, "
+                f"{each([f'{x.baseline} ({x.baseline_spearman:.2f})' for x in sides])}, "
+                "trails it.",
+            ]
         )
-        if s.beats_baseline:
-            line += (
-                f", better than the best naive baseline, {s.baseline} ({s.baseline_spearman:.2f})."
-            )
-        else:
-            line += (
-                f". That does **not** beat the naive baseline {s.baseline} "
-                f"({s.baseline_spearman:.2f}): on this side the model adds nothing over "
-                "watching volatility."
-            )
-        parts.append(line)
-    located = [s for s in acc.sides if s.location_share is not None]
+    else:
+        verdict = "".join(
+            f" On the {x.side} side it does **not** beat the naive baseline {x.baseline} "
+            f"({x.baseline_spearman:.2f}): there the timing signal is no better than watching "
+            "volatility."
+            for x in sides
+            if not x.beats_baseline
+        )
+    located = [x for x in sides if x.location_share is not None]
+    where = ""
     if located:
-        weak = [s for s in located if s.location_share <= (s.random_share or 0.0)]
-        shares = "; ".join(
-            f"{s.side}s {pct(s.location_share)} (random bins {pct(s.random_share or 0)})"
-            for s in located
+        where = (
+            f" As for where they happened, {each([pct(x.location_share) for x in located])} of "
+            f"the {' and '.join(f'{x.side}' for x in located)} liquidation notional fell in the "
+            f"model's densest tenth of price bands (random bands: "
+            f"{pct(located[0].random_share or 0)}"
         )
-        parts.append(
-            "Where the liquidations happened is harder: the share of real notional that fell in "
-            f"the model's top-decile price bands was {shares}."
-            + (
-                " Where that is no better than random, read the bands as rough zones, not "
-                "precise prices."
-                if weak
-                else ""
+        if all(x.nearest_share is not None for x in located):
+            where += (
+                f"; simply taking the bands nearest to price: "
+                f"{each([pct(x.nearest_share) for x in located])}"
             )
-        )
-    return caveat + " " + " ".join(parts)
+        where += ")."
+        if any((x.nearest_share or 0) > x.location_share for x in located):
+            where += " Read the bands as zones a little wider than drawn, not as exact prices."
+    return caveat + " " + timing + verdict + where
 
 
 def commentary(
