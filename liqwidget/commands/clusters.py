@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..data_sources import SOURCES, load_market
 from ..model import ClusterModel
+from ..site.source import SOURCES, load_source
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,21 +15,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Estimate liquidation clusters and print the densest long and short bands "
         "with their distance from the last price.",
     )
-    p.add_argument("--source", choices=SOURCES, default="sample", help="data (default: sample)")
+    p.add_argument(
+        "--source", choices=SOURCES, default="sample", help="data to use (default: sample)"
+    )
     p.add_argument("--top", type=int, default=5, help="bands per side (default 5)")
     p.add_argument("--band", type=float, default=0.25, help="band width in %% of price (0.25)")
+    p.add_argument("--store", default=None, help="store path for --source store")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    market = load_market(args.source)
+    data = load_source(args.source, store_path=args.store)
+    market = data.market
     est = ClusterModel().estimate(market)
     price = est.price_at()
     top = est.top_clusters(n=args.top, bin_width=args.band / 100)
-    print(f"{market!r}")
-    print(f"model: {ClusterModel()!r} (defaults); last price {price:,.2f}")
+    print(f"{data.name}: {data.origin}")
+    print(f"{market!r}; last price {price:,.2f}")
     print(
-        "Estimated clusters are a model of where liquidations would trigger, not a list of orders."
+        "Estimated clusters come from a model of where forced closes would trigger "
+        "(default ClusterModel); they are not a list of orders."
     )
     for side, where in (("short", "above"), ("long", "below")):
         rows = top[top["side"] == side]
