@@ -34,6 +34,15 @@ from .feeds import feed_info
 
 log = logging.getLogger(__name__)
 
+#: Errors that reconnecting cannot fix; anything else from ccxt leads to a reconnect.
+PERMANENT = (
+    ccxt.BadSymbol,
+    ccxt.BadRequest,
+    ccxt.AuthenticationError,
+    ccxt.PermissionDenied,
+    ccxt.NotSupported,
+)
+
 
 @dataclass
 class RecorderSettings:
@@ -171,6 +180,11 @@ class Recorder:
                             blind_since = None
                             attempt = 0
                     await _first_failure(tasks)
+                except PERMANENT as exc:
+                    raise ExchangeDataError(
+                        f"{ex_id}: the liquidation stream was refused ({type(exc).__name__}: "
+                        f"{_short(exc)}); check the exchange and symbols"
+                    ) from exc
                 except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
                     stats.connected = False
                     stats.reconnects += 1
