@@ -46,8 +46,9 @@ FEEDS: dict[str, FeedInfo] = {
     "okx": FeedInfo(
         "okx",
         complete=False,
-        note="OKX publishes at most one liquidation order per contract per second; totals in "
-        "busy seconds are a lower bound.",
+        note="OKX's public liquidation channel is not a complete record (its API notes "
+        "describe sampling, at most one order per contract per second); totals in busy "
+        "seconds are a lower bound.",
         price="bankruptcy price",
         long_side="sell",
     ),
