@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .book import CHUNK, alive_sum, amount_at
-from .heatmap import Heatmap, bin_index, price_bins, time_columns
+from .heatmap import Heatmap, bin_index, book_grid, price_bins
 from .market import MarketData
 
 SIDES = ("long", "short")
@@ -159,28 +159,14 @@ class ClusterEstimate:
         ``price_range`` (default: traded range plus a margin) are not drawn.
         """
         lv = self.raw
-        m = self.market
-        time_edges, states = time_columns(m.index, m.timeframe, width, time_range)
-        edges = price_bins(m.column("low"), m.column("high"), height, price_range)
-
-        def bins(part: slice) -> np.ndarray:
-            pbin = bin_index(lv.price[part], edges)
-            return np.where(pbin >= 0, lv.side[part].astype("int64") * height + pbin, -1)
-
-        cells = alive_sum(lv.birth, lv.death, lv.weight, bins, 2 * height, states, self.log_level)
-        return Heatmap(
-            time_edges=time_edges,
-            price_edges=edges,
-            long=cells[:height],
-            short=cells[height:],
-        )
+        return book_grid(
+            self.market, lv.price, lv.side, lv.birth, lv.death, lv.weight,
+            width, height, price_range, time_range, self.log_level,
+        )  # fmt: skip
 
     def state_at(self, t) -> int:
         """Book state shown at time ``t``: after the last bar that ended by ``t``."""
-        ts = pd.Timestamp(t)
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-        bar_end = self.market.index.asi8 + self.market.timeframe.value
-        return int(np.searchsorted(bar_end, ts.value, side="right"))
+        return self.market.state_at(t)
 
     def levels_at(
         self, t=None, bins: int = 200, price_range: tuple[float, float] | None = None

@@ -118,3 +118,30 @@ def bin_index(prices: np.ndarray, edges: np.ndarray) -> np.ndarray:
     i = np.floor(scaled, out=scaled).astype("int64")
     i[(i < 0) | (i >= n)] = -1
     return i
+
+
+def book_grid(
+    market,
+    price: np.ndarray,
+    side: np.ndarray,
+    birth: np.ndarray,
+    death: np.ndarray,
+    weight: np.ndarray,
+    width: int,
+    height: int,
+    price_range: tuple | None = None,
+    time_range: tuple | None = None,
+    log_level: np.ndarray | None = None,
+) -> Heatmap:
+    """A book of levels (price, side 0/1, lifetime in book states, amount) as a Heatmap."""
+    from .book import alive_sum
+
+    time_edges, states = time_columns(market.index, market.timeframe, width, time_range)
+    edges = price_bins(market.column("low"), market.column("high"), height, price_range)
+
+    def bins(part: slice) -> np.ndarray:
+        pbin = bin_index(price[part], edges)
+        return np.where(pbin >= 0, np.asarray(side[part], dtype="int64") * height + pbin, -1)
+
+    cells = alive_sum(birth, death, weight, bins, 2 * height, states, log_level)
+    return Heatmap(time_edges, edges, cells[:height], cells[height:])

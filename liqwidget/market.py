@@ -138,6 +138,13 @@ class MarketData:
         """Whether an optional column is present."""
         return name in self.frame.columns
 
+    def state_at(self, t) -> int:
+        """Number of bars that have ended by time ``t``: the book state shown at ``t``."""
+        ts = pd.Timestamp(t)
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        bar_end = self.index.asi8 + self.timeframe.value
+        return int(np.searchsorted(bar_end, ts.value, side="right"))
+
     def slice(self, start=None, end=None) -> MarketData:
         """Bars with ``start <= time <= end`` (either bound may be None)."""
         sub = self.frame.loc[start:end]

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..book import alive_sum
-from ..heatmap import Heatmap, bin_index, price_bins, time_columns
+from ..heatmap import Heatmap, bin_index, book_grid, price_bins
 from ..market import MarketData
 from .agents import LONG, Traders
 from .engine import Outcome, Path
@@ -85,25 +85,15 @@ class Simulation:
         Same grid and conventions as :meth:`ClusterEstimate.grid`, so the two can be
         compared cell by cell (notional is the positions' quote notional at entry).
         """
-        tb, m = self.truth, self.market
-        time_edges, states = time_columns(m.index, m.timeframe, width, time_range)
-        edges = price_bins(m.column("low"), m.column("high"), height, price_range)
-        pbin = bin_index(tb.price, edges)
-        bins = np.where(pbin >= 0, tb.side.astype("int64") * height + pbin, -1)
-        cells = alive_sum(tb.birth, tb.death, tb.notional, bins, 2 * height, states)
-        return Heatmap(
-            time_edges=time_edges,
-            price_edges=edges,
-            long=np.ascontiguousarray(cells[:height], dtype="float64"),
-            short=np.ascontiguousarray(cells[height:], dtype="float64"),
-        )
+        tb = self.truth
+        return book_grid(
+            self.market, tb.price, tb.side, tb.birth, tb.death, tb.notional,
+            width, height, price_range, time_range,
+        )  # fmt: skip
 
     def state_at(self, t) -> int:
         """Book state at time ``t``: after the last bar that ended by ``t``."""
-        ts = pd.Timestamp(t)
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-        bar_end = self.market.index.asi8 + self.market.timeframe.value
-        return int(np.searchsorted(bar_end, ts.value, side="right"))
+        return self.market.state_at(t)
 
     def truth_levels_at(
         self, t=None, bins: int = 200, price_range: tuple[float, float] | None = None
