@@ -415,9 +415,10 @@ class Store:
         return frame
 
     def export_parquet(self, directory: str | os.PathLike, **filters) -> dict[str, Path]:
-        """Write ``liquidations.parquet``, ``gaps.parquet`` and ``bars.parquet`` (every stored
-        bar with its raw OI columns) into ``directory``. ``filters`` (exchange, symbol, start,
-        end) narrow the liquidations and gaps. Needs pyarrow."""
+        """Write ``liquidations.parquet``, ``gaps.parquet``, ``bars.parquet`` (every stored
+        candle) and ``open_interest.parquet`` (OI as reported: ``amount`` in contracts,
+        ``value`` in quote, ``contract_size``) into ``directory``. ``filters`` (exchange,
+        symbol, start, end) narrow the liquidations and gaps. Needs pyarrow."""
         try:
             import pyarrow  # noqa: F401
         except ImportError as exc:  # pragma: no cover - pyarrow ships with the test extra
@@ -426,7 +427,8 @@ class Store:
             ) from exc
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        paths = {name: out / f"{name}.parquet" for name in ("liquidations", "gaps", "bars")}
+        names = ("liquidations", "gaps", "bars", "open_interest")
+        paths = {name: out / f"{name}.parquet" for name in names}
         self.load_liquidations(**filters).to_parquet(paths["liquidations"], index=False)
         self.gaps(**filters).to_parquet(paths["gaps"], index=False)
         rows = self._query(
@@ -449,6 +451,16 @@ class Store:
         )
         bars.insert(3, "time", _times(bars.pop("ts").to_numpy(dtype="int64")))
         bars.to_parquet(paths["bars"], index=False)
+        rows = self._query(
+            "SELECT exchange, symbol, period, ts, amount, value, contract_size FROM open_interest "
+            "ORDER BY exchange, symbol, period, ts"
+        )
+        oi = pd.DataFrame(
+            rows,
+            columns=["exchange", "symbol", "period", "ts", "amount", "value", "contract_size"],
+        )
+        oi.insert(3, "time", _times(oi.pop("ts").to_numpy(dtype="int64")))
+        oi.to_parquet(paths["open_interest"], index=False)
         return paths
 
 

@@ -233,8 +233,12 @@ def test_coverage_merges_and_reports_holes(store):
 def test_export_parquet(store, tmp_path):
     store.write_liquidations(events(6))
     store.write_bars("x", "S", "5m", bars(4, int(T0.value // 1_000_000)))
+    store.write_open_interest("x", "S", "5m", [(int(T0.value // 1_000_000), 7.0, None, 0.01)])
     store.add_gap("x", "S", T0, T0 + pd.Timedelta(minutes=1), "drop")
     paths = store.export_parquet(tmp_path / "out")
+    oi = pd.read_parquet(paths["open_interest"])
+    assert oi[["amount", "contract_size"]].values.tolist() == [[7.0, 0.01]]
+    assert oi["time"].iloc[0] == T0
     liq = pd.read_parquet(paths["liquidations"])
     pd.testing.assert_frame_equal(liq, store.load_liquidations(), check_dtype=False)
     assert len(pd.read_parquet(paths["bars"])) == 4
