@@ -74,6 +74,8 @@ def test_three_exchanges_recorded_at_once(fake, store):
             "bybit": liqs(5, t0 + 100) + liqs(2, t0 + 100, "ETHUSDT"),
             "okx": liqs(4, t0 + 200, "BTC-USDT-SWAP"),
         }
+        # OKX streams every swap on one channel: other contracts must be left out.
+        assert fake.push("okx", liqs(2, t0, "ETH-USDT-SWAP")) == 2
         for ex, events in sent.items():
             assert fake.push(ex, events) == len(events)
         wait_for(lambda: store.count_liquidations() == 20, what="20 stored events")
