@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .book import CHUNK, alive_sum, amount_at
-from .heatmap import Heatmap, bin_index, book_grid, price_bins
+from .heatmap import Heatmap, book_grid, price_profile
 from .market import MarketData
 
 SIDES = ("long", "short")
@@ -179,17 +179,11 @@ class ClusterEstimate:
         lv = self.raw
         state = self.n_bars if t is None else self.state_at(t)
         alive = (lv.birth <= state) & (state < lv.death)
-        m = self.market
-        edges = price_bins(m.column("low"), m.column("high"), bins, price_range)
-        pbin = bin_index(lv.price[alive], edges)
-        amt = amount_at(lv.weight[alive], lv.birth[alive], state, self.log_level)
-        n_t = lv.leverage.size
-        col = lv.side[alive].astype("int64") * n_t + lv.tier[alive]
-        ok = pbin >= 0
-        flat = np.bincount(pbin[ok] * 2 * n_t + col[ok], weights=amt[ok], minlength=bins * 2 * n_t)
-        cols = pd.MultiIndex.from_product([SIDES, lv.leverage], names=["side", "leverage"])
-        index = pd.Index(0.5 * (edges[:-1] + edges[1:]), name="price")
-        return pd.DataFrame(flat.reshape(bins, 2 * n_t), index=index, columns=cols)
+        amount = amount_at(lv.weight[alive], lv.birth[alive], state, self.log_level)
+        return price_profile(
+            self.market, lv.price[alive], lv.side[alive], lv.tier[alive], lv.leverage,
+            amount, bins, price_range,
+        )  # fmt: skip
 
     def price_at(self, t=None) -> float:
         """Close of the last bar shown at time ``t`` (default: the last bar)."""

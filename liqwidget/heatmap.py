@@ -145,3 +145,28 @@ def book_grid(
 
     cells = alive_sum(birth, death, weight, bins, 2 * height, states, log_level)
     return Heatmap(time_edges, edges, cells[:height], cells[height:])
+
+
+def price_profile(
+    market,
+    price: np.ndarray,
+    side: np.ndarray,
+    tier: np.ndarray,
+    leverage: np.ndarray,
+    amount: np.ndarray,
+    bins: int = 200,
+    price_range: tuple | None = None,
+) -> pd.DataFrame:
+    """Amounts per price bin split by side and leverage tier (the liquidation-map bars).
+
+    Rows are price-bin centres; columns a ``(side, leverage)`` MultiIndex.
+    """
+    edges = price_bins(market.column("low"), market.column("high"), bins, price_range)
+    pbin = bin_index(price, edges)
+    n_t = leverage.size
+    col = np.asarray(side, dtype="int64") * n_t + tier
+    ok = pbin >= 0
+    flat = np.bincount(pbin[ok] * 2 * n_t + col[ok], weights=amount[ok], minlength=bins * 2 * n_t)
+    cols = pd.MultiIndex.from_product([["long", "short"], leverage], names=["side", "leverage"])
+    index = pd.Index(0.5 * (edges[:-1] + edges[1:]), name="price")
+    return pd.DataFrame(flat.reshape(bins, 2 * n_t), index=index, columns=cols)

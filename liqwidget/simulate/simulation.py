@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..book import alive_sum
-from ..heatmap import Heatmap, bin_index, book_grid, price_bins
+from ..heatmap import Heatmap, book_grid, price_profile
 from ..market import MarketData
 from .agents import LONG, Traders
 from .engine import Outcome, Path
@@ -103,20 +103,13 @@ class Simulation:
         Shaped like :meth:`ClusterEstimate.levels_at`: rows are price-bin centres, columns a
         ``(side, leverage)`` MultiIndex.
         """
-        tb, m = self.truth, self.market
-        state = len(m) if t is None else self.state_at(t)
+        tb = self.truth
+        state = len(self.market) if t is None else self.state_at(t)
         alive = (tb.birth <= state) & (state < tb.death)
-        edges = price_bins(m.column("low"), m.column("high"), bins, price_range)
-        pbin = bin_index(tb.price[alive], edges)
-        n_t = tb.leverage.size
-        col = tb.side[alive].astype("int64") * n_t + tb.tier[alive]
-        ok = pbin >= 0
-        flat = np.bincount(
-            pbin[ok] * 2 * n_t + col[ok], weights=tb.notional[alive][ok], minlength=bins * 2 * n_t
-        )
-        cols = pd.MultiIndex.from_product([list(SIDES), tb.leverage], names=["side", "leverage"])
-        index = pd.Index(0.5 * (edges[:-1] + edges[1:]), name="price")
-        return pd.DataFrame(flat.reshape(bins, 2 * n_t), index=index, columns=cols)
+        return price_profile(
+            self.market, tb.price[alive], tb.side[alive], tb.tier[alive], tb.leverage,
+            tb.notional[alive], bins, price_range,
+        )  # fmt: skip
 
     @cached_property
     def book(self) -> pd.DataFrame:
