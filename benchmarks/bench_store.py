@@ -44,13 +44,15 @@ def make_events(start: int, n: int, t0_ms: int) -> pd.DataFrame:
     )
 
 
-def reader(path: str, stop, out) -> None:
+def reader(path: str, ready, stop, out) -> None:
     """Follow the store and query the last minute until told to stop."""
     from liqwidget.store import Store
 
     follow, window, window_rows, lags = [], [], [], []
     seen = 0
     with Store(path) as store:
+        store.events_since(0)  # warm up before saying ready
+        ready.set()
         cursor = 0
         next_window = time.perf_counter()
         while not stop.is_set():
@@ -79,11 +81,12 @@ def paced(path: Path, rate: int, seconds: float) -> dict:
     from liqwidget.store import Store
 
     ctx = mp.get_context("spawn")
-    stop, out = ctx.Event(), ctx.Queue()
-    proc = ctx.Process(target=reader, args=(str(path), stop, out))
+    ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
+    proc = ctx.Process(target=reader, args=(str(path), ready, stop, out))
     with Store(path) as store:
         proc.start()
-        time.sleep(1.5)  # let the reader import and open the store
+        if not ready.wait(120):  # the reader has imported everything and opened the store
+            raise RuntimeError("the reader process did not start")
         commits, produced, pending, oldest, backlog = [], 0, [], None, 0
         start = time.perf_counter()
         while True:
