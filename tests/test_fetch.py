@@ -115,6 +115,28 @@ def test_transient_errors_give_up_with_a_clear_message(fake, store):
     fake.clear_faults()
 
 
+def test_an_interrupted_fetch_resumes_where_it_stopped(fake, store):
+    start, end = HISTORY_START + 4 * DAY, HISTORY_START + 5 * DAY  # 289 bars, 15 pages
+    fake.fail_next("binanceusdm", KLINES["binanceusdm"], "server", times=2, after=3)
+    with pytest.raises(ExchangeDataError, match="still failing after 2 tries"):
+        fetch(
+            store,
+            fake,
+            "binanceusdm",
+            start,
+            end,
+            page_limit=20,
+            retry=Retry(attempts=2, base=0.001),
+        )
+    assert len(store._query("SELECT ts FROM bars")) == 60  # the three pages before the failure
+    before = len(fake.requests)
+    report = fetch(store, fake, "binanceusdm", start, end, page_limit=20)
+    klines = new_calls(fake, "binanceusdm", KLINES["binanceusdm"], before)
+    assert int(klines[0]["startTime"]) == start + 60 * STEP  # picks up after the stored pages
+    assert report.bars == 229
+    assert len(store.load_market("binanceusdm", "BTC/USDT:USDT", "5m")) == 289
+
+
 @pytest.mark.parametrize("exchange", EXCHANGES)
 def test_open_interest_is_normalised_to_quote_notional(fake, store, exchange):
     fetch(store, fake, exchange, HISTORY_START, HISTORY_START + DAY // 2)

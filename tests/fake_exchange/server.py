@@ -126,18 +126,21 @@ class FakeExchange:
         await self._runner.cleanup()
 
     # ------------------------------------------------------------------ test controls
-    def fail_next(self, exchange: str, path_end: str, kind: str = "ratelimit", times: int = 1):
+    def fail_next(
+        self, exchange: str, path_end: str, kind: str = "ratelimit", times: int = 1, after: int = 0
+    ):
         """Answer the next ``times`` requests whose path ends with ``path_end`` with an error
         in the exchange's own format: ``"ratelimit"`` or ``"server"`` (HTTP 503).
-        ``path_end="ws"`` refuses the next WebSocket upgrades instead."""
+        ``path_end="ws"`` refuses the next WebSocket upgrades instead. ``after`` lets that
+        many matching requests through first."""
         with self._lock:
-            self.faults[(exchange, path_end)].extend([kind] * times)
+            self.faults[(exchange, path_end)].extend([None] * after + [kind] * times)
 
     def _take_fault(self, exchange: str, path: str) -> str | None:
         with self._lock:
             for (ex, end), kinds in self.faults.items():
                 if ex == exchange and path.endswith(end) and kinds:
-                    return kinds.pop(0)
+                    return kinds.pop(0)  # None: let this one through
         return None
 
     def clear_faults(self) -> None:
