@@ -58,13 +58,13 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(kind: str, n: int) -> dict:
+def measure(kind: str, n: int, preset: str = "default") -> dict:
     """Run one implementation once on n bars (in this process) and report time and memory."""
     import liqwidget as lw
     from liqwidget.reference import reference_grid, run_reference
 
     market = synthetic_bars(n)
-    model = lw.ClusterModel()
+    model = lw.ClusterModel.plain() if preset == "plain" else lw.ClusterModel()
     base = _rss_mb()
     t0 = time.perf_counter()
     if kind == "fast":
@@ -90,9 +90,9 @@ def measure(kind: str, n: int) -> dict:
     }
 
 
-def run_child(kind: str, n: int) -> dict:
+def run_child(kind: str, n: int, preset: str) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", kind, str(n)],
+        [sys.executable, __file__, "--child", kind, str(n), preset],
         check=True,
         capture_output=True,
         text=True,
@@ -111,21 +111,27 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 525_600])
     p.add_argument("--no-reference-above", type=int, default=10**9)
-    p.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--model",
+        choices=["default", "plain"],
+        default="default",
+        help="ClusterModel() or ClusterModel.plain() (5 tiers, no turnover: fewer levels)",
+    )
+    p.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child:
-        print(json.dumps(measure(a.child[0], int(a.child[1]))))
+        print(json.dumps(measure(a.child[0], int(a.child[1]), a.child[2])))
         return 0
-    print(f"estimate + {WIDTH}x{HEIGHT} grid, default ClusterModel, synthetic 1-minute bars")
+    print(f"estimate + {WIDTH}x{HEIGHT} grid, {a.model} ClusterModel, synthetic 1-minute bars")
     print(
         f"{'bars':>8} | {'fast s':>8} {'fast MB':>8} | {'reference s':>11} {'ref MB':>8} | "
         f"{'speed-up':>8} | same numbers"
     )
     ok = True
     for n in a.sizes:
-        fast = run_child("fast", n)
+        fast = run_child("fast", n, a.model)
         if n <= a.no_reference_above:
-            ref = run_child("reference", n)
+            ref = run_child("reference", n, a.model)
             agree = same(fast, ref)
             ok &= agree
             print(
