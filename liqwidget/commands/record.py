@@ -8,10 +8,10 @@ import logging
 import signal
 import sys
 
-from ..sources.exchanges import SUPPORTED, ExchangeDataError
 from ..sources.feeds import feed_info
-from ..sources.recorder import Recorder, RecorderSettings
 from ..store import ENV_VAR, Store, StoreError
+
+EXCHANGES = "binanceusdm, bybit, okx"  # tested ones; ccxt is imported only when run
 
 log = logging.getLogger("liqwidget.record")
 
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "streams",
         nargs="+",
         metavar="EXCHANGE[=SYMBOL,...]",
-        help=f"ccxt exchange ids ({', '.join(SUPPORTED)}), optionally with their own symbols",
+        help=f"ccxt exchange ids ({EXCHANGES}), optionally with their own symbols",
     )
     p.add_argument(
         "--symbols",
@@ -58,6 +58,9 @@ def parse_streams(items: list[str], symbols: list[str]) -> dict[str, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..sources.exchanges import ExchangeDataError
+    from ..sources.recorder import Recorder, RecorderSettings
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = RecorderSettings(
         batch_size=args.batch_size,
@@ -86,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _record(recorder: Recorder, status_every: float):
+async def _record(recorder, status_every: float):
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, recorder.stop)
