@@ -347,3 +347,23 @@ def test_embed_toggles_and_threshold_work_without_a_kernel(page, served):
     keep("embed-threshold.png", page.screenshot())
     assert np.abs(before - thresholded).mean() > 2, "raising the threshold changed nothing"
     page.log.assert_clean()
+
+
+@pytest.mark.browser
+def test_readers_without_javascript_get_the_static_preview(chromium, served):
+    base, slugs = served
+    context = chromium.new_context(
+        java_script_enabled=False, viewport={"width": 1200, "height": 900}
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"{base}blog/{slugs[-1]}/")
+        # The map's frame shows its own static fallback (once: the post adds no second copy).
+        img = page.frame_locator(".lw-map iframe").locator("img")
+        img.wait_for(timeout=10000)
+        assert page.locator(".lw-map img").count() == 0
+        width = img.evaluate("el => el.complete ? el.naturalWidth : 0")
+        assert width > 300, "the preview image did not load"
+        keep("post-no-js.png", page.screenshot())
+    finally:
+        context.close()

@@ -152,7 +152,6 @@ image: {preview_path(slug)}
 
 <div class="lw-map">
 <iframe src="{POST_TO_ROOT}embed/{slug}/" title="{html.escape(title)} (interactive)" width="100%" height="{EMBED_HEIGHT}" loading="lazy"></iframe>
-<noscript><img src="{POST_TO_ROOT}{preview_path(slug)}" alt="Static preview of the map"></noscript>
 </div>
 
 *The map covers {when(t0)} to {when(t1)}. Blue bands are estimated long liquidations (below

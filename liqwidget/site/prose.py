@@ -323,14 +323,16 @@ def trust(acc: Accuracy | None, simulated: bool, w: Writer, method_link: str) ->
         f"{each([f'{pct(x.low)}–{pct(x.high)}' for x in sides])}; random picks score 10 %)."
     )
     beaten = [x for x in sides if x.beats_baseline]
+    if len({x.baseline for x in sides}) == 1:
+        scores = ", ".join(f"{x.baseline_spearman:.2f} for {x.side}s" for x in sides)
+        best = f"{sides[0].baseline} ({scores})"
+    else:
+        best = each([f"{x.baseline} ({x.baseline_spearman:.2f} for {x.side}s)" for x in sides])
     if len(beaten) == len(sides):
         verdict = w.pick(
             [
-                f" That beats the strongest naive baseline, "
-                f"{each([f'{x.baseline} at {x.baseline_spearman:.2f}' for x in sides])}.",
-                f" No naive rule does as well: the best one, "
-                f"{each([f'{x.baseline} ({x.baseline_spearman:.2f})' for x in sides])}, "
-                "trails it.",
+                f" That beats the strongest naive baseline, {best}.",
+                f" No naive rule does as well: the best one, {best}, trails it.",
             ]
         )
     else:
