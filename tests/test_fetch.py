@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fake_exchange import HISTORY_START, INSTRUMENTS, FakeExchange, bar, oi_base
+from fake_exchange.guard import no_foreign_hosts  # noqa: F401 (fixture)
 
 from liqwidget.commands.fetch import run as fetch_command
 from liqwidget.sources.exchanges import ExchangeDataError, make_exchange
@@ -24,6 +25,8 @@ OI = {
     "bybit": "/v5/market/open-interest",
     "okx": "open-interest-history",
 }
+
+pytestmark = pytest.mark.usefixtures("no_foreign_hosts")
 
 
 @pytest.fixture(scope="module")

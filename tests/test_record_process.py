@@ -11,12 +11,15 @@ import time
 
 import pytest
 from fake_exchange import FakeExchange
+from fake_exchange.guard import no_foreign_hosts  # noqa: F401 (fixture)
 from fake_exchange.helpers import wait_for
 
 from liqwidget.store import Store
 
 BTC = "BTC/USDT:USDT"
 IDS = {"binanceusdm": "BTCUSDT", "bybit": "BTCUSDT"}
+
+pytestmark = pytest.mark.usefixtures("no_foreign_hosts")
 
 
 def start_recorder(store_path, api_base) -> subprocess.Popen:

@@ -8,6 +8,7 @@ import time
 import pandas as pd
 import pytest
 from fake_exchange import FakeExchange
+from fake_exchange.guard import no_foreign_hosts  # noqa: F401 (fixture)
 from fake_exchange.helpers import RecorderThread, wait_for
 
 from liqwidget.sources.exchanges import ExchangeDataError
@@ -18,6 +19,8 @@ from liqwidget.store import Store
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
 IDS = {"binanceusdm": "BTCUSDT", "bybit": "BTCUSDT", "okx": "BTC-USDT-SWAP"}
+
+pytestmark = pytest.mark.usefixtures("no_foreign_hosts")
 
 
 @pytest.fixture
