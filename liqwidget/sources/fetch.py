@@ -159,7 +159,7 @@ def fetch_history(
             oldest = -(-(now - reach) // oi_step) * oi_step + oi_step
             note = (
                 f"{ex.id} keeps open interest for about {reach // 86_400_000} days: none "
-                f"before {_iso(ex, oldest)}; bars before that load without it"
+                f"before {_iso(ex, oldest)}, so older bars will have none"
             )
             log.warning(note)
             report.skipped.append(note)
