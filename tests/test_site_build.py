@@ -69,8 +69,10 @@ def test_build_writes_posts_embeds_previews_and_bokehjs(site):
     _, _, _, result = site
     out = result.out
     assert len(result.snapshots) == 3
-    for slug in result.snapshots:
+    for i, slug in enumerate(result.snapshots):
         post = (out / "blog" / slug / "index.html").read_text()
+        if i:  # each post links back to the one before it
+            assert f'href="../{result.snapshots[i - 1]}/"' in post
         assert "Key numbers" in post and f"embed/{slug}/" in post
         assert "Where the magnets are" in post and "How far to trust this" in post
         assert (out / embed_path(slug)).is_file()

@@ -52,7 +52,7 @@ def _cluster_row(label: str, c: Cluster | None) -> str:
     return f"| {label} | {price(c.price)} | {pct(c.distance, signed=True)} | {money(c.notional)} |"
 
 
-def numbers_table(k: KeyNumbers) -> str:
+def numbers_table(k: KeyNumbers, prev_slug: str | None = None) -> str:
     """The key-numbers tables in Markdown."""
     rows = [
         "| Cluster | Price | Distance | Est. notional |",
@@ -73,6 +73,8 @@ def numbers_table(k: KeyNumbers) -> str:
     if k.prev_time is None:
         rows.append("| Previous snapshot | none (first of the series) |")
     else:
+        if prev_slug:
+            rows.append(f"| Previous snapshot | [{when(k.prev_time)}]({prev_slug}.md) |")
         consumed = (
             ", ".join(f"{c.side} {price(c.price)} ({money(c.notional)})" for c in k.consumed[:4])
             or "none"
@@ -161,7 +163,7 @@ isolate the brightest bands. Data: {origin}. [Static image]({MD_TO_ROOT}{preview
 
 ## Key numbers
 
-{numbers_table(k)}
+{numbers_table(k, snapshot.spec.prev_slug(name))}
 
 ## Where the magnets are
 

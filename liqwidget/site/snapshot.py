@@ -35,8 +35,16 @@ class SnapshotSpec:
     model_params: dict = field(default_factory=dict)
 
     def slug(self, name: str) -> str:
-        base = re.sub(r"[^a-z0-9]+", "-", name.lower().split(":")[0]).strip("-") or "market"
-        return f"{base}-{self.time:%Y-%m-%d-%H%M}"
+        return snapshot_slug(name, self.time)
+
+    def prev_slug(self, name: str) -> str | None:
+        return None if self.prev_time is None else snapshot_slug(name, self.prev_time)
+
+
+def snapshot_slug(name: str, time: pd.Timestamp) -> str:
+    """URL name of a snapshot post: market and UTC time, e.g. ``btc-usdt-2026-06-22-0600``."""
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower().split(":")[0]).strip("-") or "market"
+    return f"{base}-{time:%Y-%m-%d-%H%M}"
 
 
 @dataclass(eq=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..market import MarketData, load_sample
-from ..realized import validate_events
+from ..realized import undercount_notes, validate_events
 
 SOURCES = ("auto", "sample", "sim", "store")
 #: The simulator scenario a default build shows.
@@ -147,10 +147,15 @@ def _load_store(store_path: str | None, symbol: str | None, exchange: str | None
         market = store.load_market(row["exchange"], row["symbol"], row["timeframe"])
         liq = store.load_liquidations(row["exchange"], row["symbol"])
         path = store.path
+    events = validate_events(liq) if len(liq) else None
+    origin = f"the local store at {path}, recorded from {row['exchange']}"
+    notes = undercount_notes(events) if events is not None else []
+    if notes:
+        origin += " (note: " + "; ".join(notes) + ")"
     return SiteData(
         market=market,
-        liquidations=validate_events(liq) if len(liq) else None,
+        liquidations=events,
         name=str(row["symbol"]).split(":")[0],
-        origin=f"the local store at {path}, recorded from {row['exchange']}",
+        origin=origin,
         simulated=False,
     )
