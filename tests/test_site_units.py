@@ -167,6 +167,17 @@ def test_prose_names_the_heavier_side_correctly():
     assert "almost nothing" in empty
 
 
+def test_lead_mentions_a_big_sweep_or_a_close_band():
+    swept = prose(kn(100e6, 90e6, swept=(40e6, 1e6)))["lead"]
+    assert "dip to 98,800" in swept and "$40.0 M" in swept and "long" in swept
+    quiet = prose(kn(100e6, 90e6))["lead"]
+    assert "swept" not in quiet and "consumed" not in quiet
+    k = kn(100e6, 90e6)
+    k.clusters["short"].append(Cluster("short", 100_800.0, 0.008, 20e6))
+    close = prose(k)["lead"]
+    assert "100,800" in close and "0.8 %" in close
+
+
 def test_prose_reports_sweeps_by_situation():
     quiet = prose(kn(100e6, 90e6, swept=(0.0, 0.0)))["swept"]
     assert "nothing was swept" in quiet or "never touched" in quiet

@@ -112,7 +112,38 @@ def lead(k: KeyNumbers, name: str, w: Writer) -> str:
                 f"{money(k.near['short'][0.05])} of short levels above, all within 5 %.",
             ]
         )
-    return f"{opening} {balance}"
+    return f"{opening} {balance}{_headline_event(k, w)}"
+
+
+def _headline_event(k: KeyNumbers, w: Writer) -> str:
+    """One more sentence for the excerpt when something stands out: a sweep or a close band."""
+    swept = k.swept["long"] + k.swept["short"]
+    nearby = k.near["long"][0.05] + k.near["short"][0.05]
+    if k.prev_time is not None and k.change is not None and swept > 0.2 * max(nearby, 1.0):
+        side = "long" if k.swept["long"] >= k.swept["short"] else "short"
+        move = (
+            f"dip to {price(k.low_since)}" if side == "long" else f"push to {price(k.high_since)}"
+        )
+        return " " + w.pick(
+            [
+                f"Since the previous snapshot a {move} swept about {money(k.swept[side])} of "
+                f"{side} levels.",
+                f"The {move} since the last snapshot consumed roughly {money(k.swept[side])} of "
+                f"estimated {side} liquidations.",
+            ]
+        )
+    close = [c for c in (k.nearest("long"), k.nearest("short")) if c and abs(c.distance) < 0.015]
+    if close:
+        c = min(close, key=lambda c: abs(c.distance))
+        return " " + w.pick(
+            [
+                f"The band to watch is a {c.side} cluster just {pct(c.distance)} {WHERE[c.side]}, "
+                f"near {price(c.price)}.",
+                f"Closest to price: about {money(c.notional)} of {c.side} levels near "
+                f"{price(c.price)}, {pct(c.distance)} {WHERE[c.side]}.",
+            ]
+        )
+    return ""
 
 
 def magnets(k: KeyNumbers, w: Writer) -> str:
