@@ -3,7 +3,7 @@
 
 import { bindAll, syncFromTraits } from "./bind.js";
 import { ensureBokeh } from "./bokeh_loader.js";
-import { applyData } from "./wire.js";
+import { SOURCE_TRAITS, applyProps, applySource } from "./wire.js";
 
 /** Resolve after the browser has painted (two animation frames). */
 const painted = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
@@ -50,13 +50,22 @@ function render({ model, el }) {
       "Re-run the cell; if it persists, restart the kernel (the browser console has details).";
   };
 
+  // The trait values last put into this view's document (an update ships only changed ones).
+  let shown = {};
+
   async function draw() {
-    const payload = model.get("_data");
-    if (doc == null || payload?.sources == null) return;
+    const seq = model.get("_seq");
+    if (doc == null || !seq) return;
     const start = performance.now();
-    applyData(Bokeh, doc, payload);
+    for (const [trait, name] of Object.entries(SOURCE_TRAITS)) {
+      const cols = model.get(trait);
+      if (cols !== shown[trait]) applySource(Bokeh, doc, name, cols);
+      shown[trait] = cols;
+    }
+    applyProps(doc, model.get("_props"));
     // Recompute the levels panel for the cursor from the new stored frames.
     doc.get_model_by_name("cursor-slider").properties.value.change.emit();
+    performance.measure("liqwidget:apply", { start, end: performance.now() });
     await painted();
     if (closed) return;
     const end = performance.now();
@@ -64,8 +73,8 @@ function render({ model, el }) {
     performance.measure(label, { start: first ? t0 : start, end });
     first = false;
     status.textContent = "";
-    model.set("rendered", payload.seq);
-    model.set("_render_log", { seq: payload.seq, at: Date.now(), ms: end - start, label });
+    model.set("rendered", seq);
+    model.set("_render_log", { seq, at: Date.now(), ms: end - start, label });
     model.save_changes();
   }
 
@@ -80,6 +89,7 @@ function render({ model, el }) {
     views = [...manager];
     if (closed) return;
     doc = views[0].model.document;
+    shown = {};
     syncFromTraits(model, doc);
     unbind = bindAll(model, doc);
     await draw();
@@ -90,7 +100,7 @@ function render({ model, el }) {
     queue = queue.then(() => (closed ? null : job())).catch(fail);
   };
   const onSpec = () => enqueue(embed);
-  const onData = () => enqueue(draw);
+  const onData = () => enqueue(draw);  // _seq changes last in every update
 
   enqueue(async () => {
     Bokeh = await ensureBokeh(model, model.get("bokeh_version"));
@@ -98,12 +108,12 @@ function render({ model, el }) {
     await embed();
   });
   model.on("change:_spec", onSpec);
-  model.on("change:_data", onData);
+  model.on("change:_seq", onData);
 
   return () => {
     closed = true;
     model.off("change:_spec", onSpec);
-    model.off("change:_data", onData);
+    model.off("change:_seq", onData);
     unbind();
     for (const v of views) v.remove();
   };

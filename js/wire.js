@@ -1,4 +1,4 @@
-// Turn the widget's binary `_data` message into BokehJS column data (see liqwidget/widget/wire.py).
+// Turn the widget's binary data traits into BokehJS column data (see liqwidget/widget/wire.py).
 
 const BYTES = { uint8: 1, int8: 1, uint16: 2, int16: 2, uint32: 4, int32: 4, float32: 4, float64: 8 };
 
@@ -22,16 +22,28 @@ export function decodeColumn(Bokeh, spec) {
   );
 }
 
-/** Put every source's columns and every named model's properties into the document. */
-export function applyData(Bokeh, doc, payload) {
-  for (const [name, cols] of Object.entries(payload.sources ?? {})) {
-    const source = doc.get_model_by_name(name);
-    if (source == null) throw new Error(`no data source named ${name} in the figure`);
-    const data = {};
-    for (const [col, spec] of Object.entries(cols)) data[col] = decodeColumn(Bokeh, spec);
-    source.data = data;
-  }
-  for (const [name, props] of Object.entries(payload.props ?? {})) {
+/** Widget trait → figure data source (see liqwidget/widget/wire.py). */
+export const SOURCE_TRAITS = {
+  _clusters: "clusters-source",
+  _real: "real-source",
+  _price: "price-source",
+  _events: "events-source",
+  _levels: "levels-source",
+  _frames: "levels-frames",
+};
+
+/** Put one source's binary columns into the named ColumnDataSource. */
+export function applySource(Bokeh, doc, name, cols) {
+  const source = doc.get_model_by_name(name);
+  if (source == null) throw new Error(`no data source named ${name} in the figure`);
+  const data = {};
+  for (const [col, spec] of Object.entries(cols)) data[col] = decodeColumn(Bokeh, spec);
+  source.data = data;
+}
+
+/** Set scalar properties of named models (only those that differ). */
+export function applyProps(doc, allProps) {
+  for (const [name, props] of Object.entries(allProps ?? {})) {
     const m = doc.get_model_by_name(name);
     if (m == null) throw new Error(`no model named ${name} in the figure`);
     const changed = {};

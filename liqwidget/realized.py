@@ -158,7 +158,11 @@ def realized_grid(
     price_edges[i+1])``. The grid is a window: events outside it are not in any cell (use
     :func:`events_in` to count them).
     """
-    ev = validate_events(events)
+    return bin_events(validate_events(events), time_edges, price_edges)
+
+
+def bin_events(ev: pd.DataFrame, time_edges: pd.DatetimeIndex, price_edges: np.ndarray) -> Heatmap:
+    """:func:`realized_grid` for a frame :func:`validate_events` already returned."""
     time_edges = pd.DatetimeIndex(time_edges)
     if time_edges.tz is None:
         raise LiquidationDataError(

@@ -149,15 +149,18 @@ class JupyterLab:
             }"""
         )
 
-    def wait_idle(self, page) -> None:
+    def wait_idle(self, page, last_only: bool = False) -> None:
+        """Wait until the code cells (or only the last one) have run and the kernel is idle."""
         page.wait_for_function(
-            """() => {
+            """(lastOnly) => {
               const nb = window.jupyterapp.shell.currentWidget.content;
-              const busy = nb.widgets.some(c => c.model.type === 'code' &&
-                  (c.model.executionCount === null || c.promptNode.textContent.includes('*')));
+              const cells = nb.widgets.filter(c => c.model.type === 'code');
+              const busy = (lastOnly ? cells.slice(-1) : cells).some(c =>
+                  c.model.executionCount === null || c.promptNode.textContent.includes('*'));
               return !busy && window.jupyterapp.shell.currentWidget.sessionContext
                   .session.kernel.status === 'idle';
             }""",
+            arg=last_only,
             timeout=CELL_RUN * 1000,
             polling=250,
         )
@@ -176,7 +179,7 @@ class JupyterLab:
             }""",
             code,
         )
-        self.wait_idle(page)
+        self.wait_idle(page, last_only=True)
         errors = self.errors(page)
         assert not errors, f"{code!r} raised: {errors}"
         return page.evaluate(

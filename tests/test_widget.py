@@ -69,7 +69,8 @@ def test_large_arrays_travel_as_binary_buffers(small, events):
     assert sum(len(b) for b in buffers) >= 2 * heat.nbytes
     import json
 
-    assert len(json.dumps(state["_data"])) < 20_000
+    data_traits = ("_clusters", "_real", "_price", "_events", "_levels", "_frames")
+    assert len(json.dumps({k: state[k] for k in data_traits})) < 20_000
     # The document skeleton carries no data arrays, only one-cell placeholders.
     assert len(json.dumps(state["_spec"])) < 200_000
 
@@ -97,11 +98,16 @@ def test_heat_layer_decodes_to_true_notional_within_quantisation(small):
 
 def test_setting_params_updates_data_in_place(small):
     w = widget(small)
-    spec, seq = w._spec, w._data["seq"]
+    spec, seq = w._spec, w._seq
     before = w.figure_data.heatmap.long.sum()
+    sent = []
+    w.send_state = lambda key=None: sent.append(set(key) if key else None)
     w.set_params(side_split=0.9)
     assert w._spec is spec  # same document, new data
-    assert w._data["seq"] == seq + 1
+    assert w._seq == seq + 1
+    # One message, with the changed sources only: price and the real layer did not change.
+    assert len(sent) == 1 and {"_clusters", "_frames", "_levels", "_seq"} <= sent[0]
+    assert not sent[0] & {"_price", "_real", "_events", "_spec"}
     assert w.model.side_split == 0.9
     assert w.figure_data.heatmap.long.sum() > before
 
@@ -122,9 +128,9 @@ def test_user_view_survives_a_data_update(small):
     w.cursor = small.index[150]
     w.update(small)
     assert w.x_range == (start, end) and w.y_range == (60_000.0, 61_000.0)
-    assert "time-range" not in w._data["props"] and "price-range" not in w._data["props"]
+    assert "time-range" not in w._props and "price-range" not in w._props
     assert w.cursor == small.index[150]
-    assert w._data["props"]["cursor-slider"]["value"] == small.index[150].value / 1e6
+    assert w._props["cursor-slider"]["value"] == small.index[150].value / 1e6
 
 
 def test_reset_view_and_bad_ranges(small):

@@ -22,7 +22,7 @@ import pandas as pd
 from ..book import alive_sum
 from ..estimate import ClusterEstimate
 from ..heatmap import Heatmap, bin_index
-from ..realized import empty_events, events_in, realized_grid, undercount_notes, validate_events
+from ..realized import bin_events, empty_events, events_in, undercount_notes, validate_events
 
 #: Codes per side in a heat layer (1..LEVELS for long, SHORT_OFFSET + 1.. for short).
 LEVELS = 127
@@ -79,12 +79,14 @@ def encode_layer(long: np.ndarray, short: np.ndarray, dynamic_range: float = 1e3
         return np.zeros(long.shape, dtype="uint8"), 1.0, 1.0
     vmin = vmax / dynamic_range
     larger = np.maximum(long, short)
-    with np.errstate(divide="ignore"):
-        q = (np.log(np.maximum(larger, 1e-300)) - np.log(vmin)) / np.log(vmax / vmin)
-    code = 1 + np.rint(np.clip(q, 0.0, 1.0) * (LEVELS - 1))
-    code = np.where(larger >= vmin, code, 0)
-    code = np.where((short > long) & (code > 0), code + SHORT_OFFSET, code)
-    return code.astype("uint8"), vmin, vmax
+    shown = np.flatnonzero(larger >= vmin)  # only these cells need a logarithm
+    values = larger.ravel()[shown]
+    steps = np.log(values / vmin) * ((LEVELS - 1) / np.log(dynamic_range))
+    codes = (np.minimum(np.rint(steps), LEVELS - 1) + 1).astype("uint8")
+    codes[short.ravel()[shown] > long.ravel()[shown]] += SHORT_OFFSET
+    code = np.zeros(long.size, dtype="uint8")
+    code[shown] = codes
+    return code.reshape(long.shape), vmin, vmax
 
 
 def decode_layer(code: np.ndarray, vmin: float, vmax: float) -> tuple[np.ndarray, np.ndarray]:
@@ -227,7 +229,7 @@ def figure_data(
     width, height = (int(x) for x in resolution)
     grid = estimate.grid(width, height, price_range=price_range, time_range=time_range)
     events = empty_events() if liquidations is None else validate_events(liquidations)
-    real = realized_grid(events, grid.time_edges, grid.price_edges)
+    real = bin_events(events, grid.time_edges, grid.price_edges)
     inside = events_in(events, grid.time_edges, grid.price_edges)
     frames, bars, tiers = level_frames(
         estimate, grid.price_edges, max(int(cursor_steps), 1), level_bins

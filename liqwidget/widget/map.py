@@ -57,7 +57,16 @@ class LiquidationMap(anywidget.AnyWidget):
 
     bokeh_version = traitlets.Unicode(bokeh.__version__, read_only=True).tag(sync=True)
     _spec = traitlets.Dict().tag(sync=True)
-    _data = traitlets.Dict().tag(sync=True)
+    # The figure's data sources (see wire.SOURCE_TRAITS), its scalar model properties, and
+    # the update sequence number (changes last in every update; the front end redraws then).
+    _clusters = traitlets.Dict().tag(sync=True)
+    _real = traitlets.Dict().tag(sync=True)
+    _price = traitlets.Dict().tag(sync=True)
+    _events = traitlets.Dict().tag(sync=True)
+    _levels = traitlets.Dict().tag(sync=True)
+    _frames = traitlets.Dict().tag(sync=True)
+    _props = traitlets.Dict().tag(sync=True)
+    _seq = traitlets.Int(0).tag(sync=True)
     _render_log = traitlets.Dict().tag(sync=True)
 
     def __init__(
@@ -78,12 +87,11 @@ class LiquidationMap(anywidget.AnyWidget):
         self._resolution = resolution or (int(width) - LEVEL_PANEL_WIDTH, int(height))
         self._cursor_steps = int(cursor_steps)
         self._max_markers = int(max_markers)
-        self._seq = 0
         self._tiers: tuple[float, ...] | None = None
         self._figure_data: FigureData | None = None
         self._model = model
         self._estimate: ClusterEstimate | None = None
-        self._events = empty_events()
+        self._liqs = empty_events()
         self.on_msg(self._on_custom_msg)
         self.update(estimate_or_market, liquidations, model=model, reset_view=True)
 
@@ -102,7 +110,7 @@ class LiquidationMap(anywidget.AnyWidget):
 
     @property
     def liquidations(self) -> pd.DataFrame:
-        return self._events
+        return self._liqs
 
     @property
     def figure_data(self) -> FigureData:
@@ -145,7 +153,7 @@ class LiquidationMap(anywidget.AnyWidget):
                 f"got {type(source).__name__}"
             )
         if liquidations is not None:
-            self._events = validate_events(liquidations)
+            self._liqs = validate_events(liquidations)
         self._push(reset_view=reset_view)
 
     def set_params(self, **params) -> LiquidationMap:
@@ -173,8 +181,8 @@ class LiquidationMap(anywidget.AnyWidget):
     def append_liquidations(self, events: pd.DataFrame) -> None:
         """Add real liquidation events (the event-frame format) and redraw."""
         new = validate_events(events)
-        both = pd.concat([self._events, new], ignore_index=True) if len(self._events) else new
-        self._events = validate_events(both)
+        both = pd.concat([self._liqs, new], ignore_index=True) if len(self._liqs) else new
+        self._liqs = validate_events(both)
         self._push()
 
     # ------------------------------------------------------------------ internals
@@ -182,7 +190,7 @@ class LiquidationMap(anywidget.AnyWidget):
         old = self._figure_data
         data = figure_data(
             self._estimate,
-            self._events,
+            self._liqs,
             resolution=self._resolution,
             cursor_steps=self._cursor_steps,
             max_markers=self._max_markers,
@@ -214,14 +222,16 @@ class LiquidationMap(anywidget.AnyWidget):
                 props["time-range"] = {"start": start, "end": stop}
             else:
                 del props["time-range"]
-        self._seq += 1
         with self.hold_sync():
-            self._data = wire.encode(data, self._seq, props)
+            for trait, value in wire.encode(data).items():
+                setattr(self, trait, value)  # unchanged sources are not sent again
+            self._props = props
             self.cursor = cursor
             if "time-range" in props:
                 self.x_range = (props["time-range"]["start"], props["time-range"]["end"])
             if "price-range" in props:
                 self.y_range = (props["price-range"]["start"], props["price-range"]["end"])
+            self._seq += 1
 
     def _cursor_after(self, old: FigureData | None, new: FigureData) -> float:
         """Cursor (epoch ms) after an update: it follows the end if it was there."""
@@ -239,4 +249,4 @@ class LiquidationMap(anywidget.AnyWidget):
             self.send(msg, buffers)
 
     def __repr__(self) -> str:
-        return f"LiquidationMap({self._estimate!r}, {len(self._events):,} real liquidations)"
+        return f"LiquidationMap({self._estimate!r}, {len(self._liqs):,} real liquidations)"

@@ -36,13 +36,26 @@ def encode_column(value) -> Any:
     return list(value)
 
 
-def encode(data: FigureData, seq: int, props: dict | None = None) -> dict[str, Any]:
-    """The ``_data`` message of the widget: every source's columns plus model properties."""
-    sources = {
-        name: {col: encode_column(v) for col, v in cols.items()}
-        for name, cols in data.sources.items()
-    }
-    return {"seq": seq, "sources": sources, "props": data.props if props is None else props}
+#: Widget trait holding each named data source. One trait per source: traitlets only sends
+#: traits whose value changed, so an update ships only the sources that differ.
+SOURCE_TRAITS = {
+    "clusters-source": "_clusters",
+    "real-source": "_real",
+    "price-source": "_price",
+    "events-source": "_events",
+    "levels-source": "_levels",
+    "levels-frames": "_frames",
+}
+
+
+def encode_source(cols: dict[str, Any]) -> dict[str, Any]:
+    """One data source's columns, arrays as binary."""
+    return {col: encode_column(v) for col, v in cols.items()}
+
+
+def encode(data: FigureData) -> dict[str, dict[str, Any]]:
+    """Trait name → encoded source, for every source in ``data``."""
+    return {SOURCE_TRAITS[name]: encode_source(cols) for name, cols in data.sources.items()}
 
 
 def decode_array(spec: dict[str, Any]) -> np.ndarray | list[np.ndarray]:
