@@ -8,6 +8,7 @@ import re
 import select
 import subprocess
 import sys
+import time
 import urllib.request
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -317,6 +318,16 @@ def test_snapshot_post_shows_the_interactive_map(page, served):
     page.log.assert_clean()
 
 
+def settle(locator, accept, timeout: float = 10.0) -> np.ndarray:
+    """Screenshots of ``locator`` until ``accept(pixels)`` holds (the canvas redraws async)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        img = pixels(locator.screenshot())
+        if accept(img) or time.monotonic() > deadline:
+            return img
+        time.sleep(0.1)
+
+
 @pytest.mark.browser
 def test_embed_toggles_and_threshold_work_without_a_kernel(page, served):
     base, slugs = served
@@ -327,27 +338,28 @@ def test_embed_toggles_and_threshold_work_without_a_kernel(page, served):
     keep("embed-before.png", page.screenshot())
     assert before.std() > 30
 
+    def changed(img, by):
+        return np.abs(before - img).mean() > by
+
     clusters = page.get_by_label("Clusters (model estimate)")
     clusters.click()
-    page.wait_for_timeout(300)
-    hidden = pixels(heat.screenshot())
+    hidden = settle(heat, lambda img: changed(img, 5))
     keep("embed-clusters-off.png", page.screenshot())
     assert not clusters.is_checked()
-    assert np.abs(before - hidden).mean() > 5, "hiding the clusters layer changed nothing"
+    assert changed(hidden, 5), "hiding the clusters layer changed nothing"
     clusters.click()
-    page.wait_for_timeout(300)
-    assert np.abs(before - pixels(heat.screenshot())).mean() < 1
+    restored = settle(heat, lambda img: not changed(img, 1))
+    assert not changed(restored, 1), "showing the clusters layer again did not restore the map"
 
-    value = "() => Bokeh.documents[0].get_model_by_name('threshold').value"
+    value = "Bokeh.documents[0].get_model_by_name('threshold').value"
     start = page.evaluate(value)
     page.locator(".noUi-handle").first.focus()
     for _ in range(12):
         page.keyboard.press("ArrowRight")
-    page.wait_for_timeout(300)
-    assert page.evaluate(value) > start
-    thresholded = pixels(heat.screenshot())
+    page.wait_for_function(f"() => {value} > {start}", timeout=5000)
+    thresholded = settle(heat, lambda img: changed(img, 2))
     keep("embed-threshold.png", page.screenshot())
-    assert np.abs(before - thresholded).mean() > 2, "raising the threshold changed nothing"
+    assert changed(thresholded, 2), "raising the threshold changed nothing"
     page.log.assert_clean()
 
 
