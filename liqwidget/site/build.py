@@ -32,8 +32,8 @@ from .pages import (
     snapshot_text,
 )
 from .report import (
+    ACCURACY_MARKER,
     LATEST_MARKER,
-    MARKER,
     SETTINGS_MARKER,
     accuracy_markdown,
     latest_markdown,
@@ -213,7 +213,7 @@ def build_site(
     _fill(
         staging / "blog" / "posts" / "how-the-model-works.md",
         {
-            MARKER: accuracy_markdown(data, options.model_params),
+            ACCURACY_MARKER: accuracy_markdown(data, options.model_params),
             SETTINGS_MARKER: settings_markdown(options.model_params),
         },
     )

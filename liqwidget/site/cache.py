@@ -36,7 +36,15 @@ SNAPSHOT_CODE = (
     "calibrate.py",
 )
 #: The parts whose code shapes the simulated market.
-SIMULATOR_CODE = ("simulate", "market.py", "liquidation.py", "leverage.py", "book.py", "heatmap.py")
+SIMULATOR_CODE = (
+    "simulate",
+    "site/source.py",
+    "market.py",
+    "liquidation.py",
+    "leverage.py",
+    "book.py",
+    "heatmap.py",
+)
 
 
 @cache

@@ -9,7 +9,7 @@ from .accuracy import MIN_EVENTS
 from .fmt import pct
 from .source import SiteData
 
-MARKER = "<!-- liqwidget:accuracy -->"
+ACCURACY_MARKER = "<!-- liqwidget:accuracy -->"
 
 
 def accuracy_markdown(data: SiteData, model_params: dict | None = None) -> str:
