@@ -179,8 +179,10 @@ def load_data(options: SiteOptions, cache_dir: Path) -> SiteData:
             path.unlink(missing_ok=True)
     data = load_source("sim", scenario=scenario)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as f:
+    part = path.with_suffix(".part")
+    with part.open("wb") as f:
         pickle.dump(data, f)
+    os.replace(part, path)  # never leave a half-written file under the real name
     return data
 
 
