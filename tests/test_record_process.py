@@ -148,3 +148,57 @@ def test_sigkill_loses_nothing_committed_and_restart_continues(fake, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_ctrl_c_commits_pending_events(fake, tmp_path):
+    """Events still waiting for their batch when Ctrl-C (SIGINT) arrives are committed."""
+    path = tmp_path / "int.sqlite"
+    cmd = [
+        sys.executable,
+        "-m",
+        "liqwidget.cli",
+        "record",
+        "binanceusdm",
+        "--store",
+        str(path),
+        "--api-base",
+        fake.url,
+        "--max-latency",
+        "600",
+        "--batch-size",
+        "100000",
+        "--status-every",
+        "0.1",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    try:
+        fake.wait_subscribed("binanceusdm", timeout=60)
+        sent = events("binanceusdm", 25, int(time.time() * 1000))
+        fake.push("binanceusdm", sent)
+        wait_for(
+            lambda: any("received 25, stored 0" in line for line in lines),
+            timeout=60,
+            what="the recorder to hold 25 uncommitted events",
+        )
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        reader.join(timeout=10)
+        out = "".join(lines)
+        assert "note: Binance publishes at most one liquidation per symbol per second" in out
+        assert "stopped cleanly" in out and "received 25, stored 25" in out
+        with Store(path) as store:
+            assert set(rows(store)) == as_rows("binanceusdm", sent)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)

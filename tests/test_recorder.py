@@ -81,8 +81,19 @@ def test_three_exchanges_recorded_at_once(fake, store):
         assert fake.push("okx", liqs(2, t0, "ETH-USDT-SWAP")) == 2
         for ex, events in sent.items():
             assert fake.push(ex, events) == len(events)
-        wait_for(lambda: store.count_liquidations() == 20, what="20 stored events")
+        # A second connection (a notebook, the widget) follows the recording live.
+        with Store(store.path) as follower:
+            followed, cursor = [], 0
+
+            def follow():
+                nonlocal cursor
+                frame, cursor = follower.events_since(cursor)
+                followed.extend(frame.itertuples(index=False))
+                return len(followed) == 20
+
+            wait_for(follow, what="the follower to see 20 events")
         stats = rec.stop()
+    assert sorted(f.price for f in followed) == sorted(store.load_liquidations()["price"])
     assert stored(store, "binanceusdm") == expected(sent["binanceusdm"])
     assert stored(store, "bybit") == expected(sent["bybit"])
     # OKX sizes are contracts of 0.01 BTC: notional = contracts x 0.01 x price
