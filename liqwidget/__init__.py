@@ -13,6 +13,7 @@ from .liquidation import Brackets, liquidation_price, load_brackets
 from .market import MarketData, MarketDataError, load_sample
 from .model import ClusterModel
 from .simulate import Simulation, simulate
+from .store import Store
 
 __all__ = [
     "Brackets",
@@ -23,6 +24,7 @@ __all__ = [
     "MarketData",
     "MarketDataError",
     "Simulation",
+    "Store",
     "build_figure",
     "calibrate",
     "liquidation_price",
