@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -55,6 +56,13 @@ def _build_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-cache", action="store_true", help="recompute every snapshot")
     p.add_argument("--strict", action="store_true", help="fail on any mkdocs warning")
+    jobs = min(2, os.cpu_count() or 1)
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=jobs,
+        help=f"worker processes for new snapshots ({jobs}; 1 on a busy machine)",
+    )
 
 
 def _options(args: argparse.Namespace):
@@ -70,6 +78,7 @@ def _options(args: argparse.Namespace):
         window=args.window,
         incremental=not args.no_cache,
         cache_dir=args.cache,
+        jobs=max(1, args.jobs),
         site_url=args.site_url,
         strict=args.strict,
         scenario=args.scenario,

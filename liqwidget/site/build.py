@@ -72,7 +72,7 @@ class SiteOptions:
     scenario: str | None = None
     store_path: str | None = None
     symbol: str | None = None
-    jobs: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    jobs: int = 1  # worker processes for new snapshots (forked; see _generate_all)
 
 
 @dataclass
