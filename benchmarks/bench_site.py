@@ -105,7 +105,7 @@ def main() -> int:
         )
 
         def row(label: str, seconds: float, res) -> None:
-            print(f"{label:<48} {seconds:6.1f} s wall {res.cpu:6.1f} s CPU  ({res.built} built)")
+            print(f"{label:<52} {seconds:6.1f} s wall {res.cpu:6.1f} s CPU  ({res.built} built)")
 
         print()
         ref = SiteOptions(
@@ -119,7 +119,7 @@ def main() -> int:
         n = len(result.snapshots)
         row(f"cached build, 1 process, empty cache ({n} snapshots)", cold_s, result)
         parts = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
-        print(f"{'':<48} ({parts})")
+        print(f"{'':<52} ({parts})")
 
         if not args.skip_parallel:
             par = SiteOptions(**base, out=work / "par", cache_dir=work / "par-cache", jobs=2)
