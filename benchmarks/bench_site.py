@@ -31,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from liqwidget.site.build import SiteOptions, build_site, load_data
-from liqwidget.site.pages import embed_path, numbers_path, preview_path
+from liqwidget.site.pages import embed_path, numbers_path, post_url, preview_path
 from liqwidget.site.schedule import snapshot_times
 from liqwidget.site.source import SiteData
 
@@ -58,7 +58,7 @@ def timed_build(opts: SiteOptions, data) -> tuple[float, object]:
 
 def page_weights(out: Path, slug: str) -> dict[str, int]:
     return {
-        "post": (out / "blog" / slug / "index.html").stat().st_size,
+        "post": (out / post_url(slug)).stat().st_size,
         "embed": (out / embed_path(slug)).stat().st_size,
         "preview": (out / preview_path(slug)).stat().st_size,
         "json": (out / numbers_path(slug)).stat().st_size,

@@ -22,7 +22,7 @@ from PIL import Image
 from liqwidget.cli import main as cli_main
 from liqwidget.realized import validate_events
 from liqwidget.site.build import SiteOptions, build_site
-from liqwidget.site.pages import embed_path, numbers_path, preview_path
+from liqwidget.site.pages import embed_path, numbers_path, post_url, preview_path
 from liqwidget.site.serve import serve_in_thread
 from liqwidget.site.source import SiteData
 
@@ -71,10 +71,10 @@ def test_build_writes_posts_embeds_previews_and_bokehjs(site):
     out = result.out
     assert len(result.snapshots) == 3
     for i, slug in enumerate(result.snapshots):
-        post = (out / "blog" / slug / "index.html").read_text()
+        post = (out / post_url(slug)).read_text()
         if i:  # each post links back to the one before it
-            assert f'href="../{result.snapshots[i - 1]}/"' in post
-        assert "Key numbers" in post and f"embed/{slug}/" in post
+            assert f'href="{result.snapshots[i - 1]}.html"' in post
+        assert "Key numbers" in post and f'src="../{embed_path(slug)}"' in post
         assert "Where the magnets are" in post and "How far to trust this" in post
         assert (out / embed_path(slug)).is_file()
         assert (out / preview_path(slug)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -82,18 +82,16 @@ def test_build_writes_posts_embeds_previews_and_bokehjs(site):
     import bokeh
 
     assert (out / f"assets/bokeh/{bokeh.__version__}/bokeh.min.js").is_file()
-    explainer = (out / "blog/how-the-model-works/index.html").read_text()
+    explainer = (out / "blog/how-the-model-works.html").read_text()
     assert "liqwidget:accuracy" not in explainer and "Spearman" in explainer
     assert "Leverage mix" in explainer and "liqwidget:model-settings" not in explainer
     home = (out / "index.html").read_text()
-    assert "Latest snapshot" in home and f"blog/{result.snapshots[-1]}/" in home
+    assert "Latest snapshot" in home and post_url(result.snapshots[-1]) in home
     assert preview_path(result.snapshots[-1]) in home
     for page in ("what-is-a-liquidation-cluster", "reading-the-heatmap"):
-        assert (out / "blog" / page / "index.html").is_file()
-    assert (out / "blog/archive/2026/index.html").is_file() or any(
-        (out / "blog/archive").rglob("index.html")
-    )
-    assert any((out / "blog/category").rglob("index.html"))
+        assert (out / "blog" / f"{page}.html").is_file()
+    assert any((out / "blog/archive").rglob("*.html"))
+    assert any((out / "blog/category").rglob("*.html"))
 
 
 def test_rebuild_is_incremental(site):
@@ -101,7 +99,7 @@ def test_rebuild_is_incremental(site):
     assert (first.built, first.reused) == (2, 0)
     # New data adds one snapshot; the two already built are reused, not recomputed.
     assert (second.built, second.reused) == (1, 2)
-    post = second.out / "blog" / second.snapshots[-1] / "index.html"
+    post = second.out / post_url(second.snapshots[-1])
     before = post.read_bytes()
     third = build_site(opts, data=data, progress=lambda m: None)
     assert (third.built, third.reused) == (0, 3)
@@ -112,7 +110,7 @@ def test_snapshot_pages_stay_within_the_weight_budget(site):
     out = site[3].out
     for slug in site[3].snapshots:
         files = [
-            out / "blog" / slug / "index.html",
+            out / post_url(slug),
             out / embed_path(slug),
             out / preview_path(slug),
             out / numbers_path(slug),
@@ -199,10 +197,10 @@ def test_all_internal_links_resolve(site):
                 if target.startswith(base) and target not in seen:
                     queue.append(target)
         assert not broken, broken
-        pages = [u for u in seen if u.endswith("/")]
+        pages = [u for u in seen if u.endswith(".html")]
         assert len(pages) > 15, f"crawl reached only {len(pages)} pages"
         for slug in site[3].snapshots:
-            assert f"{base}embed/{slug}/" in seen and f"{base}blog/{slug}/" in seen
+            assert f"{base}{embed_path(slug)}" in seen and f"{base}{post_url(slug)}" in seen
     finally:
         server.shutdown()
         server.server_close()
@@ -231,7 +229,7 @@ def test_cli_build_prints_where_to_open(tmp_path, capsys):
     assert f"Open {(out / 'index.html').as_uri()}" in printed.out
     assert "liqwidget site serve" in printed.out
     assert (out / "index.html").is_file()
-    post = next((out / "blog").glob("btc-usdt-*/index.html")).read_text()
+    post = next((out / "blog").glob("btc-usdt-*.html")).read_text()
     assert "no recorded liquidation events" in post  # the sample has none: said plainly
 
 
@@ -303,7 +301,7 @@ WAIT_IDLE = "() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents
 @pytest.mark.browser
 def test_snapshot_post_shows_the_interactive_map(page, served):
     base, slugs = served
-    page.goto(f"{base}blog/{slugs[-1]}/")
+    page.goto(f"{base}{post_url(slugs[-1])}")
     frame = page.frame_locator(".lw-map iframe")
     frame.locator("canvas").first.wait_for(timeout=15000)
     inner = next(f for f in page.frames if "/embed/" in f.url)
@@ -314,7 +312,7 @@ def test_snapshot_post_shows_the_interactive_map(page, served):
     img = pixels(shot)
     assert img.std() > 30 and len(np.unique(img.reshape(-1, 3), axis=0)) > 500
     snippet = page.locator("pre code", has_text="<iframe").first.inner_text()
-    assert re.search(rf'src="{re.escape(base)}embed/{slugs[-1]}/"', snippet), snippet
+    assert re.search(rf'src="{re.escape(base + embed_path(slugs[-1]))}"', snippet), snippet
     page.log.assert_clean()
 
 
@@ -331,7 +329,7 @@ def settle(locator, accept, timeout: float = 10.0) -> np.ndarray:
 @pytest.mark.browser
 def test_embed_toggles_and_threshold_work_without_a_kernel(page, served):
     base, slugs = served
-    page.goto(f"{base}embed/{slugs[0]}/")
+    page.goto(f"{base}{embed_path(slugs[0])}")
     page.wait_for_function(WAIT_IDLE, timeout=15000)
     heat = page.locator("canvas").first
     before = pixels(heat.screenshot())
@@ -371,7 +369,7 @@ def test_readers_without_javascript_get_the_static_preview(chromium, served):
     )
     try:
         page = context.new_page()
-        page.goto(f"{base}blog/{slugs[-1]}/")
+        page.goto(f"{base}{post_url(slugs[-1])}")
         # The map's frame shows its own static fallback (once: the post adds no second copy).
         img = page.frame_locator(".lw-map iframe").locator("img")
         img.wait_for(timeout=10000)
@@ -379,5 +377,30 @@ def test_readers_without_javascript_get_the_static_preview(chromium, served):
         width = img.evaluate("el => el.complete ? el.naturalWidth : 0")
         assert width > 300, "the preview image did not load"
         keep("post-no-js.png", page.screenshot())
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_embed_works_straight_from_the_file_system(chromium, site):
+    """The built folder needs no server: an embed opened as a file draws its map."""
+    out, slug = site[3].out, site[3].snapshots[-1]
+    context = chromium.new_context(viewport={"width": 1000, "height": 700})
+    errors, foreign = [], []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on(
+            "request",
+            lambda r: (
+                None if r.url.startswith(("file:", "data:", "blob:")) else foreign.append(r.url)
+            ),
+        )
+        page.goto((out / embed_path(slug)).as_uri())
+        page.wait_for_function(WAIT_IDLE, timeout=15000)
+        img = pixels(page.locator("canvas").first.screenshot())
+        assert img.std() > 30
+        assert not errors and not foreign, (errors, foreign)
     finally:
         context.close()

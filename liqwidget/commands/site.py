@@ -108,8 +108,8 @@ def run_build(args: argparse.Namespace) -> int:
     result = _build(args)
     if result is None:
         return 1
-    print(f"Open {result.index.as_uri()} in a browser,")
-    print("or run `liqwidget site serve` and open http://127.0.0.1:8000/")
+    print(f"Open {result.index.as_uri()} in a browser (pages and maps work from the files),")
+    print("or run `liqwidget site serve` and open http://127.0.0.1:8000/ (search works there too).")
     return 0
 
 

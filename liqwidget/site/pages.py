@@ -1,9 +1,10 @@
 """The files a snapshot adds to the site: its blog post (Markdown) and its embed page (HTML).
 
-Site layout (relative to the docs root):
+Site layout (relative to the docs root; the site uses plain ``.html`` URLs so that it can
+also be browsed straight from the file system):
 
-- ``blog/posts/snapshots/<slug>.md`` — the post, served at ``blog/<slug>/``;
-- ``embed/<slug>/index.html`` — the standalone map page an iframe points at;
+- ``blog/posts/snapshots/<slug>.md`` — the post, served at ``blog/<slug>.html``;
+- ``embed/<slug>.html`` — the standalone map page an iframe points at;
 - ``assets/previews/<slug>.png`` — the static preview;
 - ``assets/previews/<slug>.json`` — the key numbers, machine-readable.
 """
@@ -20,9 +21,9 @@ from .fmt import money, pct, price, when
 from .numbers import Cluster, KeyNumbers
 from .prose import BALANCED, commentary, headline
 
-#: From a post's URL (``blog/<slug>/``) and an embed's URL (``embed/<slug>/``) to the site root.
-POST_TO_ROOT = "../../"
-EMBED_TO_ROOT = "../../"
+#: From a post's URL (``blog/<slug>.html``) and an embed's URL (``embed/<slug>.html``) to the root.
+POST_TO_ROOT = "../"
+EMBED_TO_ROOT = "../"
 #: From a snapshot post's Markdown file (``blog/posts/snapshots/``) to the docs root.
 MD_TO_ROOT = "../../../"
 #: The explainer on the model and its accuracy, relative to a snapshot post's Markdown file.
@@ -30,12 +31,17 @@ METHOD_LINK = "../how-the-model-works.md"
 EMBED_HEIGHT = 630
 
 
+def post_url(slug: str) -> str:
+    """Where a snapshot post is served, relative to the site root."""
+    return f"blog/{slug}.html"
+
+
 def post_path(slug: str) -> str:
     return f"blog/posts/snapshots/{slug}.md"
 
 
 def embed_path(slug: str) -> str:
-    return f"embed/{slug}/index.html"
+    return f"embed/{slug}.html"
 
 
 def preview_path(slug: str) -> str:
@@ -99,7 +105,7 @@ def numbers_table(k: KeyNumbers, prev_slug: str | None = None) -> str:
 
 def snippet(slug: str, title: str, site_url: str) -> str:
     """The copy-paste iframe for educators (absolute when the site URL is known)."""
-    src = f"{site_url.rstrip('/')}/embed/{slug}/" if site_url else f"embed/{slug}/"
+    src = f"{site_url.rstrip('/')}/{embed_path(slug)}" if site_url else embed_path(slug)
     return (
         f'<iframe src="{html.escape(src)}" title="{html.escape(title)}" width="100%" '
         f'height="{EMBED_HEIGHT}" style="border:0" loading="lazy"></iframe>'
@@ -153,7 +159,7 @@ image: {preview_path(slug)}
 <!-- more -->
 
 <div class="lw-map">
-<iframe src="{POST_TO_ROOT}embed/{slug}/" title="{html.escape(title)} (interactive)" width="100%" height="{EMBED_HEIGHT}" loading="lazy"></iframe>
+<iframe src="{POST_TO_ROOT}{embed_path(slug)}" title="{html.escape(title)} (interactive)" width="100%" height="{EMBED_HEIGHT}" loading="lazy"></iframe>
 </div>
 
 *The map covers {when(t0)} to {when(t1)}. Blue bands are estimated long liquidations (below
@@ -205,10 +211,10 @@ def _absolute_snippet_script(slug: str) -> str:
     return f"""
 <script>
 (function () {{
-  var abs = new URL("{POST_TO_ROOT}embed/{slug}/", window.location.href).href;
+  var abs = new URL("{POST_TO_ROOT}{embed_path(slug)}", window.location.href).href;
   document.querySelectorAll("pre code").forEach(function (el) {{
-    if (el.textContent.indexOf('src="embed/{slug}/"') >= 0) {{
-      el.textContent = el.textContent.replace('src="embed/{slug}/"', 'src="' + abs + '"');
+    if (el.textContent.indexOf('src="{embed_path(slug)}"') >= 0) {{
+      el.textContent = el.textContent.replace('src="{embed_path(slug)}"', 'src="' + abs + '"');
     }}
   }});
 }})();
@@ -225,7 +231,7 @@ def embed_html(snapshot, name: str, figure) -> str:
     scripts = "\n".join(
         f'<script src="{EMBED_TO_ROOT}{asset_dir()}/{b}"></script>' for b in BUNDLES
     )
-    post = f"{EMBED_TO_ROOT}blog/{slug}/"
+    post = f"{EMBED_TO_ROOT}{post_url(slug)}"
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
