@@ -271,6 +271,19 @@ def test_cache_round_trip_and_incomplete_entries(tmp_path):
     assert cache.get("k") is None
 
 
+def test_cache_prunes_entries_unused_for_a_long_time(tmp_path):
+    import os
+    import time
+
+    cache = SnapshotCache(tmp_path)
+    cache.put("old", {"a": b"1"})
+    cache.put("new", {"b": b"2"})
+    month_ago = time.time() - 30 * 24 * 3600
+    os.utime(tmp_path / "old" / "manifest.json", (month_ago, month_ago))
+    assert cache.prune() == 1
+    assert cache.get("old") is None and cache.get("new") == {"b": b"2"}
+
+
 def test_cache_key_depends_on_data_known_at_the_snapshot_only(sample):
     data = SiteData(sample, None, "BTC/USDT", "sample", False)
     t = sample.index[2000]

@@ -183,6 +183,9 @@ def load_data(options: SiteOptions, cache_dir: Path) -> SiteData:
     with part.open("wb") as f:
         pickle.dump(data, f)
     os.replace(part, path)  # never leave a half-written file under the real name
+    for old in cache_dir.glob("sim-*.pickle"):  # simulations of older code or settings
+        if old != path:
+            old.unlink(missing_ok=True)
     return data
 
 
@@ -251,6 +254,7 @@ def build_site(
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(content)
     built, reused = len(todo), len(keys) - len(todo)
+    cache.prune()
     slugs = [spec.slug(data.name) for spec in specs]
     latest = found[keys[-1]]
     meta = json.loads(latest[numbers_path(slugs[-1])])

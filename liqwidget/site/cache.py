@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import time
 from functools import cache
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from .snapshot import SnapshotSpec
 from .source import SiteData
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+#: Cache entries unused for this long (seconds) are deleted after a build.
+STALE_AFTER = 14 * 24 * 3600.0
 #: The parts of liqwidget whose code shapes a snapshot's pages.
 SNAPSHOT_CODE = (
     "site",
@@ -102,7 +106,9 @@ class SnapshotCache:
             return None
         try:
             names = json.loads(manifest.read_text())
-            return {name: (folder / "files" / name).read_bytes() for name in names}
+            files = {name: (folder / "files" / name).read_bytes() for name in names}
+            os.utime(manifest)  # last used now: keeps the entry out of prune()
+            return files
         except (OSError, ValueError):
             return None
 
@@ -116,3 +122,17 @@ class SnapshotCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
         (folder / "manifest.json").write_text(json.dumps(sorted(files)))
+
+    def prune(self, max_age: float = STALE_AFTER) -> int:
+        """Delete entries not used for ``max_age`` seconds; return how many went."""
+        if not self.root.is_dir():
+            return 0
+        cutoff = time.time() - max_age
+        removed = 0
+        for folder in self.root.iterdir():
+            manifest = folder / "manifest.json"
+            used = manifest.stat().st_mtime if manifest.is_file() else folder.stat().st_mtime
+            if folder.is_dir() and used < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        return removed
