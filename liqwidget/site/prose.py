@@ -258,8 +258,17 @@ def swept(k: KeyNumbers, w: Writer) -> str:
             f" The biggest band that disappeared was the {big.side} cluster near "
             f"{price(big.price)} (about {money(big.notional)} at the previous snapshot)"
             + (f", along with {more} smaller one{'s' if more > 1 else ''}" if more else "")
-            + ". A band that has been swept is empty on the way back: it no longer attracts "
-            "price or cushions it."
+            + ". "
+            + w.pick(
+                [
+                    "A band that has been swept is empty on the way back: it no longer attracts "
+                    "price or cushions it.",
+                    "Those positions are gone, so if price returns to that level it will find "
+                    "no forced orders waiting there.",
+                    "Swept bands do not refill by themselves; only new positions opened nearby "
+                    "can rebuild them.",
+                ]
+            )
         )
     else:
         third = ""
