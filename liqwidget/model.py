@@ -64,7 +64,9 @@ class ClusterModel:
         Optional half-life (e.g. ``"7D"``): positions also close at this rate over time.
     turnover:
         Optional half-life of positions that close and reopen at the current price at the
-        same rate (churn that leaves open interest unchanged), e.g. ``"1D"``.
+        same rate (churn that leaves open interest unchanged), e.g. ``"1D"``. On bars finer
+        than ``turnover_every`` the reopenings are pooled onto one bar per that interval
+        (or onto the next bar that opens positions anyway).
     leverage_jitter:
         Log-width of the band of leverage each tier covers (0: exact tiers). Each bar's
         levels are dithered within the band, so the estimate has no gaps between tiers.
@@ -88,6 +90,7 @@ class ClusterModel:
         seed_long_share: float = 0.5,
         decay: str | pd.Timedelta | None = None,
         turnover: str | pd.Timedelta | None = "12h",
+        turnover_every: str | pd.Timedelta = "5min",
         leverage_jitter: float = 0.3,
         tick: float | None = None,
     ):
@@ -103,6 +106,7 @@ class ClusterModel:
         self.seed_long_share = seed_long_share
         self.decay = decay
         self.turnover = turnover
+        self.turnover_every = turnover_every
         self.leverage_jitter = leverage_jitter
         self.tick = tick
 
@@ -190,8 +194,10 @@ class ClusterModel:
         if self.turnover is not None:
             # Positions also turn over: a share of open interest closes and reopens at price.
             rate = np.log(2.0) / (pd.Timedelta(self.turnover) / market.timeframe)
-            opened[1:] += -np.expm1(-rate) * oi[:-1]
+            churn = np.zeros(n)
+            churn[1:] = -np.expm1(-rate) * oi[:-1]
             log_f[1:] -= rate
+            opened += self._pool(churn, opened > 0, market.timeframe)
         long_share = self.long_share(market)
         entry = self.entry_price(market)
 
@@ -244,6 +250,21 @@ class ClusterModel:
             log_f -= np.log(2.0) / (pd.Timedelta(self.decay) / market.timeframe)
         log_level = np.concatenate([[0.0], np.cumsum(log_f)])
         return levels, log_level
+
+    def _pool(self, churn: np.ndarray, opening: np.ndarray, timeframe: pd.Timedelta) -> np.ndarray:
+        """Reopenings from turnover, pooled onto fewer bars on fine timeframes.
+
+        A bar that opens positions anyway takes the turnover since the previous such bar;
+        otherwise turnover is booked once per ``turnover_every`` (so one-minute bars do not
+        each carry a separate set of small levels).
+        """
+        every = max(int(pd.Timedelta(self.turnover_every) // timeframe), 1)
+        book = opening | (np.arange(churn.size) % every == every - 1)
+        book[-1] = True
+        total = np.cumsum(churn)[book]
+        pooled = np.zeros_like(churn)
+        pooled[book] = np.diff(total, prepend=0.0)
+        return pooled
 
     def _bar_factors(
         self, bars: np.ndarray, lev: np.ndarray, factors: np.ndarray
@@ -370,6 +391,8 @@ class ClusterModel:
             raise ValueError(f"seed must be one of {SEEDS}, got {self.seed!r}")
         if not 0.0 <= float(self.seed_long_share) <= 1.0:
             raise ValueError("seed_long_share must be in [0, 1]")
+        if pd.Timedelta(self.turnover_every) <= pd.Timedelta(0):
+            raise ValueError(f"turnover_every must be positive, got {self.turnover_every}")
         for name in ("decay", "turnover"):
             v = getattr(self, name)
             if v is not None and pd.Timedelta(v) <= pd.Timedelta(0):

@@ -189,6 +189,25 @@ def test_tick_snaps_levels_to_the_price_grid(sample):
         ClusterModel(tick=0).estimate(sample)
 
 
+def test_turnover_reopens_at_price_and_is_pooled_on_fine_bars():
+    n = 60
+    idx = pd.date_range("2026-01-01", periods=n, freq="1min", tz="UTC")
+    oi = np.full(n, 1e6)
+    oi[10] = 1.1e6  # one bar opens positions on its own
+    oi[11:] = 1.1e6
+    df = pd.DataFrame({"open": 100.0, "high": 100.0, "low": 100.0, "close": 100.0,
+                       "open_interest": oi}, index=idx)  # fmt: skip
+    m = MarketData.from_frame(df)
+    model = ClusterModel(turnover="1h", turnover_every="5min", seed="none", leverage={10: 1})
+    opened = model.estimate(m).book[["opened_long", "opened_short"]].sum(axis=1)
+    rate = np.log(2) / 60
+    churn = -np.expm1(-rate) * np.concatenate([[0.0], oi[:-1]])
+    # Everything that turned over reopened, plus the net increase; nothing invented or lost.
+    assert opened.sum() == pytest.approx(churn.sum() + 1e5)
+    booked = np.flatnonzero(opened.to_numpy() > 0)
+    assert 10 in booked and set(booked) <= {10} | set(range(4, n, 5)) | {n - 1}
+
+
 def test_decay_shrinks_the_book(sample):
     plain = ClusterModel(turnover=None).estimate(sample).book["outstanding_long"].iloc[-1]
     decayed = ClusterModel(turnover=None, decay="1D").estimate(sample).book["outstanding_long"]
