@@ -80,14 +80,17 @@ class JupyterLab:
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             "--LabApp.extension_manager=readonly",
         ]
-        # No news/announcement pop-ups over the notebook.
+        # No news pop-ups over the notebook, and no language-server probing (its server
+        # extension may be absent, which would log a 404 in the console).
         labconfig = home / "config" / "labconfig"
         labconfig.mkdir(parents=True, exist_ok=True)
-        (labconfig / "page_config.json").write_text(
-            json.dumps(
-                {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}
-            )
-        )
+        disabled = {
+            "@jupyterlab/apputils-extension:announcements": True,
+            "@jupyterlab/lsp-extension": True,
+            "@jupyterlab/fileeditor-extension:language-server": True,
+            "@jupyterlab/notebook-extension:language-server": True,
+        }
+        (labconfig / "page_config.json").write_text(json.dumps({"disabledExtensions": disabled}))
         self._logf = self.log.open("w")
         self.proc = subprocess.Popen(cmd, stdout=self._logf, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + SERVER_START
