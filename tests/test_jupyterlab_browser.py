@@ -305,7 +305,8 @@ def test_quickstart_in_jupyterlab(page, tmp_path):
         assert "layers= ['clusters', 'price']" in out
 
         # Browser → kernel: clicking the map moves the time cursor.
-        box = page.locator(".liqwidget").first.bounding_box()
+        map_el.scroll_into_view_if_needed()
+        box = map_el.bounding_box()
         before = page.evaluate(BOKEH_STATE)["cursor"]
         fig = page.evaluate(BOKEH_STATE)
         assert fig["cursor"] == fig["span"]
@@ -359,6 +360,22 @@ def test_quickstart_in_jupyterlab(page, tmp_path):
             page, "print('added', len(lmap.liquidations) - n0, lmap.rendered == seq)"
         )
         assert "added 5 True" in out
+        # Browser → kernel: a mouse-wheel zoom narrows x_range, and the kernel redraws the
+        # heat layers for the visible window (finer time columns).
+        updates = page.evaluate(UPDATES)
+        map_el.scroll_into_view_if_needed()
+        box = map_el.bounding_box()
+        page.mouse.move(box["x"] + 300, box["y"] + 250)
+        page.mouse.wheel(0, -500)
+        page.wait_for_function(f"() => ({UPDATES})() > {updates}", timeout=CELL_RUN * 1000)
+        out = lab.run_code(
+            page,
+            "full = lmap.market.index[-1] - lmap.market.index[0]\n"
+            "shown = lmap.x_range[1] - lmap.x_range[0]\n"
+            "cols = lmap.figure_data.heatmap.time_edges\n"
+            "print('zoomed', shown < 0.8 * full, (cols[-1] - cols[0]) < full)",
+        )
+        assert "zoomed True True" in out
         map_el.screenshot(path=str(SHOTS / "jupyterlab-after-updates.png"))
 
     page.log.assert_clean()

@@ -204,3 +204,33 @@ def test_widget_answers_the_bokehjs_request(small):
     w._on_custom_msg(w, {"type": bjs.REQUEST}, [])
     w._on_custom_msg(w, {"type": "something-else"}, [])
     assert len(sent) == 1 and sent[0][0]["type"] == bjs.REPLY and len(sent[0][1]) == 2
+
+
+def test_zoom_sharpens_the_heat_layers_for_the_visible_window(small):
+    w = widget(small)
+    full = w.figure_data.heatmap
+    start, end = small.index[200], small.index[260]
+    w.x_range = (start, end)
+    grid = w.figure_data.heatmap
+    span = end - start
+    # The grid now covers the visible window plus a quarter each side, at display resolution.
+    assert grid.time_edges[0] == start - span / 4 and grid.time_edges[-1] == end + span / 4
+    assert grid.width == round(full.width * 1.5)
+    col_full = (full.time_edges[1] - full.time_edges[0]) / pd.Timedelta("1s")
+    col_zoom = (grid.time_edges[1] - grid.time_edges[0]) / pd.Timedelta("1s")
+    assert col_zoom < col_full / 5
+    # The cursor still spans the whole data, and the view was not reset.
+    props = w._props
+    assert props["cursor-slider"]["start"] == small.index[0].value / 1e6
+    assert "time-range" not in props and w.x_range == (start, end)
+    # Zooming out to (nearly) everything returns to the whole grid.
+    w.x_range = (small.index[0], small.index[-1] + small.timeframe)
+    w.y_range = (full.price_edges[0], full.price_edges[-1])
+    assert w.figure_data.heatmap.time_edges.equals(full.time_edges)
+
+
+def test_sharpen_off_keeps_one_grid(small):
+    w = widget(small, sharpen=False)
+    edges = w.figure_data.heatmap.time_edges
+    w.x_range = (small.index[200], small.index[260])
+    assert w.figure_data.heatmap.time_edges.equals(edges)

@@ -7,6 +7,7 @@ from typing import Any
 
 import anywidget
 import bokeh
+import numpy as np
 import pandas as pd
 import traitlets
 from bokeh.embed import json_item
@@ -15,6 +16,7 @@ from ..estimate import ClusterEstimate
 from ..figure import FigureData, figure_data, layout_from
 from ..figure.callbacks import LAYERS
 from ..figure.layout import LEVEL_PANEL_WIDTH
+from ..heatmap import price_bins
 from ..market import MarketData, load_sample
 from ..model import ClusterModel
 from ..realized import empty_events, validate_events
@@ -42,7 +44,8 @@ class LiquidationMap(anywidget.AnyWidget):
     built-in sample. ``liquidations`` is an event frame (see :mod:`liqwidget.realized`).
 
     The traits ``layers``, ``threshold``, ``cursor``, ``x_range`` and ``y_range`` follow what
-    the user does in the browser and can be set from Python.
+    the user does in the browser and can be set from Python. With ``sharpen`` (default), a
+    zoom or pan redraws the heat layers for the visible window at display resolution.
     """
 
     _esm = BUNDLE if BUNDLE.exists() else NOT_BUILT_ESM
@@ -80,6 +83,7 @@ class LiquidationMap(anywidget.AnyWidget):
         resolution: tuple[int, int] | None = None,
         cursor_steps: int = 144,
         max_markers: int = 600,
+        sharpen: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -87,6 +91,8 @@ class LiquidationMap(anywidget.AnyWidget):
         self._resolution = resolution or (int(width) - LEVEL_PANEL_WIDTH, int(height))
         self._cursor_steps = int(cursor_steps)
         self._max_markers = int(max_markers)
+        self._sharpen = bool(sharpen)
+        self._pushing = False
         self._tiers: tuple[float, ...] | None = None
         self._figure_data: FigureData | None = None
         self._model = model
@@ -188,15 +194,26 @@ class LiquidationMap(anywidget.AnyWidget):
     # ------------------------------------------------------------------ internals
     def _push(self, reset_view: bool = False, follow: bool = False) -> None:
         old = self._figure_data
+        first = old is None
+        extent = self._extent()
+        view = None
+        if not (reset_view or first) and self.x_range is not None and self.y_range is not None:
+            xs, xe = (t.value / 1e6 for t in self.x_range)
+            if follow:  # streaming: slide the visible window along with the new bars
+                shift = extent[1] - old.props["cursor-slider"]["end"]
+                xs, xe = xs + shift, xe + shift
+            view = (xs, xe, *self.y_range)
+        time_range, price_range, resolution = self._window(view, extent)
         data = figure_data(
             self._estimate,
             self._liqs,
-            resolution=self._resolution,
+            resolution=resolution,
+            time_range=time_range,
+            price_range=price_range,
             cursor_steps=self._cursor_steps,
             max_markers=self._max_markers,
         )
         self._figure_data = data
-        first = self._tiers is None
         if first or data.tiers != self._tiers:
             self._tiers = data.tiers
             width, height = self._size
@@ -209,33 +226,66 @@ class LiquidationMap(anywidget.AnyWidget):
             )
             self._spec = json_item(layout)
         props = {k: dict(v) for k, v in data.props.items()}
-        cursor = self._cursor_after(old, data)
+        props["cursor-slider"].update(start=extent[0], end=extent[1])  # always the whole data
+        cursor = self._cursor_after(old, extent)
         props["cursor-slider"]["value"] = cursor
         props["cursor-span"] = {"location": cursor}
-        keep_view = not (reset_view or first) and self.x_range is not None
-        if keep_view:
+        if view is None:
+            props["time-range"] = {"start": extent[0], "end": extent[1]}
+            props["price-range"] = {"start": extent[2], "end": extent[3]}
+        else:
             del props["price-range"]
-            if follow and old is not None:
-                # Streaming: slide the visible window along with the new bars.
-                shift = data.props["time-range"]["end"] - old.props["time-range"]["end"]
-                start, stop = (t.value / 1e6 + shift for t in self.x_range)
-                props["time-range"] = {"start": start, "end": stop}
-            else:
+            props["time-range"] = {"start": view[0], "end": view[1]}
+            if not follow:
                 del props["time-range"]
-        with self.hold_sync():
-            for trait, value in wire.encode(data).items():
-                setattr(self, trait, value)  # unchanged sources are not sent again
-            self._props = props
-            self.cursor = cursor
-            if "time-range" in props:
-                self.x_range = (props["time-range"]["start"], props["time-range"]["end"])
-            if "price-range" in props:
-                self.y_range = (props["price-range"]["start"], props["price-range"]["end"])
-            self._seq += 1
+        self._pushing = True
+        try:
+            with self.hold_sync():
+                for trait, value in wire.encode(data).items():
+                    setattr(self, trait, value)  # unchanged sources are not sent again
+                self._props = props
+                self.cursor = cursor
+                if "time-range" in props:
+                    self.x_range = (props["time-range"]["start"], props["time-range"]["end"])
+                if "price-range" in props:
+                    self.y_range = (props["price-range"]["start"], props["price-range"]["end"])
+                self._seq += 1
+        finally:
+            self._pushing = False
 
-    def _cursor_after(self, old: FigureData | None, new: FigureData) -> float:
+    def _extent(self) -> tuple[float, float, float, float]:
+        """Whole data: first bar open to last bar close (epoch ms), default price range."""
+        m = self._estimate.market
+        edges = price_bins(m.column("low"), m.column("high"), 1)
+        start, end = m.index[0].value / 1e6, (m.index[-1] + m.timeframe).value / 1e6
+        return start, end, float(edges[0]), float(edges[-1])
+
+    def _window(self, view, extent):
+        """Time range, price range and resolution of the heat grid for the visible ``view``."""
+        if view is None or not self._sharpen:
+            return None, None, self._resolution
+        xs, xe, ys, ye = view
+        t0, t1, p0, p1 = extent
+        if xe - xs >= 0.9 * (t1 - t0) and ye - ys >= 0.9 * (p1 - p0):
+            return None, None, self._resolution
+        ws, we = max(t0, xs - 0.25 * (xe - xs)), min(t1, xe + 0.25 * (xe - xs))
+        ps, pe = max(ys - 0.25 * (ye - ys), 0.0), ye + 0.25 * (ye - ys)
+        if not we > ws:  # looking at a time with no bars: keep the whole grid
+            return None, None, self._resolution
+        rx, ry = self._resolution
+        width = int(np.clip(round(rx * (we - ws) / (xe - xs)), 16, 2 * rx))
+        height = int(np.clip(round(ry * (pe - ps) / (ye - ys)), 16, 2 * ry))
+        times = (pd.Timestamp(round(ws * 1e6), tz="UTC"), pd.Timestamp(round(we * 1e6), tz="UTC"))
+        return times, (ps, pe), (width, height)
+
+    @traitlets.observe("x_range", "y_range")
+    def _on_view_change(self, change) -> None:
+        if self._sharpen and not self._pushing and self._figure_data is not None:
+            self._push()
+
+    def _cursor_after(self, old: FigureData | None, extent) -> float:
         """Cursor (epoch ms) after an update: it follows the end if it was there."""
-        lo, hi = new.props["cursor-slider"]["start"], new.props["cursor-slider"]["end"]
+        lo, hi = extent[0], extent[1]
         if self.cursor is None or old is None:
             return hi
         at = self.cursor.value / 1e6
