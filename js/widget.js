@@ -85,8 +85,10 @@ function render({ model, el }) {
     host.replaceChildren();
     const target = document.createElement("div");
     host.appendChild(target);
+    const t = performance.now();
     const manager = await Bokeh.embed.embed_item(structuredClone(model.get("_spec")), target);
     views = [...manager];
+    performance.measure("liqwidget:embed", { start: t, end: performance.now() });
     if (closed) return;
     doc = views[0].model.document;
     shown = {};

@@ -100,6 +100,8 @@ def decode_layer(code: np.ndarray, vmin: float, vmax: float) -> tuple[np.ndarray
 
 def _image_columns(grid: Heatmap, dynamic_range: float) -> dict[str, Any]:
     code, vmin, vmax = encode_layer(grid.long, grid.short, dynamic_range)
+    if not code.any():
+        code = np.zeros((1, 1), dtype="uint8")  # an empty layer: one transparent cell
     t0, t1 = grid.time_edges[0], grid.time_edges[-1]
     return {
         "image": [code],
