@@ -234,3 +234,13 @@ def test_stored_cursor_frames_equal_levels_at(estimate):
     np.testing.assert_allclose(
         data.sources["levels-source"]["long_5"], last[("long", 5.0)], rtol=1e-5
     )
+
+
+def test_a_time_window_keeps_the_cursor_inside_it(estimate):
+    idx = estimate.market.index
+    window = (idx[1000], idx[2000])
+    data = figure_data(estimate, resolution=(120, 60), time_range=window, cursor_steps=10)
+    frames = data.sources["levels-frames"]["time"]
+    cursor = data.props["cursor-slider"]
+    assert cursor["start"] == window[0].value / 1e6 and cursor["end"] == window[1].value / 1e6
+    assert frames[0] > cursor["start"] and frames[-1] == cursor["end"]

@@ -168,18 +168,25 @@ def marker_columns(events: pd.DataFrame, max_markers: int) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- levels bars
 def level_frames(
-    estimate: ClusterEstimate, price_edges: np.ndarray, steps: int, bins: int
+    estimate: ClusterEstimate,
+    price_edges: np.ndarray,
+    steps: int,
+    bins: int,
+    span: tuple[int, int] | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray], np.ndarray]:
     """Outstanding notional per price bin and (side, tier) at ``steps`` cursor times.
 
+    The times are spread evenly over ``span`` (epoch ns; default: all bars) and end at it.
     The same numbers as ``estimate.levels_at(t, bins, price_range)`` at each time, computed
     in one pass. Returns the frames source (``time``, ``scale`` and ``uint16`` ``values``
     per frame, each flattened bins × columns), the bars source at the last frame, and the
     leverage tiers.
     """
     m, lv = estimate.market, estimate.raw
-    start = m.index[0].value
-    end = m.index[-1].value + m.timeframe.value
+    if span is None:
+        start, end = m.index[0].value, m.index[-1].value + m.timeframe.value
+    else:
+        start, end = span
     times = np.linspace(start, end, steps + 1)[1:].round().astype("int64")
     bar_end = m.index.as_unit("ns").asi8 + m.timeframe.value
     states = np.searchsorted(bar_end, times, side="right")
@@ -226,15 +233,24 @@ def figure_data(
     cursor_steps: int = 96,
     level_bins: int = 120,
     max_markers: int = 400,
+    cursor_range: tuple | None = None,
 ) -> FigureData:
-    """Everything the figure draws, at ``resolution = (time columns, price rows)``."""
+    """Everything the figure draws, at ``resolution = (time columns, price rows)``.
+
+    The time cursor (and its stored levels frames) covers ``cursor_range`` — by default the
+    drawn time window.
+    """
     width, height = (int(x) for x in resolution)
     grid = estimate.grid(width, height, price_range=price_range, time_range=time_range)
     events = empty_events() if liquidations is None else validate_events(liquidations)
     real = bin_events(events, grid.time_edges, grid.price_edges)
     inside = events_in(events, grid.time_edges, grid.price_edges)
+    if cursor_range is None:
+        c0, c1 = grid.time_edges[0].value, grid.time_edges[-1].value
+    else:
+        c0, c1 = (pd.Timestamp(t).value for t in cursor_range)
     frames, bars, tiers = level_frames(
-        estimate, grid.price_edges, max(int(cursor_steps), 1), level_bins
+        estimate, grid.price_edges, max(int(cursor_steps), 1), level_bins, span=(c0, c1)
     )
     markers = marker_columns(events[inside], max_markers)
 
@@ -253,8 +269,8 @@ def figure_data(
         },
         props={
             "cursor-slider": {
-                "start": t0,
-                "end": t1,
+                "start": c0 / 1e6,
+                "end": c1 / 1e6,
                 "step": step,
                 "value": float(frames["time"][-1]),
             },

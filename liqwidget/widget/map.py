@@ -212,6 +212,7 @@ class LiquidationMap(anywidget.AnyWidget):
             price_range=price_range,
             cursor_steps=self._cursor_steps,
             max_markers=self._max_markers,
+            cursor_range=tuple(pd.Timestamp(round(t * 1e6), tz="UTC") for t in extent[:2]),
         )
         self._figure_data = data
         if first or data.tiers != self._tiers:
@@ -226,7 +227,6 @@ class LiquidationMap(anywidget.AnyWidget):
             )
             self._spec = json_item(layout)
         props = {k: dict(v) for k, v in data.props.items()}
-        props["cursor-slider"].update(start=extent[0], end=extent[1])  # always the whole data
         cursor = self._cursor_after(old, extent)
         props["cursor-slider"]["value"] = cursor
         props["cursor-span"] = {"location": cursor}
