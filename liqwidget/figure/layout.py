@@ -330,7 +330,7 @@ def _levels_panel(data: FigureData, src: dict, y_range, height: int):
         x_range=DataRange1d(start=0, only_visible=True),
         tools="",
         toolbar_location=None,
-        title="Levels at the cursor",
+        title=_levels_title(data.sources["levels-frames"]["time"]),
         background_fill_color=BACKGROUND,
     )
     n = len(data.tiers)
@@ -347,10 +347,19 @@ def _levels_panel(data: FigureData, src: dict, y_range, height: int):
         )
     )
     panel.yaxis.visible = False
-    panel.xaxis.formatter = NumeralTickFormatter(format="$0.0a")
+    panel.xaxis.formatter = NumeralTickFormatter(format="$0.[0]a")
+    panel.xaxis.ticker.desired_num_ticks = 3
     panel.xaxis.axis_label = "Estimated notional (by side, leverage)"
     panel.grid.grid_line_alpha = 0.12
     return panel
+
+
+def _levels_title(frame_times) -> str:
+    """Title of the levels panel for the last stored frame (the cursor callback renews it)."""
+    if len(frame_times) == 0:
+        return "Levels at the cursor"
+    when = pd.Timestamp(round(float(frame_times[-1]) * 1e6), tz="UTC")
+    return f"Levels at {when:%m-%d %H:%M} UTC"
 
 
 def _legend_html() -> str:
