@@ -373,7 +373,7 @@ def test_quickstart_in_jupyterlab(page, tmp_path):
             "full = lmap.market.index[-1] - lmap.market.index[0]\n"
             "shown = lmap.x_range[1] - lmap.x_range[0]\n"
             "cols = lmap.figure_data.heatmap.time_edges\n"
-            "print('zoomed', shown < 0.8 * full, (cols[-1] - cols[0]) < full)",
+            "print('zoomed', shown < 0.95 * full, (cols[-1] - cols[0]) < full)",
         )
         assert "zoomed True True" in out
         map_el.screenshot(path=str(SHOTS / "jupyterlab-after-updates.png"))
