@@ -234,3 +234,11 @@ def test_sharpen_off_keeps_one_grid(small):
     edges = w.figure_data.heatmap.time_edges
     w.x_range = (small.index[200], small.index[260])
     assert w.figure_data.heatmap.time_edges.equals(edges)
+
+
+def test_layers_are_checked_and_kept_in_display_order(small):
+    w = widget(small)
+    w.layers = ["price", "clusters"]
+    assert w.layers == ["clusters", "price"]
+    with pytest.raises(traitlets.TraitError, match=r"unknown layer\(s\) \['heat'\]"):
+        w.layers = ["heat"]

@@ -278,6 +278,13 @@ class LiquidationMap(anywidget.AnyWidget):
         times = (pd.Timestamp(round(ws * 1e6), tz="UTC"), pd.Timestamp(round(we * 1e6), tz="UTC"))
         return times, (ps, pe), (width, height)
 
+    @traitlets.validate("layers")
+    def _check_layers(self, proposal) -> list[str]:
+        unknown = sorted(set(proposal["value"]) - set(LAYERS))
+        if unknown:
+            raise traitlets.TraitError(f"unknown layer(s) {unknown}; choose from {list(LAYERS)}")
+        return [name for name in LAYERS if name in proposal["value"]]
+
     @traitlets.observe("x_range", "y_range")
     def _on_view_change(self, change) -> None:
         if self._sharpen and not self._pushing and self._figure_data is not None:
