@@ -84,7 +84,7 @@ def alive_sum(
         np.subtract.at(diff, key + stop, sub)
     diff = diff.reshape(n_bins + 1, row)[:n_bins, :n_s]
     if log_level is None:
-        return np.cumsum(diff, axis=1)
+        return _clean(np.cumsum(diff, axis=1))
 
     # With shrinking, S_j = keep_j * S_(j-1) + diff_j: solve it per segment of bounded
     # log span so that no rescaling factor overflows.
@@ -101,6 +101,19 @@ def alive_sum(
         part /= scale[None, :]
         total[:, a:b] = part
         carry = part[:, -1]
+    return _clean(total)
+
+
+def _clean(total: np.ndarray) -> np.ndarray:
+    """Zero the rounding residue that adding and removing amounts leaves in empty cells.
+
+    Running sums of large amounts leave residues of order 1e-16 of the largest value in a
+    bin's row where the true sum is 0; values within 1e-12 of the row's largest (or below
+    zero) are such residues, since amounts are never negative.
+    """
+    if total.size:
+        tol = 1e-12 * np.abs(total).max(axis=1, keepdims=True)
+        total[total <= tol] = 0.0
     return total
 
 

@@ -17,13 +17,6 @@ REQUIRED = ("time", "side", "price", "notional")
 OPTIONAL = ("exchange", "symbol", "leverage")
 SIDES = ("long", "short")
 
-#: Feeds known to report fewer liquidations than happened, and why.
-UNDERCOUNTING_FEEDS = {
-    "binance": "sends at most one liquidation per symbol per second, so cascades are undercounted",
-    "binanceusdm": "sends at most one liquidation per symbol per second, so cascades are undercounted",
-    "binancecoinm": "sends at most one liquidation per symbol per second, so cascades are undercounted",
-}
-
 
 class LiquidationDataError(ValueError):
     """Bad liquidation events; the message names the column and the first offending row."""
@@ -189,5 +182,7 @@ def undercount_notes(events: pd.DataFrame) -> list[str]:
     """Plain-language notes on feeds in ``events`` known to undercount liquidations."""
     if "exchange" not in events.columns or events.empty:
         return []
+    from .sources.feeds import FEEDS
+
     names = sorted({str(x).lower() for x in events["exchange"].dropna().unique()})
-    return [f"{n}: {UNDERCOUNTING_FEEDS[n]}" for n in names if n in UNDERCOUNTING_FEEDS]
+    return [f"{n}: {FEEDS[n].note}" for n in names if n in FEEDS and FEEDS[n].undercounts]
