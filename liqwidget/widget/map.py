@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
 from typing import Any
 
@@ -190,6 +191,27 @@ class LiquidationMap(anywidget.AnyWidget):
         both = pd.concat([self._liqs, new], ignore_index=True) if len(self._liqs) else new
         self._liqs = validate_events(both)
         self._push()
+
+    def follow(
+        self,
+        store,
+        *,
+        exchange: str | None = None,
+        symbol: str | None = None,
+        every: float = 1.0,
+        since_start: bool = False,
+    ):
+        """Follow a :class:`~liqwidget.Store` live: liquidations recorded there from now on
+        (or all of them with ``since_start``) appear on the map, polled every ``every``
+        seconds in the kernel's event loop. Returns the follower; call ``.stop()`` on it."""
+        from .follow import StoreFollower
+
+        follower = StoreFollower(self, store, exchange, symbol, every, since_start)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return follower  # no loop (plain Python): call follower.poll() yourself
+        return follower.start()
 
     # ------------------------------------------------------------------ internals
     def _push(self, reset_view: bool = False, follow: bool = False) -> None:
