@@ -30,6 +30,14 @@ Z95 = 1.959963984540054
 
 
 # ---------------------------------------------------------------------- inputs
+def events_within(events: pd.DataFrame, market: MarketData) -> pd.DataFrame:
+    """The events that fall inside the bars (for scoring a window of a longer recording)."""
+    t = _utc_index(events["time"], "time").asi8
+    start = market.index.asi8[0]
+    end = market.index.asi8[-1] + market.timeframe.value
+    return events[(t >= start) & (t < end)].reset_index(drop=True)
+
+
 def per_bar_liquidations(liquidations: pd.DataFrame, market: MarketData) -> pd.DataFrame:
     """Real long/short liquidation notional per bar of ``market``.
 
@@ -246,6 +254,23 @@ class Calibration:
             t.loc[(s, "model"), "spearman"] > t.loc[(s, baseline), "spearman"] for s in sides
         )
 
+    def headline(self) -> str:
+        """One sentence per side: the model against its strongest baseline."""
+        t = self.timing
+        parts = []
+        for s in SIDES:
+            m = t.loc[(s, "model"), "spearman"]
+            others = t.loc[s].drop("model")["spearman"].astype(float)
+            if not np.isfinite(m) or others.isna().all():
+                parts.append(f"{s}s: not enough liquidations to score")
+                continue
+            best = str(others.idxmax())
+            verdict = "beats it" if m > others[best] else "does NOT beat it"
+            parts.append(f"{s}s ρ = {m:.2f} vs {best} {others[best]:.2f} — {verdict}")
+        return (
+            "Per-bar timing (Spearman ρ), model vs best naive baseline: " + "; ".join(parts) + "."
+        )
+
     def summary(self) -> str:
         """A short plain-language verdict per side and baseline."""
         lines = []
@@ -276,6 +301,8 @@ def calibrate(
 ) -> Calibration:
     """Score a model result against real liquidations (events or per-bar totals)."""
     market = estimate.market
+    if len(market) < 10:
+        raise ValueError(f"too few bars to score ({len(market)}); need at least 10")
     real = per_bar_liquidations(liquidations, market)
     rows = {}
     scores = {"model": estimate.swept} | baselines(market)

@@ -85,6 +85,7 @@ def test_summary_says_when_the_model_loses(sample, est):
     cal = calibrate(est, wick, location=False)  # real == the wick baseline itself
     assert not cal.beats("wick × OI")
     assert "does NOT beat the wick × OI baseline" in cal.summary()
+    assert "does NOT beat it" in cal.headline()
 
 
 def test_location_rewards_events_at_the_densest_bins(sample, est):
