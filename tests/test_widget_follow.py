@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pandas as pd
 import pytest
 
 from liqwidget import ClusterModel, LiquidationMap, Store, simulate
+from liqwidget.widget.follow import StoreFollower
 
 
 @pytest.fixture(scope="module")
@@ -25,15 +27,14 @@ def test_follow_appends_new_events_only(tmp_path, sim):
     with Store(tmp_path / "s.sqlite") as store:
         store.write_liquidations(events(sim, slice(0, 5)))  # already there: not replayed
         lmap = LiquidationMap(est)
-        follower = lmap.follow(store, exchange="bybit")
-        assert not follower.running  # no event loop here: poll by hand
+        follower = StoreFollower(lmap, store, exchange="bybit")  # polled by hand here
         assert follower.poll() == 0 and len(lmap.liquidations) == 0
         store.write_liquidations(events(sim, slice(5, 12)))
         store.write_liquidations(events(sim, slice(12, 15), exchange="okx"))
         assert follower.poll() == 7
         assert len(lmap.liquidations) == 7
         assert follower.poll() == 0
-        replay = LiquidationMap(est).follow(store, since_start=True)
+        replay = StoreFollower(LiquidationMap(est), store, since_start=True)
         assert replay.poll() == 15
 
 
@@ -54,7 +55,26 @@ def test_follow_polls_in_the_running_event_loop(tmp_path, sim):
             assert not follower.running
             return len(lmap.liquidations)
 
-    assert asyncio.run(scenario()) == 4
+    # A fresh event loop in its own thread, as the kernel's would be.
+    result = []
+    thread = threading.Thread(target=lambda: result.append(asyncio.run(scenario())))
+    thread.start()
+    thread.join(timeout=60)
+    assert result == [4]
+
+
+def test_follow_without_a_running_loop_returns_a_follower_to_poll(tmp_path, sim):
+    def body():
+        with Store(tmp_path / "s.sqlite") as store:
+            follower = LiquidationMap(ClusterModel().estimate(sim.market)).follow(store)
+            store.write_liquidations(events(sim, slice(0, 3)))
+            return follower.running, follower.poll()
+
+    result = []
+    thread = threading.Thread(target=lambda: result.append(body()))
+    thread.start()
+    thread.join(timeout=60)
+    assert result == [(False, 3)]
 
 
 def test_follow_rejects_a_bad_interval(tmp_path, sim):
