@@ -9,22 +9,28 @@ _BLOCK = 1 << _BLOCK_BITS
 
 
 def _sparse_min(values: np.ndarray, levels: int) -> np.ndarray:
-    """``table[j, i] = min(values[i : i + 2**j])`` (past the end counts as +inf)."""
+    """``table[j, i] = min(values[i : i + 2**j])``, padded with +inf by ``2**levels``.
+
+    Past the end counts as +inf, and the padding lets a descent step past the end without
+    bounds checks.
+    """
     n = values.size
-    table = np.full((levels, n + 1), np.inf)
+    width = n + (1 << levels)
+    table = np.full((levels, width), np.inf)
     table[0, :n] = values
     for j in range(1, levels):
         step = 1 << (j - 1)
-        np.minimum(table[j - 1, : n + 1 - step], table[j - 1, step:], out=table[j, : n + 1 - step])
-        table[j, n + 1 - step :] = table[j - 1, n + 1 - step :]
+        np.minimum(table[j - 1, : width - step], table[j - 1, step:], out=table[j, : width - step])
     return table
 
 
-def _descend(table: np.ndarray, pos: np.ndarray, thr: np.ndarray, cap: int) -> np.ndarray:
-    """Greedy binary-lifting descent: first index ``>= pos`` whose value is ``<= thr``."""
+def _descend(table: np.ndarray, pos: np.ndarray, thr: np.ndarray) -> np.ndarray:
+    """Greedy binary-lifting descent: first index ``>= pos`` whose value is ``<= thr``.
+
+    Moves ``pos`` in place by at most ``2**levels - 1`` (the table's padding).
+    """
     for j in range(table.shape[0] - 1, -1, -1):
         pos += (table[j][pos] > thr) << j
-        np.minimum(pos, cap, out=pos)
     return pos
 
 
@@ -83,8 +89,8 @@ class FirstPassage:
         # coarse descent keeps a query whose own block reaches the level where it is.
         elsewhere = self.suffix[pos] > thr
         block = (pos >> _BLOCK_BITS) + elsewhere
-        block = _descend(self.coarse, block, thr, nb)
+        block = np.minimum(_descend(self.coarse, block, thr), nb)
         pos = np.where(elsewhere, block << _BLOCK_BITS, pos)
-        pos = _descend(self.fine, pos, thr, nb * _BLOCK)
+        pos = _descend(self.fine, pos, thr)
         pos[start >= n] = n
         return np.minimum(pos, n, out=pos)
