@@ -22,29 +22,14 @@ IDS = {"binanceusdm": "BTCUSDT", "bybit": "BTCUSDT"}
 pytestmark = pytest.mark.usefixtures("no_foreign_hosts")
 
 
-def start_recorder(store_path, api_base) -> subprocess.Popen:
-    cmd = [
-        sys.executable,
-        "-m",
-        "liqwidget.cli",
-        "record",
-        "binanceusdm",
-        "bybit",
-        "--symbols",
-        BTC,
-        "--store",
-        str(store_path),
-        "--api-base",
-        api_base,
-        "--max-latency",
-        "0.05",
-        "--batch-size",
-        "20",
-        "--backoff",
-        "0.05",
-        "--status-every",
-        "3600",
-    ]
+def start_recorder(store_path, api_base, *args: str) -> subprocess.Popen:
+    """``liqwidget record`` as a subprocess; ``args`` replace the default exchanges/settings."""
+    args = args or (
+        "binanceusdm", "bybit", "--symbols", BTC, "--max-latency", "0.05",
+        "--batch-size", "20", "--backoff", "0.05", "--status-every", "3600",
+    )  # fmt: skip
+    cmd = [sys.executable, "-m", "liqwidget.cli", "record", *args]
+    cmd += ["--store", str(store_path), "--api-base", api_base]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
@@ -154,30 +139,10 @@ def test_sigkill_loses_nothing_committed_and_restart_continues(fake, tmp_path):
 def test_ctrl_c_commits_pending_events(fake, tmp_path):
     """Events still waiting for their batch when Ctrl-C (SIGINT) arrives are committed."""
     path = tmp_path / "int.sqlite"
-    cmd = [
-        sys.executable,
-        "-m",
-        "liqwidget.cli",
-        "record",
-        "binanceusdm",
-        "--store",
-        str(path),
-        "--api-base",
-        fake.url,
-        "--max-latency",
-        "600",
-        "--batch-size",
-        "100000",
-        "--status-every",
-        "0.1",
-    ]
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
-    )
+    proc = start_recorder(
+        path, fake.url, "binanceusdm", "--max-latency", "600", "--batch-size", "100000",
+        "--status-every", "0.1",
+    )  # fmt: skip
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
     reader.start()
