@@ -347,6 +347,11 @@ class Store:
         new_cursor = rows[-1][-1] if rows else int(cursor)
         return _event_frame([r[:-1] for r in rows]), int(new_cursor)
 
+    def last_cursor(self) -> int:
+        """The cursor after the newest stored liquidation (pass it to :meth:`events_since`
+        to follow only what is recorded from now on)."""
+        return int(self._query("SELECT coalesce(max(id), 0) FROM liquidations")[0][0])
+
     def count_liquidations(self) -> int:
         return int(self._query("SELECT count(*) FROM liquidations")[0][0])
 

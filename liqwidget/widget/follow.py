@@ -10,6 +10,14 @@ if TYPE_CHECKING:
     from .map import LiquidationMap
 
 
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running in this thread, if any."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class StoreFollower:
     """Polls ``store.events_since`` and appends new events to a map.
 
@@ -32,7 +40,7 @@ class StoreFollower:
         self.widget, self.store = widget, store
         self.exchange, self.symbol, self.every = exchange, symbol, float(every)
         # Start after what is already stored, unless asked to replay the whole store.
-        self.cursor = 0 if since_start else store.events_since(0, limit=None)[1]
+        self.cursor = 0 if since_start else store.last_cursor()
         self.received = 0
         self._task: asyncio.Task | None = None
 
@@ -50,10 +58,7 @@ class StoreFollower:
 
     def start(self) -> StoreFollower:
         """Poll in the background of the running event loop (Jupyter's kernel has one)."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
+        loop = running_loop()
         if loop is None:
             raise RuntimeError(
                 "no running event loop to follow the store in; call poll() yourself, "

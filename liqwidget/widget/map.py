@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import pathlib
 from typing import Any
 
@@ -204,12 +203,10 @@ class LiquidationMap(anywidget.AnyWidget):
         """Follow a :class:`~liqwidget.Store` live: liquidations recorded there from now on
         (or all of them with ``since_start``) appear on the map, polled every ``every``
         seconds in the kernel's event loop. Returns the follower; call ``.stop()`` on it."""
-        from .follow import StoreFollower
+        from .follow import StoreFollower, running_loop
 
         follower = StoreFollower(self, store, exchange, symbol, every, since_start)
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
+        if running_loop() is None:
             return follower  # no loop (plain Python): call follower.poll() yourself
         return follower.start()
 
