@@ -57,12 +57,12 @@ class Levels:
     def __len__(self) -> int:
         return self.price.size
 
-    def side_slices(self) -> tuple[slice, slice] | None:
-        """Where the long and the short levels are, if the levels come longs first."""
+    def side_slices(self) -> tuple[slice, slice]:
+        """Where the long and the short levels are: the model writes all longs first."""
         n_long = int(np.searchsorted(self.side, 1))
-        if (self.side[:n_long] == 0).all() and (self.side[n_long:] == 1).all():
-            return slice(0, n_long), slice(n_long, len(self))
-        return None
+        if not ((self.side[:n_long] == 0).all() and (self.side[n_long:] == 1).all()):
+            raise ValueError("levels must come longs first, then shorts")
+        return slice(0, n_long), slice(n_long, len(self))
 
 
 @dataclass(eq=False)
@@ -108,15 +108,15 @@ class ClusterEstimate:
     @cached_property
     def swept(self) -> pd.DataFrame:
         """Estimated liquidation notional consumed in each bar, columns ``long`` and ``short``."""
-        parts = self.raw.side_slices()
-        if parts is None:
-            per = self._per_bar(self.raw.side.astype("int64"), 2, self._sweeps[1]).T
-        else:  # the model writes longs first: one plain bincount per side
-            bar, amount = self._sweeps
-            n = self.n_bars
-            per = np.stack(
-                [np.bincount(bar[p], weights=amount[p], minlength=n + 1)[:n] for p in parts], 1
-            )
+        bar, amount = self._sweeps
+        n = self.n_bars
+        per = np.stack(  # one plain bincount per side (levels come longs first)
+            [
+                np.bincount(bar[p], weights=amount[p], minlength=n + 1)[:n]
+                for p in self.raw.side_slices()
+            ],
+            1,
+        )
         return pd.DataFrame(per, index=self.market.index, columns=list(SIDES))
 
     @cached_property

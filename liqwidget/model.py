@@ -162,13 +162,10 @@ class ClusterModel:
         levels, log_level = self.build_levels(market)
         low, high = market.column("low"), market.column("high")
         death = np.empty(levels.price.size, dtype="int64")
-        n_long = int(np.searchsorted(levels.side, 1))  # levels come longs first
-        for part, prices, kind in (
-            (slice(0, n_long), low, "below"),
-            (slice(n_long, None), high, "above"),
-        ):
-            # Entered at the bar's open, a level is exposed to the rest of its own bar.
-            offset = -1 if self.entry in INTRABAR else 0
+        # Entered at the bar's open, a level is exposed to the rest of its own bar.
+        offset = -1 if self.entry in INTRABAR else 0
+        sides = zip(levels.side_slices(), (low, high), ("below", "above"), strict=True)
+        for part, prices, kind in sides:
             FirstPassage(prices, kind).find(
                 levels.birth[part], levels.price[part], offset=offset, out=death[part]
             )
@@ -205,7 +202,6 @@ class ClusterModel:
         # written straight into the final arrays.
         bars = np.flatnonzero(opened > 0)
         seed = self.seed_levels(market, lev, weights, factors)
-        n_seed = [int((seed.side == s).sum()) for s in (0, 1)]
         size = bars.size * lev.size
         total = len(seed) + 2 * size
         price = np.empty(total)
@@ -219,14 +215,14 @@ class ClusterModel:
         at = 0
         for s in (0, 1):
             sl = seed.subset(seed.side == s)
-            block = slice(at, at + n_seed[s])
+            block = slice(at, at + len(sl))
             price[block], weight[block], tier[block], birth[block] = (
                 sl.price,
                 sl.weight,
                 sl.tier,
                 sl.birth,
             )
-            block = slice(at + n_seed[s], at + n_seed[s] + size)
+            block = slice(block.stop, block.stop + size)
             out = price[block].reshape(-1, lev.size)
             np.take(fac_table[s], fac_row, axis=0, out=out)
             out *= entry_b[s][:, None]
