@@ -373,11 +373,13 @@ def fit(
 
     # Per tier, the swept notional of a unit weight: per (time bucket, side), and when the
     # liquidations carry prices, per price band too (tiers sweep at different distances).
-    unit = {s: bucket(by_tier[s]) / np.where(w0 > 0, w0, 1.0) for s in SIDES}
+    per_unit = np.where(w0 > 0, w0, 1.0)
+    unit = {s: bucket(by_tier[s]) / per_unit for s in SIDES}
+    yr = {s: bucket(real[[s]])[:, 0] for s in SIDES}
     if price_band and {"price", "side", "time"} <= set(liquidations.columns):
-        x, y = _price_resolved(base, liquidations, w0, n_train, rule, price_band)
+        x, y = _price_resolved(base, liquidations, per_unit, n_train, rule, price_band)
     else:
-        y = np.concatenate([bucket(real[[s]])[:, 0] for s in SIDES])
+        y = np.concatenate([yr["long"], yr["short"]])
         x = np.vstack([unit["long"], unit["short"]])
     mass = x.sum(axis=0)
     ok = mass > 0.05 * mass.sum() if mass.sum() > 0 else np.zeros(len(lev), bool)
@@ -398,7 +400,6 @@ def fit(
     weights /= weights.sum()
     fitted = dict(zip(lev, weights, strict=True))
     sw = {s: unit[s] @ weights for s in SIDES}
-    yr = {s: bucket(real[[s]])[:, 0] for s in SIDES}
     side_scale = {s: float(sw[s] @ yr[s] / max(sw[s] @ sw[s], 1e-300)) for s in SIDES}
     tuned = ClusterModel(**(model.get_params() | {"leverage": fitted}))
     est = tuned.estimate(market)
@@ -409,7 +410,7 @@ def fit(
     return Fit(fitted, identified, side_scale["long"], side_scale["short"], train, test, split)
 
 
-def _price_resolved(base, events, w0, n_train, rule, band):
+def _price_resolved(base, events, per_unit, n_train, rule, band):
     """Design matrix and target per (time bucket, side, log-price band) cell."""
     m = base.market
     lv = base.raw
@@ -430,11 +431,8 @@ def _price_resolved(base, events, w0, n_train, rule, band):
     cells, inv = np.unique(np.vstack([cells_model, cells_real]), axis=0, return_inverse=True)
     inv = inv.ravel()
     n_model = cells_model.shape[0]
-    k = w0.size
-    x = np.zeros((cells.shape[0], k))
-    np.add.at(
-        x, (inv[:n_model], lv.tier[hit]), amount[hit] / np.where(w0 > 0, w0, 1.0)[lv.tier[hit]]
-    )
+    x = np.zeros((cells.shape[0], per_unit.size))
+    np.add.at(x, (inv[:n_model], lv.tier[hit]), amount[hit] / per_unit[lv.tier[hit]])
     y = np.bincount(
         inv[n_model:], weights=events["notional"].to_numpy(float)[ev_keep], minlength=cells.shape[0]
     )
@@ -450,6 +448,6 @@ class _SweptView:
 
 
 def _slice_estimate(est: ClusterEstimate, a: int, b: int | None):
-    m = est.market.frame.iloc[a:b]
-    view = MarketData(m, est.market.timeframe, est.market.symbol, est.market.exchange)
+    idx = est.market.index
+    view = est.market.slice(idx[a], None if b is None else idx[b - 1])
     return _SweptView(view, est.swept.iloc[a:b])
