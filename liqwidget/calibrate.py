@@ -27,6 +27,8 @@ from .market import MarketData
 from .model import ClusterModel
 
 Z95 = 1.959963984540054
+#: Fewer real liquidation events than this and no score is quoted (maps, posts, reports).
+MIN_EVENTS = 30
 
 
 # ---------------------------------------------------------------------- inputs

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..book import alive_sum
-from ..calibrate import calibrate, events_within
+from ..calibrate import MIN_EVENTS, calibrate, events_within
 from ..estimate import ClusterEstimate
 from ..heatmap import Heatmap, bin_index
 from ..realized import bin_events, empty_events, events_in, undercount_notes, validate_events
@@ -296,10 +296,6 @@ def _money(x: float) -> str:
     return f"${x:,.0f}"
 
 
-#: Fewer real liquidations than this inside the bars and no score is shown.
-MIN_SCORED_EVENTS = 30
-
-
 def notes_html(estimate: ClusterEstimate, events: pd.DataFrame, inside: int, shown: int) -> str:
     """What the reader must know: the clusters are modelled, and how complete the real feed is."""
     m = estimate.market
@@ -323,7 +319,7 @@ def notes_html(estimate: ClusterEstimate, events: pd.DataFrame, inside: int, sho
         for note in undercount_notes(events):
             parts.append(f"Feed caveat — {note}.")
         scored = events_within(events, m)
-        if len(scored) >= MIN_SCORED_EVENTS:
+        if len(scored) >= MIN_EVENTS:
             cal = calibrate(estimate, scored, location=False)
             parts.append(
                 f"<b>Measured</b> on these {len(scored):,} liquidations — {cal.headline()}"

@@ -7,11 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..calibrate import Calibration, calibrate
+from ..calibrate import MIN_EVENTS, Calibration, calibrate
 from ..estimate import SIDES, ClusterEstimate
-
-#: Fewer real liquidation events than this and no score is quoted.
-MIN_EVENTS = 30
 
 
 @dataclass(frozen=True)
