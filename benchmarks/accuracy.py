@@ -24,9 +24,9 @@ import warnings
 import pandas as pd
 
 import liqwidget as lw
-from liqwidget.calibrate import baselines, calibrate
+from liqwidget.calibration import baselines, calibrate
 from liqwidget.leverage import WIDE_LEVERAGE
-from liqwidget.simulate import SCENARIOS, simulate
+from liqwidget.simulator import SCENARIOS, simulate
 
 MODELS = {"plain": lw.ClusterModel.plain(), "default": lw.ClusterModel()}
 

@@ -61,7 +61,7 @@ def _rss_mb() -> float:
 def measure(kind: str, n: int, preset: str = "default") -> dict:
     """Run one implementation once on n bars (in this process) and report time and memory."""
     import liqwidget as lw
-    from liqwidget.reference import reference_grid, run_reference
+    from liqwidget.model_reference import reference_grid, run_reference
 
     market = synthetic_bars(n)
     model = lw.ClusterModel.plain() if preset == "plain" else lw.ClusterModel()

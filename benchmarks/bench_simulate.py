@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/bench_simulate.py [--days 7] [--rate 105] [--ref-days 0.5]
 
-1. The full ``liqwidget.simulate`` (draws, step loop with cascade feedback, first-passage
+1. The full ``liqwidget.simulator`` (draws, step loop with cascade feedback, first-passage
    resolution of every position, bars, open interest, positions and event frames) for
    ``--days`` of 1-minute bars (15-second steps) plus a one-day warm-up, with ``--rate``
    positions opened per minute. Target: at most 10 s for a week with ~1M positions.
@@ -32,7 +32,7 @@ def _rss_mb() -> float:
 
 
 def measure_full(days: float, rate: float) -> dict:
-    from liqwidget.simulate import simulate
+    from liqwidget.simulator import simulate
 
     base = _rss_mb()
     t0 = time.perf_counter()
@@ -60,11 +60,11 @@ def measure_pair(days: float, rate: float) -> dict:
 
     import numpy as np
 
-    from liqwidget.simulate.agents import draw_traders
-    from liqwidget.simulate.engine import resolve, run_steps
-    from liqwidget.simulate.market import PriceRule, make_clock, make_schedule
-    from liqwidget.simulate.reference import run_reference
-    from liqwidget.simulate.scenarios import get_scenario
+    from liqwidget.simulator.agents import draw_traders
+    from liqwidget.simulator.engine import resolve, run_steps
+    from liqwidget.simulator.engine_reference import run_reference
+    from liqwidget.simulator.price_process import PriceRule, make_clock, make_schedule
+    from liqwidget.simulator.scenarios import get_scenario
 
     sc = dataclasses.replace(
         get_scenario("long-squeeze"), days=days, warmup_days=days, opens_per_minute=rate

@@ -33,7 +33,7 @@ import pandas as pd
 from liqwidget.site.build import SiteOptions, build_site, load_data
 from liqwidget.site.pages import embed_path, numbers_path, post_url, preview_path
 from liqwidget.site.schedule import snapshot_times
-from liqwidget.site.source import SiteData
+from liqwidget.sources.dataset import Dataset
 
 PROJECT = Path(__file__).resolve().parents[1]
 BUDGET_SECONDS = 60.0
@@ -132,7 +132,7 @@ def main() -> int:
         # The same site one cadence step earlier, then the data that adds the newest snapshot.
         last = snapshot_times(data.market, cold.cadence, cold.lookback, cold.count)[-1]
         earlier_end = last - pd.Timedelta(cold.cadence)
-        earlier = SiteData(
+        earlier = Dataset(
             data.market.slice(end=earlier_end - data.market.timeframe),
             data.liquidations_until(earlier_end),
             data.name,

@@ -6,13 +6,15 @@ store) → :class:`ClusterModel` → :class:`ClusterEstimate` (grids, levels, sw
 :class:`LiquidationMap` widget and by the static site.
 """
 
-from .calibrate import calibrate
+from importlib.metadata import version
+
+from .calibration import calibrate
 from .estimate import ClusterEstimate
 from .heatmap import Heatmap
-from .liquidation import Brackets, liquidation_price, load_brackets
+from .margin import Brackets, liquidation_price, load_brackets
 from .market import MarketData, MarketDataError, load_sample
 from .model import ClusterModel
-from .simulate import Simulation, simulate
+from .simulator import Simulation, simulate
 from .store import Store
 
 __all__ = [
@@ -32,7 +34,7 @@ __all__ = [
     "load_sample",
     "simulate",
 ]
-__version__ = "0.1.0"
+__version__ = version("liqwidget")
 
 
 def __getattr__(name: str):

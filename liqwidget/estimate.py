@@ -12,8 +12,7 @@ import pandas as pd
 from .book import CHUNK, alive_sum, amount_at
 from .heatmap import Heatmap, book_grid, price_profile
 from .market import MarketData
-
-SIDES = ("long", "short")
+from .sides import SIDES
 
 
 @dataclass(eq=False)

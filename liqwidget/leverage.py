@@ -6,11 +6,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .liquidation import Brackets, liquidation_price
+from .margin import Brackets, liquidation_price
 
 #: Assumed share of new open interest per leverage tier: most positions sit at 3x-20x, with
 #: a thin tail up to the 125x that BTC perpetuals allow. A prior, not a measurement (see
-#: ``liqwidget.calibrate.fit`` to fit it to observed liquidations).
+#: ``liqwidget.calibration.fit`` to fit it to observed liquidations).
 DEFAULT_LEVERAGE: dict[float, float] = {
     3: 0.10,
     5: 0.15,

@@ -27,7 +27,7 @@ import pandas as pd
 
 from .estimate import ClusterEstimate, Levels
 from .leverage import DEFAULT_LEVERAGE, PLAIN_LEVERAGE, level_factors, normalise_mix
-from .liquidation import Brackets
+from .margin import Brackets
 from .market import MarketData
 from .passage import FirstPassage
 
@@ -52,7 +52,7 @@ class ClusterModel:
         needs taker columns), ``"candle"`` (body over range: a green bar leans long),
         ``"auto"`` (taker when available, else candle) or a fixed number in [0, 1].
     formula, mmr, brackets, position_notional:
-        Liquidation-price formula (see :mod:`liqwidget.liquidation`); with brackets the
+        Liquidation-price formula (see :mod:`liqwidget.margin`); with brackets the
         maintenance rate/amount of a position of ``position_notional`` quote is used.
     entry:
         Entry price of a bar's new positions: ``"hlc3"``, ``"ohlc4"``, ``"close"``, or

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from liqwidget import ClusterModel, simulate
-from liqwidget.calibrate import baselines
+from liqwidget.calibration import baselines
 from liqwidget.figure.data import figure_data
 
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from liqwidget import ClusterModel, MarketData
 from liqwidget.leverage import DEFAULT_LEVERAGE
+from liqwidget.model_reference import reference_grid, run_reference
 from liqwidget.passage import FirstPassage
-from liqwidget.reference import reference_grid, run_reference
 
 
 def frame(rows) -> MarketData:

@@ -11,8 +11,8 @@ from fake_exchange import FakeExchange
 from fake_exchange.guard import no_foreign_hosts  # noqa: F401 (fixture)
 from fake_exchange.helpers import RecorderThread, wait_for
 
+from liqwidget.feeds import FEEDS, feed_info
 from liqwidget.sources.exchanges import ExchangeDataError
-from liqwidget.sources.feeds import FEEDS, feed_info
 from liqwidget.sources.recorder import RecorderSettings
 from liqwidget.store import Store
 

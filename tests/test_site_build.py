@@ -20,11 +20,11 @@ import pytest
 from PIL import Image
 
 from liqwidget.cli import main as cli_main
-from liqwidget.realized import validate_events
+from liqwidget.events import validate_events
 from liqwidget.site.build import SiteOptions, build_site
 from liqwidget.site.pages import embed_path, numbers_path, post_url, preview_path
 from liqwidget.site.serve import serve_in_thread
-from liqwidget.site.source import SiteData
+from liqwidget.sources.dataset import Dataset
 
 PROJECT = Path(__file__).resolve().parents[1]
 PAGE_BUDGET = 600 * 1024
@@ -32,8 +32,8 @@ PAGE_BUDGET = 600 * 1024
 SHOTS = os.environ.get("LIQWIDGET_SCREENSHOTS")
 
 
-def sim_data(hours_cut: int = 0) -> SiteData:
-    from liqwidget.simulate import simulate
+def sim_data(hours_cut: int = 0) -> Dataset:
+    from liqwidget.simulator import simulate
 
     sim = simulate("long-squeeze", seed=5, timeframe="5min", days=2)
     market = sim.market
@@ -42,7 +42,7 @@ def sim_data(hours_cut: int = 0) -> SiteData:
         end = market.index[-1] - np.timedelta64(hours_cut, "h")
         market = market.slice(end=end)
         events = events[events["time"] < end + market.timeframe]
-    return SiteData(market, events, "Simulated BTC/USDT", "a test simulation", True)
+    return Dataset(market, events, "Simulated BTC/USDT", "a test simulation", True)
 
 
 @pytest.fixture(scope="module")

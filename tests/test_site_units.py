@@ -21,7 +21,7 @@ from liqwidget.site.preview import render_preview
 from liqwidget.site.prose import commentary
 from liqwidget.site.schedule import snapshot_times
 from liqwidget.site.snapshot import SnapshotSpec
-from liqwidget.site.source import SiteData
+from liqwidget.sources.dataset import Dataset
 
 # Levels at known prices: entry 100, 10x → 90 / 110, 60x → 98.33 / 101.67 (mmr 0).
 PLAIN = dict(
@@ -226,7 +226,7 @@ def test_accuracy_needs_real_events(sample):
 
 
 def test_accuracy_is_quoted_with_its_baselines_and_verdict():
-    from liqwidget.simulate import simulate
+    from liqwidget.simulator import simulate
 
     sim = simulate("long-squeeze", seed=3, days=1)
     est = ClusterModel().estimate(sim.market)
@@ -285,10 +285,10 @@ def test_cache_prunes_entries_unused_for_a_long_time(tmp_path):
 
 
 def test_cache_key_depends_on_data_known_at_the_snapshot_only(sample):
-    data = SiteData(sample, None, "BTC/USDT", "sample", False)
+    data = Dataset(sample, None, "BTC/USDT", "sample", False)
     t = sample.index[2000]
     spec = SnapshotSpec(t, t - pd.Timedelta("6h"))
-    shorter = SiteData(sample.slice(end=sample.index[3000]), None, "BTC/USDT", "sample", False)
+    shorter = Dataset(sample.slice(end=sample.index[3000]), None, "BTC/USDT", "sample", False)
     assert snapshot_key(data, spec, "") == snapshot_key(shorter, spec, "")
     assert data_digest(data, t) != data_digest(data, t + pd.Timedelta("1h"))
     assert snapshot_key(data, spec, "") != snapshot_key(data, SnapshotSpec(t, None), "")
@@ -305,7 +305,7 @@ def test_formatting():
 
 # ---------------------------------------------------------------------- sources and snippets
 def test_store_source_reads_bars_and_recorded_liquidations(tmp_path, sample):
-    from liqwidget.site.source import load_source
+    from liqwidget.sources.dataset import load_source
     from liqwidget.store import Store
 
     bars_ = sample.frame.iloc[:600]
@@ -341,7 +341,7 @@ def test_store_source_reads_bars_and_recorded_liquidations(tmp_path, sample):
 
 
 def test_missing_store_file_is_not_created(tmp_path):
-    from liqwidget.site.source import load_source
+    from liqwidget.sources.dataset import load_source
 
     with pytest.raises(FileNotFoundError, match="no store at"):
         load_source("store", store_path=str(tmp_path / "none.sqlite"))
@@ -349,7 +349,7 @@ def test_missing_store_file_is_not_created(tmp_path):
 
 
 def test_unknown_source_is_named():
-    from liqwidget.site.source import load_source
+    from liqwidget.sources.dataset import load_source
 
     with pytest.raises(ValueError, match="unknown source 'exchange'"):
         load_source("exchange")
@@ -375,8 +375,8 @@ def test_a_snapshot_uses_only_data_known_at_its_time(sample):
 
     t = sample.index[3000]
     spec = SnapshotSpec(t, t - pd.Timedelta("6h"))
-    full = compute(SiteData(sample, None, "BTC/USDT", "sample", False), spec)
-    cut = SiteData(sample.slice(end=t - sample.timeframe), None, "BTC/USDT", "sample", False)
+    full = compute(Dataset(sample, None, "BTC/USDT", "sample", False), spec)
+    cut = Dataset(sample.slice(end=t - sample.timeframe), None, "BTC/USDT", "sample", False)
     known = compute(cut, spec)
     assert full.estimate.market.index[-1] == t - sample.timeframe
     assert full.numbers.to_dict() == known.numbers.to_dict()

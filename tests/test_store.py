@@ -248,7 +248,7 @@ def test_export_parquet(store, tmp_path):
 
 
 def test_loaded_events_pass_the_event_frame_validator(store):
-    from liqwidget.realized import validate_events
+    from liqwidget.events import validate_events
 
     store.write_liquidations(events(8))
     loaded = store.load_liquidations()

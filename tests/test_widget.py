@@ -9,10 +9,10 @@ import traitlets
 from ipywidgets.widgets.widget import _remove_buffers
 
 import liqwidget
+from liqwidget.events import LiquidationDataError
 from liqwidget.figure import decode_layer
-from liqwidget.realized import LiquidationDataError
 from liqwidget.widget import LiquidationMap
-from liqwidget.widget import bokehjs as bjs
+from liqwidget.widget import protocol as bjs
 from liqwidget.widget.map import BUNDLE
 from liqwidget.widget.wire import decode_array, encode_array
 

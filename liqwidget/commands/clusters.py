@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..model import ClusterModel
-from ..site.source import SOURCES, load_source
+from ..sources.dataset import SOURCES, load_source
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 
-from ..sources.feeds import feed_info
+from ..feeds import feed_info
 from ..store import ENV_VAR, Store, StoreError
 
 EXCHANGES = "binanceusdm, bybit, okx"  # tested ones; ccxt is imported only when run

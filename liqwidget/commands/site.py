@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..site.source import DEFAULT_SCENARIO, SOURCES
+from ..sources.dataset import DEFAULT_SCENARIO, SOURCES
 
 
 def register(sub: argparse._SubParsersAction) -> None:

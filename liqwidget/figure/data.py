@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from ..book import alive_sum
-from ..calibrate import MIN_EVENTS, calibrate, events_within
+from ..calibration import MIN_EVENTS, calibrate, events_within
 from ..estimate import ClusterEstimate
+from ..events import bin_events, empty_events, events_in, undercount_notes, validate_events
 from ..heatmap import Heatmap, bin_index
-from ..realized import bin_events, empty_events, events_in, undercount_notes, validate_events
 
 #: Codes per side in a heat layer (1..LEVELS for long, SHORT_OFFSET + 1.. for short).
 LEVELS = 127

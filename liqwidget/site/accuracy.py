@@ -1,4 +1,4 @@
-"""The measured accuracy a snapshot post quotes, taken from :mod:`liqwidget.calibrate`."""
+"""The measured accuracy a snapshot post quotes, taken from :mod:`liqwidget.calibration`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..calibrate import MIN_EVENTS, Calibration, calibrate
+from ..calibration import MIN_EVENTS, Calibration, calibrate
 from ..estimate import SIDES, ClusterEstimate
 
 

@@ -20,8 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .bokehjs import copy_bokehjs
-from .cache import SIMULATOR_CODE, SnapshotCache, code_version, snapshot_key
+from ..figure.bokehjs import copy_bokehjs
+from ..sources.dataset import (
+    DEFAULT_SCENARIO,
+    DEFAULT_SEED,
+    Dataset,
+    load_source,
+    simulator_available,
+)
+from .cache import SnapshotCache, code_version, snapshot_key
 from .pages import (
     embed_html,
     embed_path,
@@ -48,7 +55,6 @@ from .snapshot import (
     numbers_json,
     render_preview_png,
 )
-from .source import DEFAULT_SCENARIO, DEFAULT_SEED, SiteData, load_source, simulator_available
 
 CONFIG_NAME = "mkdocs.yml"
 
@@ -102,7 +108,7 @@ def _print(msg: str) -> None:
 
 
 def generate_snapshot(
-    data: SiteData, spec: SnapshotSpec, site_url: str, tmp: Path
+    data: Dataset, spec: SnapshotSpec, site_url: str, tmp: Path
 ) -> dict[str, bytes]:
     """All files one snapshot adds to the site, as site-relative path → bytes."""
     snap = compute(data, spec)
@@ -129,10 +135,10 @@ def generate_snapshot(
     return files
 
 
-_WORKER_DATA: SiteData | None = None
+_WORKER_DATA: Dataset | None = None
 
 
-def _init_worker(data: SiteData) -> None:
+def _init_worker(data: Dataset) -> None:
     global _WORKER_DATA
     _WORKER_DATA = data
 
@@ -143,7 +149,7 @@ def _worker_job(job: tuple[str, SnapshotSpec, str, Path]) -> tuple[str, dict[str
     return key, generate_snapshot(_WORKER_DATA, spec, site_url, tmp)
 
 
-def _generate_all(data: SiteData, todo, site_url: str, tmp: Path, jobs: int):
+def _generate_all(data: Dataset, todo, site_url: str, tmp: Path, jobs: int):
     """Generate snapshots, in ``jobs`` forked worker processes when there is more than one.
 
     The workers are forked (they inherit the data and the imported modules, and callers need
@@ -159,7 +165,7 @@ def _generate_all(data: SiteData, todo, site_url: str, tmp: Path, jobs: int):
         yield from pool.imap(_worker_job, work)
 
 
-def load_data(options: SiteOptions, cache_dir: Path) -> SiteData:
+def load_data(options: SiteOptions, cache_dir: Path) -> Dataset:
     """Load the build's data; simulated markets are kept in the cache (they are deterministic)."""
     source = options.source
     if source == "auto":
@@ -167,9 +173,7 @@ def load_data(options: SiteOptions, cache_dir: Path) -> SiteData:
     scenario = options.scenario or DEFAULT_SCENARIO
     if source != "sim":
         return load_source(source, store_path=options.store_path, symbol=options.symbol)
-    key = hashlib.sha256(
-        f"{scenario}|{DEFAULT_SEED}|{code_version(SIMULATOR_CODE)}".encode()
-    ).hexdigest()[:16]
+    key = hashlib.sha256(f"{scenario}|{DEFAULT_SEED}|{code_version()}".encode()).hexdigest()[:16]
     path = cache_dir / f"sim-{key}.pickle"
     if path.is_file():
         try:
@@ -190,7 +194,7 @@ def load_data(options: SiteOptions, cache_dir: Path) -> SiteData:
 
 
 def build_site(
-    options: SiteOptions, data: SiteData | None = None, progress: Callable[[str], None] = _print
+    options: SiteOptions, data: Dataset | None = None, progress: Callable[[str], None] = _print
 ) -> BuildResult:
     """Generate the snapshot pages and build the site; returns where it went."""
     started = time.perf_counter()

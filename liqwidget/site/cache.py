@@ -18,54 +18,30 @@ from pathlib import Path
 import bokeh
 import pandas as pd
 
+from ..sources.dataset import Dataset
 from .snapshot import SnapshotSpec
-from .source import SiteData
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 #: Cache entries unused for this long (seconds) are deleted after a build.
 STALE_AFTER = 14 * 24 * 3600.0
-#: The parts of liqwidget whose code shapes a snapshot's pages.
-SNAPSHOT_CODE = (
-    "site",
-    "figure",
-    "model.py",
-    "estimate.py",
-    "book.py",
-    "passage.py",
-    "heatmap.py",
-    "leverage.py",
-    "liquidation.py",
-    "market.py",
-    "realized.py",
-    "calibrate.py",
-)
-#: The parts whose code shapes the simulated market.
-SIMULATOR_CODE = (
-    "simulate",
-    "site/source.py",
-    "market.py",
-    "liquidation.py",
-    "leverage.py",
-    "book.py",
-    "heatmap.py",
-)
 
 
 @cache
-def code_version(parts: tuple[str, ...] = SNAPSHOT_CODE) -> str:
-    """A digest of the named liqwidget source files/folders and the bokeh version."""
+def code_version() -> str:
+    """A digest of every file of the installed liqwidget package and the bokeh version.
+
+    The whole package, not a hand-kept list of modules: a module added or moved can never
+    leave a stale snapshot behind.
+    """
     h = hashlib.sha256(bokeh.__version__.encode())
-    for part in parts:
-        target = PACKAGE_ROOT / part
-        files = sorted(target.rglob("*.py")) if target.is_dir() else [target]
-        for path in files:
-            if path.is_file():
-                h.update(str(path.relative_to(PACKAGE_ROOT)).encode())
-                h.update(path.read_bytes())
+    for path in sorted(PACKAGE_ROOT.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            h.update(str(path.relative_to(PACKAGE_ROOT)).encode())
+            h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
 
-def data_digest(data: SiteData, end: pd.Timestamp) -> str:
+def data_digest(data: Dataset, end: pd.Timestamp) -> str:
     """A digest of the bars and events known at ``end`` (later data does not change it)."""
     h = hashlib.sha256(data.name.encode())
     bars = data.market.frame.loc[: end - data.market.timeframe]
@@ -77,7 +53,7 @@ def data_digest(data: SiteData, end: pd.Timestamp) -> str:
     return h.hexdigest()
 
 
-def snapshot_key(data: SiteData, spec: SnapshotSpec, site_url: str) -> str:
+def snapshot_key(data: Dataset, spec: SnapshotSpec, site_url: str) -> str:
     """The cache key of one snapshot."""
     parts = {
         "data": data_digest(data, spec.time),

@@ -16,7 +16,7 @@ import html
 import bokeh
 from bokeh.embed import components
 
-from .bokehjs import BUNDLES, asset_dir
+from ..figure.bokehjs import asset_dir, bundle_names
 from .fmt import money, pct, price, when
 from .numbers import Cluster, KeyNumbers
 from .prose import BALANCED, commentary, headline
@@ -229,7 +229,7 @@ def embed_html(snapshot, name: str, figure) -> str:
     title = headline(k, name)
     script, div = components(figure)
     scripts = "\n".join(
-        f'<script src="{EMBED_TO_ROOT}{asset_dir()}/{b}"></script>' for b in BUNDLES
+        f'<script src="{EMBED_TO_ROOT}{asset_dir()}/{b}"></script>' for b in bundle_names()
     )
     post = f"{EMBED_TO_ROOT}{post_url(slug)}"
     return f"""<!DOCTYPE html>

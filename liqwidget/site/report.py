@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from ..calibrate import calibrate
-from ..estimate import SIDES
+from ..calibration import calibrate
 from ..model import ClusterModel
+from ..sides import SIDES
+from ..sources.dataset import Dataset
 from .accuracy import MIN_EVENTS
 from .fmt import pct
-from .source import SiteData
 
 ACCURACY_MARKER = "<!-- liqwidget:accuracy -->"
 
 
-def accuracy_markdown(data: SiteData, model_params: dict | None = None) -> str:
+def accuracy_markdown(data: Dataset, model_params: dict | None = None) -> str:
     """Timing and location scores of the model over all of ``data``, as Markdown."""
     if data.liquidations is None or len(data.liquidations) < MIN_EVENTS:
         return (

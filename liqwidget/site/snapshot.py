@@ -11,9 +11,9 @@ import pandas as pd
 
 from ..estimate import ClusterEstimate
 from ..model import ClusterModel
+from ..sources.dataset import Dataset
 from .accuracy import Accuracy, measure
 from .numbers import KeyNumbers, key_numbers
-from .source import SiteData
 
 #: Map window before each snapshot and the extra price room above/below the traded range.
 DEFAULT_WINDOW = "3D"
@@ -60,7 +60,7 @@ class Snapshot:
     time_range: tuple[pd.Timestamp, pd.Timestamp]
 
 
-def compute(data: SiteData, spec: SnapshotSpec) -> Snapshot:
+def compute(data: Dataset, spec: SnapshotSpec) -> Snapshot:
     """Run the model on the bars that had closed by the snapshot time and take its numbers."""
     market = data.market.slice(end=spec.time - data.market.timeframe)
     if len(market) < 2:

@@ -1,5 +1,5 @@
 """Exchange data through ccxt: history fetch (:mod:`.fetch`), the live liquidation recorder
-(:mod:`.recorder`) and what each exchange's liquidation feed can tell (:mod:`.feeds`).
+(:mod:`.recorder`) and what each exchange's liquidation feed can tell (:mod:`liqwidget.feeds`).
 
 Everything lands in the store (:class:`liqwidget.store.Store`). Importing this package is
 cheap: ccxt is only loaded when a fetch or recorder name is first used.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-from .feeds import FEEDS, FeedInfo, feed_info
+from ..feeds import FEEDS, FeedInfo, feed_info
 
 _LAZY = {
     "SUPPORTED": ".exchanges",

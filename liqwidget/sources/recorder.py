@@ -28,9 +28,9 @@ import ccxt
 import pandas as pd
 from ccxt.async_support.base.ws.cache import ArrayCache
 
+from ..feeds import feed_info
 from ..store import Store
 from .exchanges import ExchangeDataError, make_exchange
-from .feeds import feed_info
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """The notebook widget: ``LiquidationMap`` (traits in ``map``, wire format in ``wire``,
-BokehJS delivery in ``bokehjs``, front end in the repository's ``js/``)."""
+BokehJS delivery in ``protocol``, front end in the repository's ``js/``)."""
 
 from .map import LiquidationMap
 

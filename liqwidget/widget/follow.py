@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
+
+import pandas as pd
 
 if TYPE_CHECKING:
     from ..store import Store
-    from .map import LiquidationMap
+
+
+class FollowTarget(Protocol):
+    """What a follower feeds: anything that takes new liquidation events (the map does)."""
+
+    def append_liquidations(self, events: pd.DataFrame) -> None: ...
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:
@@ -19,7 +26,7 @@ def running_loop() -> asyncio.AbstractEventLoop | None:
 
 
 class StoreFollower:
-    """Polls ``store.events_since`` and appends new events to a map.
+    """Polls ``store.events_since`` and appends new events to a map (any :class:`FollowTarget`).
 
     Created by :meth:`LiquidationMap.follow`. :meth:`poll` takes one step by hand; in a
     running event loop (as in Jupyter) the follower also polls every ``every`` seconds
@@ -28,7 +35,7 @@ class StoreFollower:
 
     def __init__(
         self,
-        widget: LiquidationMap,
+        widget: FollowTarget,
         store: Store,
         exchange: str | None = None,
         symbol: str | None = None,

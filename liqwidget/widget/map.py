@@ -13,14 +13,15 @@ import traitlets
 from bokeh.embed import json_item
 
 from ..estimate import ClusterEstimate
+from ..events import empty_events, validate_events
 from ..figure import FigureData, figure_data, layout_from
 from ..figure.callbacks import LAYERS
 from ..figure.layout import LEVEL_PANEL_WIDTH
 from ..heatmap import price_bins
 from ..market import MarketData, load_sample
 from ..model import ClusterModel
-from ..realized import empty_events, validate_events
-from . import bokehjs, wire
+from . import protocol, wire
+from .follow import StoreFollower, running_loop
 from .traits import TIME, TIME_RANGE, PriceRange, TimeRange, Timestamp
 
 STATIC = pathlib.Path(__file__).parent.parent / "static"
@@ -41,7 +42,7 @@ class LiquidationMap(anywidget.AnyWidget):
     ``estimate_or_market`` is a :class:`~liqwidget.ClusterEstimate`, a
     :class:`~liqwidget.MarketData` (estimated with ``model``, default ``ClusterModel()``), a
     simulation result (anything with ``.market`` and ``.liquidations``) or ``None`` for the
-    built-in sample. ``liquidations`` is an event frame (see :mod:`liqwidget.realized`).
+    built-in sample. ``liquidations`` is an event frame (see :mod:`liqwidget.events`).
 
     The traits ``layers``, ``threshold``, ``cursor``, ``x_range`` and ``y_range`` follow what
     the user does in the browser and can be set from Python. With ``sharpen`` (default), a
@@ -203,8 +204,6 @@ class LiquidationMap(anywidget.AnyWidget):
         """Follow a :class:`~liqwidget.Store` live: liquidations recorded there from now on
         (or all of them with ``since_start``) appear on the map, polled every ``every``
         seconds in the kernel's event loop. Returns the follower; call ``.stop()`` on it."""
-        from .follow import StoreFollower, running_loop
-
         follower = StoreFollower(self, store, exchange, symbol, every, since_start)
         if running_loop() is None:
             return follower  # no loop (plain Python): call follower.poll() yourself
@@ -320,8 +319,8 @@ class LiquidationMap(anywidget.AnyWidget):
         return min(max(at, lo), hi)
 
     def _on_custom_msg(self, _widget, content, _buffers) -> None:
-        if isinstance(content, dict) and content.get("type") == bokehjs.REQUEST:
-            msg, buffers = bokehjs.reply()
+        if isinstance(content, dict) and content.get("type") == protocol.REQUEST:
+            msg, buffers = protocol.reply()
             self.send(msg, buffers)
 
     def __repr__(self) -> str:

@@ -6,7 +6,7 @@ schedule's ``long_share``), its leverage tier (drawn from the scenario's mix), i
 notional (log-normal, whole units of quote currency so that sums are exact), and the step at
 which it would close voluntarily (exponential holding time). The entry price is the market
 price at the opening step, known only once the path is simulated; the liquidation level is
-``entry * factor`` with a factor from :func:`liqwidget.liquidation.liquidation_price`
+``entry * factor`` with a factor from :func:`liqwidget.margin.liquidation_price`
 (for a fixed quote notional the exchange formulas scale with the entry price), rounded to
 the tick away from the entry (down for longs, up for shorts).
 """
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ..leverage import normalise_mix
-from ..liquidation import Brackets, liquidation_price
-from .market import Clock, Schedule
+from ..margin import Brackets, liquidation_price
+from .price_process import Clock, Schedule
 from .scenarios import Scenario
 
 LONG, SHORT = 0, 1

@@ -12,12 +12,12 @@ import pandas as pd
 from ..book import alive_sum
 from ..heatmap import Heatmap, book_grid, price_profile
 from ..market import MarketData
+from ..sides import SIDES
 from .agents import LONG, Traders
 from .engine import Outcome, Path
-from .market import Clock
+from .price_process import Clock
 from .scenarios import Scenario
 
-SIDES = np.array(["long", "short"])
 OUTCOMES = ["liquidated", "closed", "open"]
 SYMBOL, EXCHANGE = "BTC/USDT:USDT", "simulator"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..events import undercount_notes, validate_events
 from ..market import MarketData, load_sample
-from ..realized import undercount_notes, validate_events
 
 SOURCES = ("auto", "sample", "sim", "store")
 #: The simulator scenario a default build shows.
@@ -22,7 +22,7 @@ SIM_TIMEFRAME = "5min"
 
 
 @dataclass(frozen=True, eq=False)
-class SiteData:
+class Dataset:
     """Bars, optional real liquidation events, and how to describe them on the pages."""
 
     market: MarketData
@@ -54,9 +54,9 @@ class SiteData:
 
 
 def simulator_available() -> bool:
-    """Whether the simulator (``liqwidget.simulate.simulate``) can be imported."""
+    """Whether the simulator (``liqwidget.simulator.simulate``) can be imported."""
     try:
-        module = importlib.import_module("liqwidget.simulate")
+        module = importlib.import_module("liqwidget.simulator")
     except ImportError:
         return False
     return callable(getattr(module, "simulate", None))
@@ -70,7 +70,7 @@ def load_source(
     store_path: str | None = None,
     symbol: str | None = None,
     exchange: str | None = None,
-) -> SiteData:
+) -> Dataset:
     """Load the data a site is built from.
 
     ``"sim"`` is the built-in simulator (known truth and real liquidation events),
@@ -83,7 +83,7 @@ def load_source(
         source = "sim" if simulator_available() else "sample"
     if source == "sample":
         market = load_sample()
-        return SiteData(
+        return Dataset(
             market=market,
             liquidations=None,
             name=(market.symbol or "BTC/USDT").split(":")[0],
@@ -98,17 +98,17 @@ def load_source(
     return _load_store(store_path, symbol, exchange)
 
 
-def _load_sim(scenario: str, seed: int) -> SiteData:
+def _load_sim(scenario: str, seed: int) -> Dataset:
     if not simulator_available():
         raise RuntimeError(
-            "the simulator (liqwidget.simulate) is not available in this install; "
+            "the simulator (liqwidget.simulator) is not available in this install; "
             "use --source sample"
         )
-    from ..simulate import simulate  # type: ignore[attr-defined]
+    from ..simulator import simulate  # type: ignore[attr-defined]
 
     result = simulate(scenario=scenario, seed=seed, timeframe=SIM_TIMEFRAME, days=SIM_DAYS)
     market = result.market
-    return SiteData(
+    return Dataset(
         market=market,
         liquidations=validate_events(result.liquidations),
         name=f"Simulated {(market.symbol or 'BTC/USDT').split(':')[0]}",
@@ -121,7 +121,7 @@ def _load_sim(scenario: str, seed: int) -> SiteData:
     )
 
 
-def _load_store(store_path: str | None, symbol: str | None, exchange: str | None) -> SiteData:
+def _load_store(store_path: str | None, symbol: str | None, exchange: str | None) -> Dataset:
     from ..store import Store, default_path
 
     path = Path(store_path).expanduser() if store_path else default_path()
@@ -152,7 +152,7 @@ def _load_store(store_path: str | None, symbol: str | None, exchange: str | None
     notes = undercount_notes(events) if events is not None else []
     if notes:
         origin += " (note: " + "; ".join(notes) + ")"
-    return SiteData(
+    return Dataset(
         market=market,
         liquidations=events,
         name=str(row["symbol"]).split(":")[0],

@@ -8,7 +8,7 @@ import pytest
 
 import liqwidget
 from liqwidget.heatmap import Heatmap
-from liqwidget.simulate import overlap, score, simulate, swept_correlation, top_decile_share
+from liqwidget.simulator import overlap, score, simulate, swept_correlation, top_decile_share
 
 WRONG_MIXES = {
     "too high (100x only)": {100: 1.0},

@@ -11,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .feeds import FEEDS
 from .heatmap import Heatmap, bin_index
+from .sides import SIDES
 
 REQUIRED = ("time", "side", "price", "notional")
 OPTIONAL = ("exchange", "symbol", "leverage")
-SIDES = ("long", "short")
 
 
 class LiquidationDataError(ValueError):
@@ -182,7 +183,5 @@ def undercount_notes(events: pd.DataFrame) -> list[str]:
     """Plain-language notes on feeds in ``events`` known to undercount liquidations."""
     if "exchange" not in events.columns or events.empty:
         return []
-    from .sources.feeds import FEEDS
-
     names = sorted({str(x).lower() for x in events["exchange"].dropna().unique()})
     return [f"{n}: {FEEDS[n].note}" for n in names if n in FEEDS and FEEDS[n].undercounts]

@@ -4,7 +4,7 @@ A scenario is plain data. Its ``phases`` move a slowly drifting *anchor* that pr
 towards; a short phase with a large move is a shock. Everything else (volatility regimes,
 how many traders open positions, how much leverage they take, which side they prefer, how
 much a liquidation pushes price) is a field with a default that can be overridden in
-:func:`liqwidget.simulate` (``simulate("calm-range", depth=5e7)``).
+:func:`liqwidget.simulator` (``simulate("calm-range", depth=5e7)``).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class Scenario:
     depth: float = 1.5e8  # quote notional of forced orders that moves price by 1 %
     permanent: float = 0.5  # share of a forced move that also shifts the anchor
     background_volume: float = 1.0  # non-position taker volume, relative to position flow
-    formula: str = "simple"  # liquidation formula, see liqwidget.liquidation
+    formula: str = "simple"  # liquidation formula, see liqwidget.margin
     mmr: float = 0.005  # maintenance-margin rate (formulas without brackets)
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from liqwidget import ClusterModel
-from liqwidget.calibrate import calibrate, fit
+from liqwidget.calibration import calibrate, fit
 from liqwidget.leverage import WIDE_LEVERAGE
-from liqwidget.simulate import SCENARIOS, simulate
+from liqwidget.simulator import SCENARIOS, simulate
 
 
 @pytest.fixture(scope="module")

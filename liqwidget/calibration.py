@@ -22,9 +22,10 @@ from scipy.optimize import nnls
 from scipy.stats import spearmanr
 
 from .book import alive_sum
-from .estimate import SIDES, ClusterEstimate
+from .estimate import ClusterEstimate
 from .market import MarketData
 from .model import ClusterModel
+from .sides import SIDES
 
 Z95 = 1.959963984540054
 #: Fewer real liquidation events than this and no score is quoted (maps, posts, reports).

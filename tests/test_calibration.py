@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from liqwidget import ClusterModel
-from liqwidget.calibrate import (
+from liqwidget.calibration import (
     baselines,
     calibrate,
     fit,

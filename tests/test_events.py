@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from liqwidget.realized import (
+from liqwidget.events import (
     LiquidationDataError,
     events_in,
     realized_grid,

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..passage import FirstPassage
 from .agents import LONG, SHORT, Traders, level_ticks
-from .market import PriceRule, Schedule
+from .price_process import PriceRule, Schedule
 
 #: The book covers prices from start / RANGE to start * RANGE.
 RANGE = 2.5

@@ -18,10 +18,10 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from ..liquidation import Brackets
+from ..margin import Brackets
 from .agents import draw_traders
 from .engine import resolve, run_steps
-from .market import PriceRule, make_clock, make_schedule
+from .price_process import PriceRule, make_clock, make_schedule
 from .scenarios import SCENARIOS, Phase, Scenario, get_scenario
 from .simulation import Simulation, build_simulation
 from .truth import Score, overlap, score, swept_correlation, top_decile_share

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from liqwidget import Brackets, liquidation_price, load_brackets
 from liqwidget.leverage import level_factors
-from liqwidget.liquidation import side_sign
+from liqwidget.sides import side_sign
 
 
 def test_binance_worked_example():

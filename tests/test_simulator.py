@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import liqwidget
-from liqwidget.realized import validate_events
-from liqwidget.simulate import SCENARIOS, Phase, Simulation, simulate
+from liqwidget.events import validate_events
+from liqwidget.simulator import SCENARIOS, Phase, Simulation, simulate
 
 SMALL = dict(days=0.5, warmup_days=0.5, opens_per_minute=40.0)
 #: A half-day long squeeze: longs crowd into a rise, then a 2 % push down.
@@ -121,11 +121,11 @@ def test_no_position_is_liquidated_twice_and_events_match_positions(sim):
 def test_fast_engine_matches_plain_reference():
     import dataclasses
 
-    from liqwidget.simulate.agents import draw_traders
-    from liqwidget.simulate.engine import resolve, run_steps
-    from liqwidget.simulate.market import PriceRule, make_clock, make_schedule
-    from liqwidget.simulate.reference import run_reference
-    from liqwidget.simulate.scenarios import get_scenario
+    from liqwidget.simulator.agents import draw_traders
+    from liqwidget.simulator.engine import resolve, run_steps
+    from liqwidget.simulator.engine_reference import run_reference
+    from liqwidget.simulator.price_process import PriceRule, make_clock, make_schedule
+    from liqwidget.simulator.scenarios import get_scenario
 
     sc = dataclasses.replace(
         get_scenario("long-squeeze"), days=0.2, warmup_days=0.2, phases=SQUEEZE, depth=1.5e7

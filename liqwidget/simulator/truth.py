@@ -23,7 +23,8 @@ from scipy.stats import spearmanr
 
 from ..heatmap import Heatmap
 
-SIDES = ("long", "short", "total")
+#: The sides a score is reported for: each side of the book, and both together.
+SCORED_SIDES = ("long", "short", "total")
 
 
 def _layer(h: Heatmap, side: str) -> np.ndarray:
@@ -46,7 +47,7 @@ def top_decile_share(estimate: Heatmap, truth: Heatmap, quantile: float = 0.1) -
     height = truth.height
     k = max(1, math.ceil(quantile * height))
     out: dict[str, float] = {}
-    for side in SIDES:
+    for side in SCORED_SIDES:
         est, tru = _layer(estimate, side), _layer(truth, side)
         top = np.argpartition(-est, k - 1, axis=0)[:k]
         captured = np.take_along_axis(tru, top, axis=0).sum()

@@ -3,7 +3,7 @@
 It keeps a flag per position and, at every step, checks every open position against the
 price: obviously right, and slow (steps × positions). It shares with the fast engine only
 the pre-drawn traders and the price rule, so matching results check the fast book and the
-first-passage resolution. Use :func:`liqwidget.simulate` for real work.
+first-passage resolution. Use :func:`liqwidget.simulator` for real work.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 from .agents import LONG, SHORT, Traders, level_ticks
 from .engine import Outcome, Path, out_of_range, price_bounds
-from .market import PriceRule, Schedule
+from .price_process import PriceRule, Schedule
 
 
 def run_reference(
