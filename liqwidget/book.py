@@ -2,8 +2,9 @@
 
 Both the cluster model and the simulator's ground truth describe their book as *items*:
 an amount at a price that appears after one bar and disappears in a later bar (swept or
-closed). This module turns such items into outstanding amounts at chosen moments, per
-price bin, without looping over bars or items in Python.
+closed). :class:`Book` is that one type; :func:`alive_sum` turns its items into
+outstanding amounts at chosen moments, per price bin, without looping over bars or items
+in Python.
 
 States are numbered ``k = 0..n``: state 0 is the book before bar 0, state ``t + 1`` the book
 after bar ``t``. An item with ``birth`` state ``b`` and ``death`` state ``d`` is in the book
@@ -17,8 +18,13 @@ item's amount at state ``k`` is ``weight * exp(log_level[k] - log_level[birth])`
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
+
+from .heatmap import Heatmap, bin_index, price_bins, time_columns
+from .sides import SIDES
 
 # exp(600) is far from float64 overflow (exp(709)); segments keep every exponent in range.
 _MAX_LOG_SPAN = 600.0
@@ -128,3 +134,121 @@ def _segments(level_s: np.ndarray) -> np.ndarray:
         if nxt >= level_s.size:
             return np.array(starts, dtype="int64")
         starts.append(nxt)
+
+
+@dataclass(eq=False)
+class Book:
+    """A book of liquidation levels: items alive from birth to death at a price, with a weight.
+
+    The model's estimate and the simulator's truth are both books. ``side`` is 0 for long,
+    1 for short; ``tier`` indexes ``leverage``; ``birth`` and ``death`` are states (see the
+    module doc; death ``n + 1`` = still open at the end). ``log_level`` (optional) shrinks
+    every item proportionally, as the model's closing does. ``liquidated`` (optional) says
+    per item whether its death was a liquidation; without it every death is a sweep (the
+    model's case), with it the other deaths are ordinary closes (the truth's case).
+    """
+
+    price: np.ndarray
+    weight: np.ndarray
+    side: np.ndarray
+    tier: np.ndarray
+    birth: np.ndarray
+    leverage: np.ndarray
+    death: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="int64"))
+    log_level: np.ndarray | None = None
+    liquidated: np.ndarray | None = None
+
+    _ARRAYS = ("price", "weight", "side", "tier", "birth")
+    _OPTIONAL = ("death", "liquidated")
+
+    @classmethod
+    def empty(cls, leverage: np.ndarray) -> Book:
+        z = np.empty(0)
+        return cls(z, z, z.astype("int8"), z.astype("int16"), z.astype("int64"), leverage)
+
+    def subset(self, mask: np.ndarray) -> Book:
+        """The items where ``mask`` holds (or at the given indices), same leverage and shrink."""
+        arrays = {k: getattr(self, k)[mask] for k in self._ARRAYS}
+        for k in self._OPTIONAL:
+            v = getattr(self, k)
+            arrays[k] = v[mask] if v is not None and v.size else v
+        return Book(**arrays, leverage=self.leverage, log_level=self.log_level)
+
+    def __len__(self) -> int:
+        return self.price.size
+
+    def opened_bar(self) -> np.ndarray:
+        """The bar in which each item opened (items there before the first bar: bar 0)."""
+        return np.maximum(self.birth - 1, 0)
+
+    def side_slices(self) -> tuple[slice, slice]:
+        """Where the long and the short items are, for a book that holds longs first."""
+        n_long = int(np.searchsorted(self.side, 1))
+        if not ((self.side[:n_long] == 0).all() and (self.side[n_long:] == 1).all()):
+            raise ValueError("levels must come longs first, then shorts")
+        return slice(0, n_long), slice(n_long, len(self))
+
+    def longs_first(self) -> Book:
+        """The same items, longs first (stable), as :meth:`side_slices` needs."""
+        if (np.diff(self.side.astype("int8")) >= 0).all():
+            return self
+        return self.subset(np.argsort(self.side, kind="stable"))
+
+    def alive(self, state: int) -> np.ndarray:
+        """Which items are in the book at ``state``."""
+        return (self.birth <= state) & (state < self.death)
+
+    def amount_at(self, state, index=slice(None)) -> np.ndarray:
+        """Amount of the items (``index``: a subset) at ``state`` (per item or one for all)."""
+        return amount_at(self.weight[index], self.birth[index], state, self.log_level)
+
+    def outstanding(self, bins: BinsArg, n_bins: int, states: np.ndarray) -> np.ndarray:
+        """Outstanding amount per bin at each of the sorted ``states``: ``(n_bins, states)``."""
+        return alive_sum(self.birth, self.death, self.weight, bins, n_bins, states, self.log_level)
+
+    def grid(
+        self,
+        market,
+        *,
+        width: int = 800,
+        height: int = 400,
+        price_range: tuple | None = None,
+        time_range: tuple | None = None,
+    ) -> Heatmap:
+        """Outstanding long and short amounts over ``market``'s bars on a price × time grid.
+
+        Each column shows the book at the end of its time bin; items outside
+        ``price_range`` (default: traded range plus a margin) are not drawn.
+        """
+        time_edges, states = time_columns(market.index, market.timeframe, width, time_range)
+        edges = price_bins(market.column("low"), market.column("high"), height, price_range)
+
+        def bins(part: slice) -> np.ndarray:
+            pbin = bin_index(self.price[part], edges)
+            side = np.asarray(self.side[part], dtype="int64")
+            return np.where(pbin >= 0, side * height + pbin, -1)
+
+        cells = self.outstanding(bins, 2 * height, states)
+        return Heatmap(time_edges, edges, cells[:height], cells[height:])
+
+    def profile_at(
+        self, market, state: int, *, bins: int = 200, price_range: tuple | None = None
+    ) -> pd.DataFrame:
+        """Outstanding amount per price bin at ``state``, by side and leverage tier.
+
+        Rows are price-bin centres (bins over ``market``'s traded range plus a margin, or
+        ``price_range``); columns a ``(side, leverage)`` MultiIndex — the liquidation-map bars.
+        """
+        idx = np.flatnonzero(self.alive(state))
+        amount = self.amount_at(state, idx)
+        edges = price_bins(market.column("low"), market.column("high"), bins, price_range)
+        pbin = bin_index(self.price[idx], edges)
+        n_t = self.leverage.size
+        col = self.side[idx].astype("int64") * n_t + self.tier[idx]
+        ok = pbin >= 0
+        flat = np.bincount(
+            pbin[ok] * 2 * n_t + col[ok], weights=amount[ok], minlength=bins * 2 * n_t
+        )
+        cols = pd.MultiIndex.from_product([SIDES, self.leverage], names=["side", "leverage"])
+        index = pd.Index(0.5 * (edges[:-1] + edges[1:]), name="price")
+        return pd.DataFrame(flat.reshape(bins, 2 * n_t), index=index, columns=cols)

@@ -21,7 +21,6 @@ import pandas as pd
 from scipy.optimize import nnls
 from scipy.stats import spearmanr
 
-from .book import alive_sum
 from .estimate import ClusterEstimate
 from .market import MarketData
 from .model import ClusterModel
@@ -207,7 +206,7 @@ def location_scores(
     nb = int(np.ceil((hi - lo) / step))
     pbin = np.minimum(((np.log(lv.price) - lo) / step).astype("int64"), nb - 1)
     keys = lv.side.astype("int64") * nb + pbin
-    book = alive_sum(lv.birth, lv.death, lv.weight, keys, 2 * nb, states, estimate.log_level)
+    book = lv.outstanding(keys, 2 * nb, states)
     half = int(np.ceil(np.log1p(window) / step))
     rows = []
     for s, name in enumerate(SIDES):

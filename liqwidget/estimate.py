@@ -2,81 +2,42 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .book import CHUNK, alive_sum, amount_at
-from .heatmap import Heatmap, book_grid, price_profile
+from .book import CHUNK, Book
+from .heatmap import Heatmap
 from .market import MarketData
 from .sides import SIDES
 
 
 @dataclass(eq=False)
-class Levels:
-    """Every level the model opened, as parallel arrays.
-
-    ``side`` is 0 for long, 1 for short; ``tier`` indexes ``leverage``; ``birth`` and
-    ``death`` are book states (state ``t + 1`` = after bar ``t``; death ``n + 1`` = still
-    open at the end). A level born at state ``k`` can first be swept by bar ``k``.
-    """
-
-    price: np.ndarray
-    weight: np.ndarray
-    side: np.ndarray
-    tier: np.ndarray
-    birth: np.ndarray
-    leverage: np.ndarray
-    death: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="int64"))
-
-    _ARRAYS = ("price", "weight", "side", "tier", "birth")
-
-    @classmethod
-    def empty(cls, leverage: np.ndarray) -> Levels:
-        z = np.empty(0)
-        return cls(z, z, z.astype("int8"), z.astype("int16"), z.astype("int64"), leverage)
-
-    @classmethod
-    def concat(cls, parts: list[Levels], leverage: np.ndarray) -> Levels:
-        arrays = {k: np.concatenate([getattr(p, k) for p in parts]) for k in cls._ARRAYS}
-        return cls(**arrays, leverage=leverage)
-
-    def subset(self, mask: np.ndarray) -> Levels:
-        arrays = {k: getattr(self, k)[mask] for k in self._ARRAYS}
-        death = self.death[mask] if self.death.size else self.death
-        return Levels(**arrays, leverage=self.leverage, death=death)
-
-    def opened_bar(self) -> np.ndarray:
-        """The bar in which each level opened (seeded levels: bar 0)."""
-        return np.maximum(self.birth - 1, 0)
-
-    def __len__(self) -> int:
-        return self.price.size
-
-    def side_slices(self) -> tuple[slice, slice]:
-        """Where the long and the short levels are: the model writes all longs first."""
-        n_long = int(np.searchsorted(self.side, 1))
-        if not ((self.side[:n_long] == 0).all() and (self.side[n_long:] == 1).all()):
-            raise ValueError("levels must come longs first, then shorts")
-        return slice(0, n_long), slice(n_long, len(self))
-
-
-@dataclass(eq=False)
 class ClusterEstimate:
-    """Estimated liquidation levels over a market; see :class:`~liqwidget.ClusterModel`."""
+    """A book of liquidation levels over a market and its views (grids, flows, levels).
+
+    Made by :class:`~liqwidget.ClusterModel` (``raw`` then shrinks proportionally,
+    ``raw.log_level``, and every death is a sweep) or from a simulation's true book by
+    :meth:`~liqwidget.Simulation.truth_estimate` (positions also close normally:
+    ``raw.liquidated`` says which deaths were liquidations), so both are scored alike.
+    """
 
     market: MarketData
     params: dict[str, Any]
-    raw: Levels
-    log_level: np.ndarray
+    raw: Book
 
     def __repr__(self) -> str:
         return f"ClusterEstimate({self.market!r}, {len(self.raw):,} levels)"
 
     # ------------------------------------------------------------------ per-bar flows
+    @property
+    def log_level(self) -> np.ndarray | None:
+        """The book's cumulative log shrink factor per state (``None``: no shrinking)."""
+        return self.raw.log_level
+
     @property
     def n_bars(self) -> int:
         return len(self.market)
@@ -86,15 +47,25 @@ class ClusterEstimate:
         """Per level: the bar that swept it (``n`` if never) and the amount it had then.
 
         A level swept in the bar it opened in (``death == birth``: entered at the open and
-        inside that bar's range) never joins the book and is swept at full weight.
+        inside that bar's range) never joins the book and is swept at full weight. Levels
+        that left the book by an ordinary close (``raw.liquidated`` false) count as never
+        swept.
         """
+        bar, amount = self._deaths
+        if self.raw.liquidated is not None:
+            bar = np.where(self.raw.liquidated, bar, self.n_bars)
+        return bar, amount
+
+    @cached_property
+    def _deaths(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per level: the bar it left the book in (``n`` if never) and its amount then."""
         lv = self.raw
-        bar = lv.death - 1
+        bar = np.minimum(lv.death - 1, self.n_bars)
         amount = np.empty(bar.size)
         for a in range(0, bar.size, CHUNK):
             part = slice(a, a + CHUNK)
             state = np.minimum(np.maximum(bar[part], lv.birth[part]), self.n_bars)
-            amount[part] = amount_at(lv.weight[part], lv.birth[part], state, self.log_level)
+            amount[part] = lv.amount_at(state, part)
         return bar, amount
 
     def _per_bar(self, key: np.ndarray, groups: int, amount: np.ndarray) -> np.ndarray:
@@ -138,20 +109,27 @@ class ClusterEstimate:
         lv, n = self.raw, self.n_bars
         states = np.arange(n + 1)
         side = lv.side.astype("int64")
-        outstanding = alive_sum(lv.birth, lv.death, lv.weight, side, 2, states, self.log_level).T
+        outstanding = lv.outstanding(side, 2, states).T
         swept = self.swept.to_numpy()
-        # Sweeps of levels that were in the book before their bar (not opened inside it).
-        from_book = self._per_bar(side, 2, self._sweeps[1] * (lv.death > lv.birth)).T
+        closed = np.zeros((n, 2))
+        if lv.log_level is not None:
+            # Sweeps of levels that were in the book before their bar (not opened inside it).
+            from_book = self._per_bar(side, 2, self._sweeps[1] * (lv.death > lv.birth)).T
+            keep = np.exp(np.diff(lv.log_level))  # fraction kept by proportional closing
+            closed += (1.0 - keep)[:, None] * np.maximum(outstanding[:-1] - from_book, 0.0)
+        if lv.liquidated is not None:  # levels that closed normally, whole
+            bar, amount = self._deaths
+            closes = np.bincount(
+                side * (n + 1) + bar, weights=amount * ~lv.liquidated, minlength=2 * (n + 1)
+            )
+            closed += closes.reshape(2, n + 1)[:, :n].T
         opened = np.bincount(side * n + lv.opened_bar(), weights=lv.weight, minlength=2 * n)
         opened = opened.reshape(2, n)
-        keep = np.exp(np.diff(self.log_level))  # fraction kept by proportional closing
         frame = {}
         for s, name in enumerate(SIDES):
             frame[f"opened_{name}"] = opened[s]
             frame[f"swept_{name}"] = swept[:, s]
-            frame[f"closed_{name}"] = (1.0 - keep) * np.maximum(
-                outstanding[:-1, s] - from_book[:, s], 0.0
-            )
+            frame[f"closed_{name}"] = closed[:, s]
             frame[f"outstanding_{name}"] = outstanding[1:, s]
         return pd.DataFrame(frame, index=self.market.index)
 
@@ -172,11 +150,9 @@ class ClusterEstimate:
         Each column shows the book at the end of its time bin; levels outside
         ``price_range`` (default: traded range plus a margin) are not drawn.
         """
-        lv = self.raw
-        return book_grid(
-            self.market, lv.price, lv.side, lv.birth, lv.death, lv.weight,
-            width, height, price_range, time_range, self.log_level,
-        )  # fmt: skip
+        return self.raw.grid(
+            self.market, width=width, height=height, price_range=price_range, time_range=time_range
+        )
 
     def state_at(self, t) -> int:
         """Book state shown at time ``t``: after the last bar that ended by ``t``."""
@@ -190,14 +166,8 @@ class ClusterEstimate:
         Rows are price-bin centres; columns a ``(side, leverage)`` MultiIndex — the
         cumulative "liquidation map" bars.
         """
-        lv = self.raw
         state = self.n_bars if t is None else self.state_at(t)
-        alive = (lv.birth <= state) & (state < lv.death)
-        amount = amount_at(lv.weight[alive], lv.birth[alive], state, self.log_level)
-        return price_profile(
-            self.market, lv.price[alive], lv.side[alive], lv.tier[alive], lv.leverage,
-            amount, bins, price_range,
-        )  # fmt: skip
+        return self.raw.profile_at(self.market, state, bins=bins, price_range=price_range)
 
     def price_at(self, t=None) -> float:
         """Close of the last bar shown at time ``t`` (default: the last bar)."""

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .estimate import ClusterEstimate, Levels
+from .book import Book
+from .estimate import ClusterEstimate
 from .leverage import DEFAULT_LEVERAGE, PLAIN_LEVERAGE, level_factors, normalise_mix
 from .margin import Brackets
 from .market import MarketData
@@ -159,7 +160,7 @@ class ClusterModel:
         if len(market) < 2:
             raise ValueError("the model needs at least 2 bars")
         self._validate()
-        levels, log_level = self.build_levels(market)
+        levels = self.build_levels(market)
         low, high = market.column("low"), market.column("high")
         death = np.empty(levels.price.size, dtype="int64")
         # Entered at the bar's open, a level is exposed to the rest of its own bar.
@@ -171,13 +172,11 @@ class ClusterModel:
             )
         death += 1  # state index: gone from the book after bar `death`
         levels.death = death
-        return ClusterEstimate(
-            market=market, params=self.get_params(), raw=levels, log_level=log_level
-        )
+        return ClusterEstimate(market=market, params=self.get_params(), raw=levels)
 
     # -------------------------------------------------------------- the inputs of the book
-    def build_levels(self, market: MarketData) -> tuple[Levels, np.ndarray]:
-        """Every level the model opens (seed and per-bar), and the book's log shrink factor.
+    def build_levels(self, market: MarketData) -> Book:
+        """Every level the model opens (seed and per-bar), with the book's log shrink factor.
 
         ``log_level[k]`` is the cumulative log of the proportional-close factor at state
         ``k`` (state ``t + 1`` = after bar ``t``). Deaths are not filled in here.
@@ -234,7 +233,7 @@ class ClusterModel:
             at = block.stop
         if self.tick is not None:
             np.multiply(np.round(price / self.tick), self.tick, out=price)
-        levels = Levels(price, weight, side, tier, birth, lev)
+        levels = Book(price, weight, side, tier, birth, lev)
         if (weight <= 0).any():
             levels = levels.subset(weight > 0)
 
@@ -244,8 +243,8 @@ class ClusterModel:
         log_f[1:] += np.maximum(np.log(ratio), _MIN_LOG_FACTOR)
         if self.decay is not None:
             log_f -= np.log(2.0) / (pd.Timedelta(self.decay) / market.timeframe)
-        log_level = np.concatenate([[0.0], np.cumsum(log_f)])
-        return levels, log_level
+        levels.log_level = np.concatenate([[0.0], np.cumsum(log_f)])
+        return levels
 
     def _pool(self, churn: np.ndarray, opening: np.ndarray, timeframe: pd.Timedelta) -> np.ndarray:
         """Reopenings from turnover, pooled onto fewer bars on fine timeframes.
@@ -333,11 +332,11 @@ class ClusterModel:
 
     def seed_levels(
         self, market: MarketData, lev: np.ndarray, weights: np.ndarray, factors: np.ndarray
-    ) -> Levels:
+    ) -> Book:
         """Levels for the open interest already present before the first bar."""
         oi0 = float(market.column("open_interest")[0])
         if self.seed == "none" or oi0 <= 0:
-            return Levels.empty(lev)
+            return Book.empty(lev)
         open0 = float(market.column("open")[0])
         sigma = self.seed_spread(market)
         z = np.linspace(-3.0, 3.0, 61)
@@ -350,10 +349,10 @@ class ClusterModel:
         alive = np.where(np.arange(2)[None, :, None] == 0, price < open0, price > open0)
         amount = np.where(alive, amount, 0.0)
         if amount.sum() <= 0:
-            return Levels.empty(lev)
+            return Book.empty(lev)
         amount *= oi0 / amount.sum()
         shape = amount.shape
-        levels = Levels(
+        levels = Book(
             price=price.ravel(),
             weight=amount.ravel(),
             side=np.broadcast_to(np.arange(2)[None, :, None], shape).ravel().astype("int8"),

@@ -27,7 +27,8 @@ class ReferenceResult:
 
 def run_reference(model: ClusterModel, market: MarketData) -> ReferenceResult:
     """Run the model bar by bar."""
-    levels, log_level = model.build_levels(market)
+    levels = model.build_levels(market)
+    log_level = levels.log_level
     n = len(market)
     low, high = market.column("low"), market.column("high")
     keep = np.exp(np.diff(log_level))
@@ -81,7 +82,8 @@ def reference_grid(
     model: ClusterModel, market: MarketData, death: np.ndarray, width: int, height: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Long and short ``(height, width)`` grids, one column at a time over all levels."""
-    levels, log_level = model.build_levels(market)
+    levels = model.build_levels(market)
+    log_level = levels.log_level
     _, states = time_columns(market.index, market.timeframe, width)
     edges = price_bins(market.column("low"), market.column("high"), height)
     pbin = bin_index(levels.price, edges)

@@ -325,6 +325,22 @@ def test_truth_grid_has_the_models_shape_and_levels_at_agrees(sim):
     assert list(at_end.columns.levels[1]) == sorted(sim.leverage)
 
 
+def test_truth_estimate_is_the_true_book_with_its_own_flows(sim):
+    """One book type: the truth read as an estimate sweeps only what was liquidated."""
+    est = sim.truth_estimate()
+    flows = sim.flows
+    for side in ("long", "short"):
+        np.testing.assert_allclose(est.swept[side], flows[f"liquidated_{side}"], rtol=1e-9)
+        np.testing.assert_allclose(est.book[f"closed_{side}"], flows[f"closed_{side}"], rtol=1e-9)
+        np.testing.assert_allclose(
+            est.book[f"outstanding_{side}"], sim.book[side], rtol=1e-9, atol=1e-6
+        )
+    assert flows["closed_long"].sum() > 0  # positions also close normally, not only by sweep
+    g, t = est.grid(60, 40), sim.truth_grid(60, 40)
+    np.testing.assert_allclose(g.long, t.long, rtol=1e-9)
+    np.testing.assert_allclose(g.short, t.short, rtol=1e-9)
+
+
 # ---------------------------------------------------------------------- scenarios
 #: Bar at which each scenario's decisive push starts, and the direction of its cascade.
 STORY = {

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..book import alive_sum
 from ..calibration import MIN_EVENTS, calibrate, events_within
 from ..estimate import ClusterEstimate
 from ..events import bin_events, empty_events, events_in, undercount_notes, validate_events
@@ -196,7 +195,7 @@ def level_frames(
     pbin = bin_index(lv.price, edges)
     col = lv.side.astype("int64") * lv.leverage.size + lv.tier
     key = np.where(pbin >= 0, pbin * n_cols + col, -1)
-    cells = alive_sum(lv.birth, lv.death, lv.weight, key, bins * n_cols, states, estimate.log_level)
+    cells = lv.outstanding(key, bins * n_cols, states)
     stack = np.maximum(cells.T.reshape(steps, bins, n_cols), 0.0)  # steps × bins × cols
     scale = stack.reshape(steps, -1).max(axis=1)
     safe = np.where(scale > 0, scale, 1.0)

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..book import alive_sum
-from ..heatmap import Heatmap, book_grid, price_profile
+from ..book import Book, alive_sum
+from ..estimate import ClusterEstimate
+from ..heatmap import Heatmap
 from ..market import MarketData
 from ..sides import SIDES
 from .agents import LONG, Traders
@@ -23,33 +24,18 @@ SYMBOL, EXCHANGE = "BTC/USDT:USDT", "simulator"
 
 
 @dataclass(eq=False)
-class TrueBook:
-    """Every position that was open at some point of the reported bars, as arrays.
-
-    ``birth``/``death`` are book states in the same convention as the model (state
-    ``t + 1`` = after bar ``t``; positions open before the first bar have birth 0; death
-    ``bars + 1`` = still open at the end).
-    """
-
-    price: np.ndarray  # liquidation level (quote)
-    notional: np.ndarray  # quote notional at entry
-    side: np.ndarray  # 0 long, 1 short
-    tier: np.ndarray
-    leverage: np.ndarray  # the tiers
-    birth: np.ndarray
-    death: np.ndarray
-    liquidated: np.ndarray  # bool: left the book by liquidation (else closed, or still open)
-
-
-@dataclass(eq=False)
 class Simulation:
     """A simulated perpetual-futures market where every position is known.
 
     Attributes: ``market`` (bars), ``liquidations`` (event frame), ``positions`` (one row
     per position), ``leverage`` (the true leverage mix), ``long_share`` (share of the
     notional opened during the bars that went long), ``path`` (price at every simulation
-    step), ``forced`` (long/short liquidation notional per step, as the price loop saw it)
-    and ``volatility`` (the hidden regime's volatility multiplier at every step).
+    step), ``forced`` (long/short liquidation notional per step, as the price loop saw it),
+    ``volatility`` (the hidden regime's volatility multiplier at every step) and ``truth``:
+    every position open at some point of the bars as a :class:`~liqwidget.book.Book` (price
+    = liquidation level, weight = quote notional at entry, ``liquidated`` = how it ended;
+    positions open before the first bar have birth 0, still open at the end death
+    ``bars + 1``).
     """
 
     scenario: Scenario
@@ -62,7 +48,7 @@ class Simulation:
     path: pd.Series
     forced: pd.DataFrame
     volatility: pd.Series
-    truth: TrueBook = field(repr=False)
+    truth: Book = field(repr=False)
     oi_valuation: str = "entry"
 
     def __repr__(self) -> str:
@@ -85,11 +71,9 @@ class Simulation:
         Same grid and conventions as :meth:`ClusterEstimate.grid`, so the two can be
         compared cell by cell (notional is the positions' quote notional at entry).
         """
-        tb = self.truth
-        return book_grid(
-            self.market, tb.price, tb.side, tb.birth, tb.death, tb.notional,
-            width, height, price_range, time_range,
-        )  # fmt: skip
+        return self.truth.grid(
+            self.market, width=width, height=height, price_range=price_range, time_range=time_range
+        )
 
     def state_at(self, t) -> int:
         """Book state at time ``t``: after the last bar that ended by ``t``."""
@@ -103,20 +87,14 @@ class Simulation:
         Shaped like :meth:`ClusterEstimate.levels_at`: rows are price-bin centres, columns a
         ``(side, leverage)`` MultiIndex.
         """
-        tb = self.truth
         state = len(self.market) if t is None else self.state_at(t)
-        alive = (tb.birth <= state) & (state < tb.death)
-        return price_profile(
-            self.market, tb.price[alive], tb.side[alive], tb.tier[alive], tb.leverage,
-            tb.notional[alive], bins, price_range,
-        )  # fmt: skip
+        return self.truth.profile_at(self.market, state, bins=bins, price_range=price_range)
 
     @cached_property
     def book(self) -> pd.DataFrame:
         """True outstanding notional (at entry) after each bar, columns ``long`` and ``short``."""
-        tb = self.truth
         states = np.arange(1, len(self.market) + 1)
-        out = alive_sum(tb.birth, tb.death, tb.notional, tb.side.astype("int64"), 2, states)
+        out = self.truth.outstanding(self.truth.side.astype("int64"), 2, states)
         return pd.DataFrame(out.T, index=self.market.index, columns=list(SIDES))
 
     @cached_property
@@ -148,12 +126,23 @@ class Simulation:
         for s, name in enumerate(SIDES):
             m = tb.side == s
             born = m & (tb.birth >= 1)
-            out[f"opened_{name}"] = np.bincount(tb.birth[born] - 1, tb.notional[born], n)
+            out[f"opened_{name}"] = np.bincount(tb.birth[born] - 1, tb.weight[born], n)
             for kind, sel in (("closed", ~tb.liquidated), ("liquidated", tb.liquidated)):
                 k = m & ended & sel
-                out[f"{kind}_{name}"] = np.bincount(tb.death[k] - 1, tb.notional[k], n)
+                out[f"{kind}_{name}"] = np.bincount(tb.death[k] - 1, tb.weight[k], n)
             out[f"outstanding_{name}"] = self.book[name].to_numpy()
         return pd.DataFrame(out, index=self.market.index)
+
+    def truth_estimate(self) -> ClusterEstimate:
+        """The true book as a :class:`~liqwidget.ClusterEstimate`: the oracle every score is
+        checked against.
+
+        Its levels are the positions' liquidation prices at their entry notional; its
+        ``swept`` counts only the positions that were liquidated (the others closed
+        normally, and ``book`` counts those as closed). Pass it to
+        :func:`~liqwidget.calibrate` or to any score exactly as a model's estimate.
+        """
+        return ClusterEstimate(market=self.market, params={}, raw=self.truth.longs_first())
 
     def matched_model(self, **params: Any):
         """A :class:`~liqwidget.ClusterModel` whose assumptions match this market's truth.
@@ -203,7 +192,7 @@ def build_simulation(
     birth = np.maximum(clock.bar_of(open_step) + 1, 0)
     death = clock.bar_of(end) + 1
     lev = traders.leverage
-    truth = TrueBook(level, notional.astype("float64"), side, tier, lev, birth, death, liq)
+    truth = Book(level, notional.astype("float64"), side, tier, birth, lev, death, liquidated=liq)
 
     times = clock.start + pd.to_timedelta(np.arange(bars) * clock.step.value * per, unit="ns")
     grid = step_price[w:].reshape(bars, per)
@@ -219,7 +208,7 @@ def build_simulation(
     frame = frame.join(_flows(frame, clock, open_step, end, ended, side, qty, background, sc))
     one_bin, states = np.zeros(birth.size, "int64"), np.arange(1, bars + 1)
     if oi_valuation == "entry":
-        frame["open_interest"] = alive_sum(birth, death, truth.notional, one_bin, 1, states)[0]
+        frame["open_interest"] = truth.outstanding(one_bin, 1, states)[0]
     else:
         alive_qty = alive_sum(birth, death, qty, one_bin, 1, states)[0]
         frame["open_interest"] = alive_qty * frame["close"].to_numpy()
