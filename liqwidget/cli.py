@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
 from . import commands
+
+#: Set to show the Python traceback of an unexpected error instead of its one-line summary.
+DEBUG_VAR = "LIQWIDGET_DEBUG"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a command's own errors are caught there; this is the net
+        if os.environ.get(DEBUG_VAR):
+            raise
+        text = " ".join(str(exc).split()) or "no details"
+        print(
+            f"error: {type(exc).__name__}: {text} (set {DEBUG_VAR}=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

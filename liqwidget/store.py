@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -101,7 +102,15 @@ class Store:
 
     def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = 30.0):
         self.path = Path(path).expanduser() if path is not None else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise StoreError(f"the store path {self.path} is a directory; give a file name")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the folder for the store at {self.path}: "
+                f"{exc.strerror or exc} ({exc.filename or self.path.parent})"
+            ) from None
         self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(
@@ -112,6 +121,9 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             self._migrate()
+        except StoreError:
+            self._db.close()
+            raise
         except sqlite3.DatabaseError as exc:
             raise StoreError(
                 f"cannot open the store at {self.path}: {exc}. Check the path "
@@ -127,6 +139,11 @@ class Store:
                     f"the store at {self.path} has schema version {version}, newer than this "
                     f"liqwidget understands ({SCHEMA_VERSION}); upgrade liqwidget"
                 )
+            if version == 0 and self._foreign_tables():
+                raise StoreError(
+                    f"{self.path} is an SQLite database but not a liqwidget store (it has "
+                    "other tables); give a new file or an existing store"
+                )
             if version < SCHEMA_VERSION:
                 # Every statement is CREATE ... IF NOT EXISTS, so a race with another process
                 # creating the same file is harmless.
@@ -136,6 +153,12 @@ class Store:
                     "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
                 )
+
+    def _foreign_tables(self) -> list[str]:
+        names = {
+            r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        return sorted(names - set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA)))
 
     @property
     def schema_version(self) -> int:

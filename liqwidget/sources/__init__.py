@@ -15,6 +15,7 @@ _LAZY = {
     "SUPPORTED": ".exchanges",
     "ExchangeDataError": ".exchanges",
     "make_exchange": ".exchanges",
+    "resolve_symbol": ".exchanges",
     "FetchReport": ".fetch",
     "Retry": ".fetch",
     "fetch_history": ".fetch",

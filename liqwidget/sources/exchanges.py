@@ -8,6 +8,7 @@ rate limiting is on, and the API can be redirected to a local mirror or test ser
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlparse
 
@@ -81,3 +82,72 @@ def redirect(exchange, api_base: str) -> None:
         return value
 
     exchange.urls["api"] = rewrite(exchange.urls["api"])
+
+
+#: Suffixes people add to mean "the perpetual" (``BTC-PERP``, ``BTC-USDT-SWAP``).
+_PERP_WORDS = ("PERPETUAL", "PERP", "SWAP")
+
+
+def resolve_symbol(ex, symbol: str) -> dict:
+    """The contract market of a loaded ccxt exchange that ``symbol`` names, exactly.
+
+    Only ccxt unified symbols are taken (``'BTC/USDT:USDT'`` for the linear perpetual), so the
+    store always keys a market the same way. Anything else raises :class:`ExchangeDataError`
+    with one line that names the unified symbol to use when one fits: the exchange's own id
+    (``BTCUSDT``, ``BTC-USDT-SWAP``), another case (``btc/usdt:usdt``), a spot pair
+    (``btc/usdt``) or a perpetual nickname (``BTC-PERP``, ``BTC-USDT-PERP``, which ccxt itself
+    would read as an option).
+    """
+    markets = ex.markets or {}
+    market = markets.get(symbol) if isinstance(symbol, str) else None
+    if market is not None:
+        if not market.get("contract"):
+            raise ExchangeDataError(
+                f"{symbol} on {ex.id} is not a futures/perpetual market; liquidations happen on "
+                "contracts (e.g. 'BTC/USDT:USDT')"
+            )
+        return market
+    text = symbol if isinstance(symbol, str) else repr(symbol)
+    contracts = [m for m in markets.values() if m.get("contract")]
+    if not text.strip():
+        raise ExchangeDataError(f"no symbol given for {ex.id}; use e.g. 'BTC/USDT:USDT'")
+    by_id = [m for m in contracts if str(m.get("id")).upper() == text.strip().upper()]
+    if by_id:
+        raise ExchangeDataError(
+            f"{text!r} is {ex.id}'s own id for a market; use the unified symbol "
+            f"{by_id[0]['symbol']!r}"
+        )
+    hints = ", ".join(repr(m["symbol"]) for m in _similar_markets(contracts, text))
+    raise ExchangeDataError(
+        f"{ex.id} has no market {text!r}"
+        + (f"; did you mean {hints}?" if hints else ";")
+        + " use ccxt unified symbols such as 'BTC/USDT:USDT' for linear perpetuals."
+    )
+
+
+def _letters(value) -> str:
+    return re.sub(r"[^A-Z0-9]", "", str(value or "").upper())
+
+
+def _similar_markets(contracts: list[dict], text: str, n: int = 3) -> list[dict]:
+    """Contract markets ``text`` probably meant, perpetuals first."""
+    letters = _letters(text)
+    for word in _PERP_WORDS:
+        if letters.endswith(word) and len(letters) > len(word):
+            letters = letters[: -len(word)]
+            break
+
+    def key(m: dict) -> tuple:
+        return (not m.get("swap"), not m.get("linear"), m["symbol"])
+
+    ranked = sorted(contracts, key=key)
+    for match in (
+        lambda m: _letters(m["symbol"]) == _letters(text),  # another case
+        lambda m: _letters(f"{m.get('base')}{m.get('quote')}") == letters,  # BTC/USDT, -PERP
+        lambda m: _letters(m.get("base")) == letters,  # BTC-PERP
+        lambda m: _letters(m.get("base")).startswith(letters[:3]) and letters[:3],
+    ):
+        hits = [m for m in ranked if match(m)]
+        if hits:
+            return hits[:n]
+    return []

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import ccxt
 
 from ..store import Store, to_ms
-from .exchanges import ExchangeDataError, make_exchange
+from .exchanges import ExchangeDataError, make_exchange, resolve_symbol
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def fetch_history(
     report = FetchReport()
     counted = _Counted(ex, retry, report)
     counted.call("load markets", ex.load_markets)
-    market = _market(ex, symbol)
+    market = resolve_symbol(ex, symbol)
     if timeframe not in (ex.timeframes or {}):
         raise ExchangeDataError(
             f"{ex.id} has no {timeframe!r} candles; use one of {', '.join(ex.timeframes)}"
@@ -255,31 +255,6 @@ def _valid(row) -> bool:
             row.get("openInterestAmount") is not None or row.get("openInterestValue") is not None
         )
     return row[0] is not None and all(x is not None for x in row[1:5])
-
-
-def _market(ex, symbol: str) -> dict:
-    try:
-        market = ex.market(symbol)
-    except ccxt.BadSymbol:
-        hint = _similar(ex, symbol)
-        raise ExchangeDataError(
-            f"{ex.id} has no market {symbol!r}"
-            + (f"; did you mean {hint}?" if hint else "")
-            + " Use ccxt unified symbols such as 'BTC/USDT:USDT' for linear perpetuals."
-        ) from None
-    if not market.get("contract"):
-        raise ExchangeDataError(
-            f"{symbol} on {ex.id} is not a futures/perpetual market; liquidation maps need "
-            "contracts (e.g. 'BTC/USDT:USDT')"
-        )
-    return market
-
-
-def _similar(ex, symbol: str) -> str:
-    letters = "".join(ch for ch in symbol.upper() if ch.isalnum())
-    base = letters[:3]
-    hits = [s for s in ex.symbols if s.upper().startswith(base)][:3]
-    return ", ".join(repr(h) for h in hits)
 
 
 def _permanent(what: str, exc: Exception) -> ExchangeDataError:

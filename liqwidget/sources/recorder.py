@@ -30,7 +30,7 @@ from ccxt.async_support.base.ws.cache import ArrayCache
 
 from ..feeds import feed_info
 from ..store import Store
-from .exchanges import ExchangeDataError, make_exchange
+from .exchanges import ExchangeDataError, make_exchange, resolve_symbol
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class Recorder:
         self._guard(ex, ex_id)
         try:
             await self._load_markets(ex, ex_id)
-            resolved = [_resolve(ex, s) for s in symbols]
+            resolved = [resolve_symbol(ex, s)["symbol"] for s in symbols]
             self._symbols[ex_id] = resolved
             # ccxt.pro's parsed liquidations carry no contract size (safe_liquidation is called
             # without the market), so take it from the markets.
@@ -449,18 +449,6 @@ def _position_side(ex_id: str, side: str, info) -> str | None:
         return None
     long_side = feed_info(ex_id).long_side
     return "long" if side == long_side else "short"
-
-
-def _resolve(ex, symbol: str) -> str:
-    try:
-        market = ex.market(symbol)
-    except ccxt.BadSymbol:
-        raise ExchangeDataError(
-            f"{ex.id} has no market {symbol!r}; use ccxt unified symbols such as 'BTC/USDT:USDT'"
-        ) from None
-    if not market.get("contract"):
-        raise ExchangeDataError(f"{symbol} on {ex.id} is not a futures/perpetual market")
-    return market["symbol"]
 
 
 async def _first_failure(tasks: list[asyncio.Task]) -> None:
