@@ -1,0 +1,111 @@
+"""The live data file and the in-memory window behind it."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from liqwidget.live.publish import LiveMap, data_path, doc_path, market_slug, write_atomic
+from liqwidget.live.window import MarketWindow
+from liqwidget.store import Store
+
+EX, SYM, TF = "binanceusdm", "BTC/USDT:USDT", "1m"
+STEP = 60_000
+T0 = 1_780_000_000_000 // STEP * STEP
+
+
+def bars_and_oi(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    close = 60_000 * np.exp(np.cumsum(rng.normal(0, 1e-3, n)))
+    open_ = np.r_[close[0], close[:-1]]
+    bars = [
+        [T0 + STEP * i, o, max(o, c) * 1.0005, min(o, c) * 0.9995, c, 5.0]
+        for i, (o, c) in enumerate(zip(open_.tolist(), close.tolist(), strict=True))
+    ]
+    oi = [(T0 + STEP * i, 1000.0 + 5 * np.sin(i / 7), None, 1.0) for i in range(n)]
+    return bars, oi
+
+
+def event(ms: int, side: str, price: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "time": [pd.Timestamp(ms, unit="ms", tz="UTC")],
+            "side": [side],
+            "price": [price],
+            "notional": [20_000.0],
+            "exchange": [EX],
+            "symbol": [SYM],
+        }
+    )
+
+
+def at(i: int) -> pd.Timestamp:
+    return pd.Timestamp(T0 + STEP * i, unit="ms", tz="UTC")
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "s.sqlite") as s:
+        yield s
+
+
+def test_window_refresh_matches_a_full_load(store):
+    bars, oi = bars_and_oi(300)
+    store.write_bars(EX, SYM, TF, bars[:200])
+    store.write_open_interest(EX, SYM, TF, oi[:200])
+    store.write_liquidations(event(T0 + STEP * 10, "long", 59_000.0))  # before the window
+    store.write_liquidations(event(T0 + STEP * 150, "short", 61_000.0))
+    window = MarketWindow(store, EX, SYM, TF, pd.Timedelta("100min"))
+    assert window.refresh(at(200))
+    assert len(window.market) == 100 and len(window.events) == 1
+    # A bar stored without its open interest is left out until the OI arrives.
+    store.write_bars(EX, SYM, TF, bars[200:260])
+    store.write_open_interest(EX, SYM, TF, oi[200:259])
+    store.write_liquidations(event(T0 + STEP * 255, "long", 59_500.0))
+    assert window.refresh(at(260))
+    assert window.market.index[-1] == at(258)
+    store.write_open_interest(EX, SYM, TF, oi[259:260])
+    assert window.refresh(at(260))
+    full = store.load_market(EX, SYM, TF, start=at(260) - pd.Timedelta("100min"))
+    assert window.market.frame.equals(full.frame)
+    assert window.market.index[0] == at(160)
+    assert list(window.events["time"]) == [at(255)]  # the t=150 event slid out
+    assert not window.refresh(at(260))  # nothing new
+
+
+def test_publish_writes_a_complete_file_with_freshness(store, tmp_path):
+    bars, oi = bars_and_oi(240)
+    store.write_bars(EX, SYM, TF, bars)
+    store.write_open_interest(EX, SYM, TF, oi)
+    store.write_liquidations(event(T0 + STEP * 230, "short", bars[230][2]))
+    window = MarketWindow(store, EX, SYM, TF, pd.Timedelta("3h"))
+    window.refresh(at(240))
+    live = LiveMap(EX, SYM, TF, window=pd.Timedelta("3h"), poll_seconds=2.0)
+    body = live.publish(tmp_path / "site", window.market, window.events, health={"ok": 1})
+    on_disk = json.loads(data_path(tmp_path / "site", live.slug).read_text())
+    assert on_disk == body
+    assert body["last_bar_close"] == T0 + STEP * 240
+    assert body["stale_after_ms"] == 3 * STEP + 2000 and body["poll_ms"] == 2000
+    assert body["health"] == {"ok": 1} and body["bars"] == 180
+    image = body["sources"]["clusters-source"]["image"]
+    code = np.frombuffer(base64.b64decode(image["data"]), image["dtype"]).reshape(image["shape"])
+    expected = live.figure(window.market, window.events).sources["clusters-source"]["image"][0]
+    assert np.array_equal(code[0], expected) and code.any()
+    events = body["sources"]["events-source"]
+    assert events["exchange"] == [EX]
+    doc = json.loads(doc_path(tmp_path / "site", live.slug).read_text())
+    assert doc["tiers"] == body["tiers"] and "doc" in doc["item"]
+    leftovers = [p.name for p in (tmp_path / "site" / "live").iterdir() if p.suffix == ".tmp"]
+    assert not leftovers
+
+
+def test_write_atomic_replaces_and_names(tmp_path):
+    path = tmp_path / "a" / "b.json"
+    write_atomic(path, b"one")
+    write_atomic(path, b"two")
+    assert path.read_bytes() == b"two" and [p.name for p in path.parent.iterdir()] == ["b.json"]
+    assert market_slug("okx", "BTC/USDT:USDT") == "okx-btc-usdt-usdt"
