@@ -112,12 +112,10 @@ t1 = time.time()
 # A new 2000 × 1000 cluster layer, computed beforehand, pushed to the open map.
 LAYER = """
 from liqwidget.figure import figure_data
-from liqwidget.widget import wire
 new = figure_data(liqwidget.ClusterModel(side_split={split}).estimate(market), resolution=(W, H))
 t0 = time.time()
-layer = wire.encode_source(new.sources["clusters-source"])
-with big.hold_sync():
-    big._clusters = layer
+with big.hold_sync():  # the source trait's own serialiser encodes it as it is sent
+    big._clusters = new.sources["clusters-source"]
     big._seq += 1
 t1 = time.time()
 """

@@ -1,6 +1,6 @@
 // Two-way binding between widget traits and Bokeh model properties.
 
-const LAYERS = ["clusters", "real", "price"];
+import { wireSpec } from "./wire.js";
 
 /** Keep trait `trait` and the Bokeh properties `attrs` of `bm` in step; returns an unbind function. */
 function bindTrait(model, trait, bm, attrs, { toBokeh, fromBokeh, debounceMs = 0 }) {
@@ -55,13 +55,14 @@ export function bindAll(model, doc) {
     return m;
   };
   const toggle = get("layer-toggle");
+  const { layers: order } = wireSpec(model);  // the toggle's checkbox order
   const unbind = [
     bindTrait(model, "layers", toggle, ["active"], {
       toBokeh: (layers) => {
-        const active = LAYERS.flatMap((l, i) => (layers.includes(l) ? [i] : []));
+        const active = order.flatMap((l, i) => (layers.includes(l) ? [i] : []));
         return sameList(active, toggle.active) ? {} : { active };
       },
-      fromBokeh: (t) => LAYERS.filter((_, i) => t.active.includes(i)),
+      fromBokeh: (t) => order.filter((_, i) => t.active.includes(i)),
     }),
     bindTrait(model, "threshold", get("threshold"), ["value"], {
       toBokeh: (v) => ({ value: v }),
@@ -90,8 +91,9 @@ export function bindAll(model, doc) {
 /** Push the traits' current values into the figure (after an embed). */
 export function syncFromTraits(model, doc) {
   const toggle = doc.get_model_by_name("layer-toggle");
+  const { layers: order } = wireSpec(model);
   const layers = model.get("layers");
-  const active = LAYERS.flatMap((l, i) => (layers.includes(l) ? [i] : []));
+  const active = order.flatMap((l, i) => (layers.includes(l) ? [i] : []));
   if (!sameList(active, toggle.active)) toggle.active = active;
   const threshold = doc.get_model_by_name("threshold");
   if (threshold.value !== model.get("threshold")) threshold.value = model.get("threshold");

@@ -1,13 +1,12 @@
 // Load BokehJS once per page, exactly the kernel's version, without touching the network:
-// the kernel sends the files shipped inside its `bokeh` package over the widget comm.
+// the kernel sends the files shipped inside its `bokeh` package in answer to one widget
+// command (anywidget's experimental invoke; see liqwidget/widget/protocol.py).
 
-const REQUEST = "liqwidget:bokehjs-request";
-const REPLY = "liqwidget:bokehjs";
+const COMMAND = "_bokehjs";
 const pending = (globalThis.__liqwidget_bokehjs ??= {});
 
 function loaded(version) {
-  const B = globalThis.Bokeh;
-  const bk = B?.[version];
+  const bk = globalThis.Bokeh?.[version];
   return bk != null && bk.Widgets != null ? bk : null;
 }
 
@@ -25,35 +24,33 @@ function runScript(code) {
   script.remove();
 }
 
-/** Resolve to the BokehJS object of `version`, asking the kernel for it when absent. */
-export function ensureBokeh(model, version, timeoutMs = 120000) {
+async function request(invoke, version, timeoutMs) {
+  let reply, buffers;
+  try {
+    [reply, buffers] = await invoke(COMMAND, { version }, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    if (err?.name !== "TimeoutError") throw err;
+    throw new Error(`no BokehJS ${version} from the kernel after ${timeoutMs / 1000} s; is the kernel running?`);
+  }
+  if (reply?.version !== version) {
+    throw new Error(`kernel sent BokehJS ${reply?.version}, expected ${version}`);
+  }
+  if (!loaded(version)) for (const b of buffers) runScript(toText(b));
+  const bk = loaded(version);
+  if (!bk) throw new Error(`BokehJS ${version} did not register itself`);
+  return bk;
+}
+
+/** Resolve to the BokehJS object of `version`, asking the kernel (`invoke`) when absent. */
+export function ensureBokeh(invoke, version, timeoutMs = 120000) {
   const ready = loaded(version);
   if (ready) return Promise.resolve(ready);
-  if (pending[version]) return pending[version];
-  pending[version] = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      delete pending[version];
-      reject(new Error(`no BokehJS ${version} from the kernel after ${timeoutMs / 1000} s; is the kernel running?`));
-    }, timeoutMs);
-    const onMsg = (msg, buffers) => {
-      if (msg?.type !== REPLY) return;
-      model.off("msg:custom", onMsg);
-      clearTimeout(timer);
-      try {
-        if (msg.version !== version) {
-          throw new Error(`kernel sent BokehJS ${msg.version}, expected ${version}`);
-        }
-        if (!loaded(version)) for (const b of buffers) runScript(toText(b));
-        const bk = loaded(version);
-        if (!bk) throw new Error(`BokehJS ${version} did not register itself`);
-        resolve(bk);
-      } catch (err) {
-        delete pending[version];
-        reject(err);
-      }
-    };
-    model.on("msg:custom", onMsg);
-    model.send({ type: REQUEST });
+  if (typeof invoke !== "function") {
+    return Promise.reject(new Error("this notebook front end lacks anywidget's experimental.invoke (anywidget >= 0.9.10)"));
+  }
+  pending[version] ??= request(invoke, version, timeoutMs).catch((err) => {
+    delete pending[version];
+    throw err;
   });
   return pending[version];
 }

@@ -3,7 +3,7 @@
 
 import { bindAll, syncFromTraits } from "./bind.js";
 import { ensureBokeh } from "./bokeh_loader.js";
-import { SOURCE_TRAITS, applyProps, applySource } from "./wire.js";
+import { applyProps, applySource, wireSpec } from "./wire.js";
 
 /** Resolve after the browser has painted (two animation frames). */
 const painted = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
@@ -22,7 +22,7 @@ function attached(el, timeoutMs = 60000) {
   });
 }
 
-function render({ model, el }) {
+function render({ model, el, experimental }) {
   const t0 = performance.now();
   const root = document.createElement("div");
   root.className = "liqwidget";
@@ -57,7 +57,7 @@ function render({ model, el }) {
     const seq = model.get("_seq");
     if (doc == null || !seq) return;
     const start = performance.now();
-    for (const [trait, name] of Object.entries(SOURCE_TRAITS)) {
+    for (const [trait, name] of Object.entries(wireSpec(model).sources)) {
       const cols = model.get(trait);
       if (cols !== shown[trait]) applySource(Bokeh, doc, name, cols);
       shown[trait] = cols;
@@ -105,7 +105,7 @@ function render({ model, el }) {
   const onData = () => enqueue(draw);  // _seq changes last in every update
 
   enqueue(async () => {
-    Bokeh = await ensureBokeh(model, model.get("bokeh_version"));
+    Bokeh = await ensureBokeh(experimental?.invoke, model.get("bokeh_version"));
     await attached(host);
     await embed();
   });

@@ -1,4 +1,6 @@
-// Turn the widget's binary data traits into BokehJS column data (see liqwidget/widget/wire.py).
+// The front half of the widget's wire format (liqwidget/widget/wire.py): the one decoder of
+// the binary array codec, and the trait → data source map and layer names, which come from
+// the model's `_wire` trait rather than being kept here.
 
 const BYTES = { uint8: 1, int8: 1, uint16: 2, int16: 2, uint32: 4, int32: 4, float32: 4, float64: 8 };
 
@@ -9,6 +11,7 @@ function bytesOf(data) {
   return data;
 }
 
+/** One column from the wire: `{dtype, shape, nested, data}` becomes BokehJS ndarray(s). */
 export function decodeColumn(Bokeh, spec) {
   if (Array.isArray(spec) || spec == null || spec.dtype == null) return spec;
   const { ndarray } = Bokeh.require("core/util/ndarray");
@@ -22,15 +25,14 @@ export function decodeColumn(Bokeh, spec) {
   );
 }
 
-/** Widget trait → figure data source (see liqwidget/widget/wire.py). */
-export const SOURCE_TRAITS = {
-  _clusters: "clusters-source",
-  _real: "real-source",
-  _price: "price-source",
-  _events: "events-source",
-  _levels: "levels-source",
-  _frames: "levels-frames",
-};
+/** The wire description the kernel declared: `{sources: {trait: source name}, layers: [...]}`. */
+export function wireSpec(model) {
+  const spec = model.get("_wire");
+  if (spec?.sources == null || !Array.isArray(spec.layers)) {
+    throw new Error("the widget has no _wire description; is the kernel's liqwidget up to date?");
+  }
+  return spec;
+}
 
 /** Put one source's binary columns into the named ColumnDataSource. */
 export function applySource(Bokeh, doc, name, cols) {

@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import traitlets
-from ipywidgets.widgets.widget import _remove_buffers
+from ipywidgets.widgets.widget import _put_buffers, _remove_buffers
 
 import liqwidget
 from liqwidget.events import LiquidationDataError
 from liqwidget.figure import decode_layer
-from liqwidget.widget import LiquidationMap
+from liqwidget.figure.callbacks import LAYERS
+from liqwidget.widget import LiquidationMap, wire
 from liqwidget.widget import protocol as bjs
 from liqwidget.widget.map import BUNDLE
 from liqwidget.widget.wire import decode_array, encode_array
@@ -46,7 +47,7 @@ def widget(small, events=None, **kw) -> LiquidationMap:
 def test_bundle_is_built_and_is_the_esm():
     assert BUNDLE.exists(), "run `npm ci && npm run build` (pip install -e . does it)"
     esm = str(LiquidationMap._esm)
-    assert "export" in esm and "liqwidget:bokehjs-request" in esm
+    assert "export" in esm and f'"{bjs.COMMAND}"' in esm
     assert esm == BUNDLE.read_text()
 
 
@@ -81,6 +82,84 @@ def test_wire_round_trip_preserves_arrays():
     parts = decode_array(encode_array(a, nested=True))
     assert len(parts) == 3 and parts[1].tolist() == [4, 5, 6, 7]
     assert encode_array(np.arange(3))["dtype"] == "float64"  # int64 is not a BokehJS dtype
+
+
+def test_source_trait_serialiser_round_trips_every_column_kind(small, events):
+    w = widget(small, events)
+    for name, cols in w.figure_data.sources.items():
+        trait = wire.source_traits(LiquidationMap)[name]
+        to_json = w.trait_metadata(trait, "to_json")
+        from_json = w.trait_metadata(trait, "from_json")
+        sent = to_json(getattr(w, trait), w)
+        # What crosses the comm: JSON plus buffers; put back together on arrival.
+        state, paths, buffers = _remove_buffers({trait: sent})
+        assert all(isinstance(b, memoryview | bytes) for b in buffers)
+        back = from_json(_put_back(state, paths, buffers)[trait], w)
+        assert back == getattr(w, trait), name  # Columns compare by value
+        for col, v in cols.items():
+            if isinstance(v, list) and v and isinstance(v[0], np.ndarray):
+                assert len(back[col]) == len(v)
+                for a, b in zip(back[col], v, strict=True):
+                    np.testing.assert_array_equal(a, b)
+            elif isinstance(v, np.ndarray):
+                assert back[col].dtype == (v.dtype if v.dtype.name in wire._WIRE_DTYPES else "f8")
+                np.testing.assert_array_equal(back[col], v)
+            else:
+                assert back[col] == list(v)
+
+
+def _put_back(state, paths, buffers):
+    _put_buffers(state, paths, [bytes(b) for b in buffers])
+    return state
+
+
+def test_columns_compare_by_value_so_unchanged_sources_stay_silent():
+    a = wire.Columns({"x": np.arange(3.0), "names": ["a"]})
+    assert a == wire.Columns({"x": np.arange(3.0), "names": ["a"]})
+    assert a != wire.Columns({"x": np.arange(3.0) + 1, "names": ["a"]})
+    assert a != wire.Columns({"x": np.arange(3, dtype="float32"), "names": ["a"]})
+    assert a != wire.Columns({"x": np.arange(3.0)})
+
+
+def test_source_trait_rejects_bad_columns(small):
+    w = widget(small)
+    with pytest.raises(traitlets.TraitError, match=r"'price-source': column 'close' must be"):
+        w._price = {"close": 3.0}
+    with pytest.raises(traitlets.TraitError):
+        w._price = [1, 2]
+
+
+def test_front_end_learns_sources_and_layers_from_the_wire_trait(small):
+    w = widget(small)
+    spec = w.get_state("_wire")["_wire"]
+    assert spec["layers"] == list(LAYERS)
+    assert spec["sources"] == {
+        "_clusters": "clusters-source",
+        "_real": "real-source",
+        "_price": "price-source",
+        "_events": "events-source",
+        "_levels": "levels-source",
+        "_frames": "levels-frames",
+    }
+    assert set(spec["sources"].values()) == set(w.figure_data.sources)
+    # The built front end keeps no copy of the map or of the layer names.
+    esm = BUNDLE.read_text()
+    for name in [*spec["sources"].values(), *spec["layers"]]:
+        assert f'"{name}"' not in esm, name
+
+
+def test_a_new_source_is_one_trait_declaration(small):
+    class WithForecast(LiquidationMap):
+        _forecast = wire.SourceTrait("forecast-source")
+
+    spec = wire.wire_spec(WithForecast, LAYERS)
+    assert spec["sources"]["_forecast"] == "forecast-source"
+    # The figure must fill every declared source, and every figure source needs a trait.
+    with pytest.raises(ValueError, match=r"declares source trait\(s\) for \['forecast-source'\]"):
+        WithForecast(small, width=700, height=360, cursor_steps=4)
+    sources = {"clusters-source": {}, "mystery-source": {}}
+    with pytest.raises(ValueError, match=r"\['mystery-source'\] have no widget trait"):
+        wire.assign(LiquidationMap, sources)
 
 
 def test_heat_layer_decodes_to_true_notional_within_quantisation(small):
@@ -191,19 +270,24 @@ def test_bokehjs_reply_is_the_installed_version():
     import bokeh
 
     content, buffers = bjs.reply()
-    assert content == {"type": bjs.REPLY, "version": bokeh.__version__}
+    assert content == {"version": bokeh.__version__}
     assert len(buffers) == 2
     assert f'"{bokeh.__version__}"' in buffers[0].decode()
     assert b"register_plugin" in buffers[1]
 
 
 def test_widget_answers_the_bokehjs_request(small):
+    """The front end's request goes through anywidget's command protocol and gets BokehJS."""
     w = widget(small)
     sent = []
     w.send = lambda content, buffers=None: sent.append((content, buffers))
-    w._on_custom_msg(w, {"type": bjs.REQUEST}, [])
-    w._on_custom_msg(w, {"type": "something-else"}, [])
-    assert len(sent) == 1 and sent[0][0]["type"] == bjs.REPLY and len(sent[0][1]) == 2
+    request = {"kind": "anywidget-command", "id": "42", "name": bjs.COMMAND, "msg": {}}
+    w._handle_custom_msg(request, [])
+    w._handle_custom_msg({"type": "something-else"}, [])
+    assert len(sent) == 1
+    content, buffers = sent[0]
+    assert content["id"] == "42" and content["kind"] == "anywidget-command-response"
+    assert content["response"] == bjs.reply()[0] and len(buffers) == 2
 
 
 def test_zoom_sharpens_the_heat_layers_for_the_visible_window(small):

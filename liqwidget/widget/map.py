@@ -6,6 +6,7 @@ import pathlib
 from typing import Any
 
 import anywidget
+import anywidget.experimental
 import bokeh
 import numpy as np
 import pandas as pd
@@ -20,9 +21,10 @@ from ..figure.layout import LEVEL_PANEL_WIDTH
 from ..heatmap import price_bins
 from ..market import MarketData, load_sample
 from ..model import ClusterModel
-from . import protocol, wire
+from . import protocol
 from .follow import StoreFollower, running_loop
 from .traits import TIME, TIME_RANGE, PriceRange, TimeRange, Timestamp
+from .wire import SourceTrait, assign, wire_spec
 
 STATIC = pathlib.Path(__file__).parent.parent / "static"
 BUNDLE = STATIC / "widget.js"
@@ -61,14 +63,19 @@ class LiquidationMap(anywidget.AnyWidget):
 
     bokeh_version = traitlets.Unicode(bokeh.__version__, read_only=True).tag(sync=True)
     _spec = traitlets.Dict().tag(sync=True)
-    # The figure's data sources (see wire.SOURCE_TRAITS), its scalar model properties, and
-    # the update sequence number (changes last in every update; the front end redraws then).
-    _clusters = traitlets.Dict().tag(sync=True)
-    _real = traitlets.Dict().tag(sync=True)
-    _price = traitlets.Dict().tag(sync=True)
-    _events = traitlets.Dict().tag(sync=True)
-    _levels = traitlets.Dict().tag(sync=True)
-    _frames = traitlets.Dict().tag(sync=True)
+    # The figure's data sources, one trait each with its own binary serialiser (see
+    # wire.SourceTrait): traitlets sends only traits whose value changed, so an update
+    # ships only the sources that differ. A new source needs only a new line here.
+    _clusters = SourceTrait("clusters-source")
+    _real = SourceTrait("real-source")
+    _price = SourceTrait("price-source")
+    _events = SourceTrait("events-source")
+    _levels = SourceTrait("levels-source")
+    _frames = SourceTrait("levels-frames")
+    #: Trait → source map and layer names for the front end (see wire.wire_spec).
+    _wire = traitlets.Dict().tag(sync=True)
+    # Scalar properties of named models, and the update sequence number (changes last in
+    # every update; the front end redraws then).
     _props = traitlets.Dict().tag(sync=True)
     _seq = traitlets.Int(0).tag(sync=True)
     _render_log = traitlets.Dict().tag(sync=True)
@@ -88,6 +95,7 @@ class LiquidationMap(anywidget.AnyWidget):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self._wire = wire_spec(type(self), LAYERS)
         self._size = (int(width), int(height))
         self._resolution = resolution or (int(width) - LEVEL_PANEL_WIDTH, int(height))
         self._cursor_steps = int(cursor_steps)
@@ -99,7 +107,6 @@ class LiquidationMap(anywidget.AnyWidget):
         self._model = model
         self._estimate: ClusterEstimate | None = None
         self._liqs = empty_events()
-        self.on_msg(self._on_custom_msg)
         self.update(estimate_or_market, liquidations, model=model, reset_view=True)
 
     # ------------------------------------------------------------------ public state
@@ -259,8 +266,8 @@ class LiquidationMap(anywidget.AnyWidget):
         self._pushing = True
         try:
             with self.hold_sync():
-                for trait, value in wire.encode(data).items():
-                    setattr(self, trait, value)  # unchanged sources are not sent again
+                for trait, cols in assign(type(self), data.sources).items():
+                    setattr(self, trait, cols)  # unchanged sources are not sent again
                 self._props = props
                 self.cursor = cursor
                 if "time-range" in props:
@@ -318,10 +325,10 @@ class LiquidationMap(anywidget.AnyWidget):
             return hi
         return min(max(at, lo), hi)
 
-    def _on_custom_msg(self, _widget, content, _buffers) -> None:
-        if isinstance(content, dict) and content.get("type") == protocol.REQUEST:
-            msg, buffers = protocol.reply()
-            self.send(msg, buffers)
+    @anywidget.experimental.command
+    def _bokehjs(self, request, _buffers) -> tuple[dict, list[bytes]]:
+        """The widget command the front end invokes for BokehJS (see :mod:`.protocol`)."""
+        return protocol.reply(request)
 
     def __repr__(self) -> str:
         return f"LiquidationMap({self._estimate!r}, {len(self._liqs):,} real liquidations)"
