@@ -28,7 +28,7 @@ from .market import MarketData
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ENV_VAR = "LIQWIDGET_STORE"
 EVENT_COLUMNS = ("time", "side", "price", "notional", "exchange", "symbol")
 
@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS liquidations (
     side TEXT NOT NULL CHECK (side IN ('long', 'short')),
     price REAL NOT NULL, amount REAL NOT NULL, notional REAL NOT NULL,
     recorded_at INTEGER NOT NULL,
-    UNIQUE (exchange, symbol, ts, side, price, amount)
+    seq INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (exchange, symbol, ts, side, price, amount, seq)
 );
 CREATE INDEX IF NOT EXISTS liquidations_time ON liquidations (exchange, symbol, ts);
 CREATE INDEX IF NOT EXISTS liquidations_ts ON liquidations (ts);
@@ -64,11 +65,51 @@ CREATE TABLE IF NOT EXISTS gaps (
     exchange TEXT NOT NULL, symbol TEXT, start INTEGER NOT NULL, stop INTEGER NOT NULL,
     reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS refused (
+    id INTEGER PRIMARY KEY,
+    exchange TEXT NOT NULL, symbol TEXT, received_at INTEGER NOT NULL,
+    reason TEXT NOT NULL, raw TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feed_health (
+    exchange TEXT PRIMARY KEY, updated_at INTEGER NOT NULL, health TEXT NOT NULL
+);
+"""
+
+#: Version 1 → 2: ``seq`` joins the liquidations' identity (SQLite cannot alter a UNIQUE
+#: constraint, so the table is rebuilt with its ids); the tables new in 2 come from _SCHEMA.
+_MIGRATE_1_TO_2 = """
+DROP INDEX IF EXISTS liquidations_time;
+DROP INDEX IF EXISTS liquidations_ts;
+ALTER TABLE liquidations RENAME TO liquidations_v1;
+{create}
+INSERT INTO liquidations (id, exchange, symbol, ts, side, price, amount, notional, recorded_at)
+SELECT id, exchange, symbol, ts, side, price, amount, notional, recorded_at FROM liquidations_v1;
+DROP TABLE liquidations_v1;
 """
 
 
 class StoreError(RuntimeError):
     """A store problem; the message says what is wrong and what to do."""
+
+
+def _create(table: str) -> str:
+    """The CREATE TABLE statement of ``table`` in _SCHEMA."""
+    return re.search(rf"CREATE TABLE IF NOT EXISTS {table} \(.*?\n\);", _SCHEMA, re.S).group(0)
+
+
+def write_failure(exc: BaseException) -> str:
+    """Why a write to the store failed: ``"busy"`` (another connection holds the lock; wait and
+    try again), ``"data"`` (something in the rows; the same rows will fail again) or
+    ``"fatal"`` (the store cannot be written: disk full, file gone, read-only, ...)."""
+    orig = getattr(exc, "orig", None) or exc  # a driver error wrapped by a library
+    text = str(orig).lower()
+    if isinstance(orig, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return "busy"
+    if isinstance(orig, sqlite3.IntegrityError | sqlite3.DataError | StoreError | ValueError):
+        return "data"
+    if isinstance(orig, OverflowError | TypeError | KeyError):
+        return "data"
+    return "fatal"
 
 
 def default_path() -> Path:
@@ -147,6 +188,12 @@ class Store:
             if version < SCHEMA_VERSION:
                 # Every statement is CREATE ... IF NOT EXISTS, so a race with another process
                 # creating the same file is harmless.
+                if version == 1:
+                    self._db.executescript(
+                        "BEGIN IMMEDIATE;"
+                        + _MIGRATE_1_TO_2.format(create=_create("liquidations"))
+                        + "COMMIT;"
+                    )
                 self._db.executescript(_SCHEMA)
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 self._db.execute(
@@ -323,15 +370,55 @@ class Store:
     # ------------------------------------------------------------------ liquidations
     def write_liquidations(self, events: pd.DataFrame) -> int:
         """Add liquidation events (the event frame: ``time, side, price, notional, exchange,
-        symbol``; optional ``amount`` in base units). Exact repeats of a stored event are
-        ignored. Returns how many rows were new."""
+        symbol``; optional ``amount`` in base units and ``seq``). Exact repeats of a stored
+        event are ignored. Returns how many rows were new.
+
+        An event is the same as a stored one when exchange, symbol, time, side, price, amount
+        and ``seq`` all match. ``seq`` (default 0) numbers identical liquidations within one
+        exchange message (0, 1, ...), so two that arrive together are two rows while the same
+        message sent again, or history overlapping it, adds nothing."""
         rows = _event_rows(events)
         sql = (
             "INSERT OR IGNORE INTO liquidations "
-            "(exchange, symbol, ts, side, price, amount, notional, recorded_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            "(exchange, symbol, ts, side, price, amount, notional, recorded_at, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         return self._write(sql, rows)
+
+    # ------------------------------------------------------------------ refused events
+    def quarantine(self, rows: Sequence[Sequence]) -> int:
+        """Keep what a recorder received but refused: ``(exchange, symbol or None,
+        received_at ms, reason, raw text)`` rows, so nothing received is lost without trace."""
+        return self._write(
+            "INSERT INTO refused (exchange, symbol, received_at, reason, raw) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(str(e), s, int(t), str(r), str(raw)) for e, s, t, r, raw in rows],
+        )
+
+    def refused(self, exchange: str | None = None) -> pd.DataFrame:
+        """Refused messages and events, oldest first: ``exchange, symbol, received, reason,
+        raw``."""
+        where, args = ("WHERE exchange=?", [exchange]) if exchange else ("", [])
+        rows = self._query(
+            f"SELECT exchange, symbol, received_at, reason, raw FROM refused {where} ORDER BY id",
+            args,
+        )
+        frame = pd.DataFrame(rows, columns=["exchange", "symbol", "received", "reason", "raw"])
+        frame["received"] = _times(frame["received"].to_numpy(dtype="int64"))
+        return frame
+
+    # ------------------------------------------------------------------ recorder health
+    def write_health(self, feeds: dict[str, str]) -> None:
+        """Replace the health row (a JSON text) of each exchange in ``feeds``."""
+        now = int(time.time() * 1000)
+        self._write(
+            "INSERT OR REPLACE INTO feed_health VALUES (?, ?, ?)",
+            [(ex, now, text) for ex, text in feeds.items()],
+        )
+
+    def health(self) -> dict[str, str]:
+        """The recorder's last health row (JSON text) per exchange."""
+        return dict(self._query("SELECT exchange, health FROM feed_health ORDER BY exchange"))
 
     def load_liquidations(
         self, exchange: str | None = None, symbol: str | None = None, start=None, end=None
@@ -563,6 +650,11 @@ def _event_rows(events: pd.DataFrame) -> list[tuple]:
             "(the side of the position that was liquidated)"
         )
     now = int(time.time() * 1000)
+    seq = (
+        events["seq"].to_numpy(dtype="int64")
+        if "seq" in events.columns
+        else np.zeros(len(ts), dtype="int64")
+    )
     return list(
         zip(
             events["exchange"].astype(str).tolist(),
@@ -573,6 +665,7 @@ def _event_rows(events: pd.DataFrame) -> list[tuple]:
             amount.tolist(),
             notional.tolist(),
             [now] * len(ts),
+            seq.tolist(),
             strict=True,
         )
     )
