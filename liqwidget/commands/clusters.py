@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..escape import terminal_text
 from ..model import ClusterModel
 from ..sources.dataset import SOURCES, load_source
 
@@ -30,8 +31,8 @@ def run(args: argparse.Namespace) -> int:
     est = ClusterModel().estimate(market)
     price = est.price_at()
     top = est.top_clusters(n=args.top, bin_width=args.band / 100)
-    print(f"{data.name}: {data.origin}")
-    print(f"{market!r}; last price {price:,.2f}")
+    print(terminal_text(f"{data.name}: {data.origin}"))
+    print(terminal_text(f"{market!r}; last price {price:,.2f}"))
     print(
         "Estimated clusters come from a model of where forced closes would trigger "
         "(default ClusterModel); they are not a list of orders."

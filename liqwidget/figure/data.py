@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..calibration import MIN_EVENTS, calibrate, events_within
+from ..escape import html_text
 from ..estimate import ClusterEstimate
 from ..events import bin_events, empty_events, events_in, undercount_notes, validate_events
 from ..heatmap import Heatmap, bin_index
@@ -298,7 +299,7 @@ def _money(x: float) -> str:
 def notes_html(estimate: ClusterEstimate, events: pd.DataFrame, inside: int, shown: int) -> str:
     """What the reader must know: the clusters are modelled, and how complete the real feed is."""
     m = estimate.market
-    name = " · ".join(x for x in (m.exchange, m.symbol) if x) or "market"
+    name = html_text(" · ".join(x for x in (m.exchange, m.symbol) if x) or "market")
     parts = [
         f"<b>{name}</b>, {len(m):,} bars of {_td(m.timeframe)}. "
         "<b>Clusters</b> are a <i>model estimate</i> of where forced-liquidation levels may be "
@@ -316,12 +317,13 @@ def notes_html(estimate: ClusterEstimate, events: pd.DataFrame, inside: int, sho
             line += f"; markers show the largest {shown:,}, the heat layer all of them"
         parts.append(line + ".")
         for note in undercount_notes(events):
-            parts.append(f"Feed caveat — {note}.")
+            parts.append(f"Feed caveat — {html_text(note)}.")
         scored = events_within(events, m)
         if len(scored) >= MIN_EVENTS:
             cal = calibrate(estimate, scored, location=False)
             parts.append(
-                f"<b>Measured</b> on these {len(scored):,} liquidations — {cal.headline()}"
+                f"<b>Measured</b> on these {len(scored):,} liquidations — "
+                + html_text(cal.headline())
             )
     return "<br>".join(parts)
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..escape import inside
 from ..figure.bokehjs import copy_bokehjs
 from ..sources.dataset import (
     DEFAULT_SCENARIO,
@@ -129,7 +130,7 @@ def generate_snapshot(
         post_path(slug): post.encode(),
         embed_path(slug): embed_html(snap, data.name, figure).encode(),
         preview_path(slug): png.read_bytes(),
-        numbers_path(slug): numbers_json(snap, title, text["lead"]).encode(),
+        numbers_path(slug): numbers_json(snap, title, text["lead_text"]).encode(),
     }
     png.unlink()
     return files
@@ -254,7 +255,7 @@ def build_site(
     shutil.rmtree(tmp)
     for key in keys:
         for rel, content in found[key].items():
-            dest = staging / rel
+            dest = inside(staging, rel)
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(content)
     built, reused = len(todo), len(keys) - len(todo)

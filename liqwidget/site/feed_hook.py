@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from email.utils import format_datetime
+from html import unescape
 from pathlib import Path
-from xml.sax.saxutils import escape
+
+from liqwidget.escape import xml_text as escape
 
 FEED_NAME = "feed.xml"
 MAX_ITEMS = 40
@@ -47,11 +49,13 @@ def on_page_content(html, page, config, files, **kwargs):
     categories = page.meta.get("categories") or []
     _posts.append(
         {
-            "title": page.title or page.meta.get("title") or src,
+            # Both are HTML text (entities escaped): the title as rendered from the page's
+            # heading, the description as written into the front matter for the meta tag.
+            "title": unescape(page.title or page.meta.get("title") or src),
             "url": page.url,
             "date": created,
             "categories": list(categories),
-            "description": page.meta.get("description") or "",
+            "description": unescape(page.meta.get("description") or ""),
             "image": page.meta.get("image"),
         }
     )

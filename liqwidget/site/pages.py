@@ -11,11 +11,10 @@ also be browsed straight from the file system):
 
 from __future__ import annotations
 
-import html
-
 import bokeh
 from bokeh.embed import components
 
+from ..escape import html_attr, html_text, js_str, md_text, yaml_str
 from ..figure.bokehjs import asset_dir, bundle_names
 from .fmt import money, pct, price, when
 from .numbers import Cluster, KeyNumbers
@@ -104,16 +103,20 @@ def numbers_table(k: KeyNumbers, prev_slug: str | None = None) -> str:
 
 
 def snippet(slug: str, title: str, site_url: str) -> str:
-    """The copy-paste iframe for educators (absolute when the site URL is known)."""
+    """The copy-paste iframe for educators (absolute when the site URL is known).
+
+    ``title`` is plain text; the snippet is HTML (shown in a code block, so the page shows it
+    as text and a reader's copy is valid, escaped HTML).
+    """
     src = f"{site_url.rstrip('/')}/{embed_path(slug)}" if site_url else embed_path(slug)
     return (
-        f'<iframe src="{html.escape(src)}" title="{html.escape(title)}" width="100%" '
+        f'<iframe src="{html_attr(src)}" title="{html_attr(title)}" width="100%" '
         f'height="{EMBED_HEIGHT}" style="border:0" loading="lazy"></iframe>'
     )
 
 
 def snapshot_text(snapshot, name: str, simulated: bool) -> tuple[str, dict[str, str]]:
-    """The post's title and prose sections."""
+    """The post's title (plain text) and prose sections (Markdown, see ``commentary``)."""
     k: KeyNumbers = snapshot.numbers
     text = commentary(k, snapshot.accuracy, name=name, simulated=simulated, method_link=METHOD_LINK)
     return headline(k, name), text
@@ -129,7 +132,7 @@ def post_markdown(
     title: str,
     text: dict[str, str],
 ) -> str:
-    """The snapshot's blog post."""
+    """The snapshot's blog post (``title`` and ``origin`` are plain text, ``text`` Markdown)."""
     k: KeyNumbers = snapshot.numbers
     slug = snapshot.spec.slug(name)
     code = snippet(slug, title, site_url)
@@ -148,23 +151,23 @@ categories:
 hide:
   - toc
 slug: {slug}
-description: {json_str(text["lead"][:300])}
+description: {yaml_str(html_attr(text["lead_text"][:300]))}
 image: {preview_path(slug)}
 ---
 
-# {title}
+# {md_text(title)}
 
 {text["lead"]}
 
 <!-- more -->
 
 <div class="lw-map">
-<iframe src="{POST_TO_ROOT}{embed_path(slug)}" title="{html.escape(title)} (interactive)" width="100%" height="{EMBED_HEIGHT}" loading="lazy"></iframe>
+<iframe src="{POST_TO_ROOT}{embed_path(slug)}" title="{html_attr(title)} (interactive)" width="100%" height="{EMBED_HEIGHT}" loading="lazy"></iframe>
 </div>
 
 *The map covers {when(t0)} to {when(t1)}. Blue bands are estimated long liquidations (below
 price), orange bands short ones (above); use the layer toggles and the threshold slider to
-isolate the brightest bands. Data: {origin}. [Static image]({MD_TO_ROOT}{preview_path(slug)}) ·
+isolate the brightest bands. Data: {md_text(origin)}. [Static image]({MD_TO_ROOT}{preview_path(slug)}) ·
 [numbers as JSON]({MD_TO_ROOT}{numbers_path(slug)}).*{sim_note}
 
 ## Key numbers
@@ -199,22 +202,17 @@ site — no third-party scripts, no fonts, no trackers.
 """
 
 
-def json_str(s: str) -> str:
-    """A YAML-safe double-quoted string."""
-    import json
-
-    return json.dumps(s, ensure_ascii=False)
-
-
 def _absolute_snippet_script(slug: str) -> str:
     """Without a configured site URL, turn the snippet's relative src into this site's URL."""
+    rel = js_str(f'src="{embed_path(slug)}"')
     return f"""
 <script>
 (function () {{
-  var abs = new URL("{POST_TO_ROOT}{embed_path(slug)}", window.location.href).href;
+  var abs = new URL({js_str(POST_TO_ROOT + embed_path(slug))}, window.location.href).href;
+  var rel = {rel};
   document.querySelectorAll("pre code").forEach(function (el) {{
-    if (el.textContent.indexOf('src="{embed_path(slug)}"') >= 0) {{
-      el.textContent = el.textContent.replace('src="{embed_path(slug)}"', 'src="' + abs + '"');
+    if (el.textContent.indexOf(rel) >= 0) {{
+      el.textContent = el.textContent.replace(rel, 'src="' + abs + '"');
     }}
   }});
 }})();
@@ -238,7 +236,7 @@ def embed_html(snapshot, name: str, figure) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="liqwidget, bokeh {bokeh.__version__}">
-<title>{html.escape(title)}</title>
+<title>{html_text(title)}</title>
 <link rel="icon" href="data:,">
 <style>
   html, body {{ margin: 0; padding: 0; background: #fff; color: #222;
@@ -254,7 +252,7 @@ def embed_html(snapshot, name: str, figure) -> str:
 <div class="lw-embed">
 {div}
 <noscript><img src="{EMBED_TO_ROOT}{preview_path(slug)}" alt="Static preview of the map"></noscript>
-<p class="lw-caption">{html.escape(title)} · estimated clusters are a model, not real orders ·
+<p class="lw-caption">{html_text(title)} · estimated clusters are a model, not real orders ·
 <a href="{post}" target="_top">read the snapshot</a></p>
 </div>
 {script}

@@ -11,6 +11,7 @@ import hashlib
 import random
 from collections.abc import Sequence
 
+from ..escape import md_text
 from .accuracy import Accuracy
 from .fmt import money, pct, price, when
 from .numbers import Cluster, KeyNumbers
@@ -406,10 +407,15 @@ def trust(acc: Accuracy | None, simulated: bool, w: Writer, method_link: str) ->
 def commentary(
     k: KeyNumbers, acc: Accuracy | None, *, name: str, simulated: bool, method_link: str
 ) -> dict[str, str]:
-    """All prose sections of a snapshot post, keyed by section."""
+    """All prose sections of a snapshot post, keyed by section.
+
+    The sections are Markdown: ``name`` (data) enters them escaped. ``"lead_text"`` is the
+    lead as plain text (for the page description, the feed and the JSON numbers file).
+    """
     w = Writer(k)
     return {
-        "lead": lead(k, name, w),
+        "lead": lead(k, md_text(name), w),
+        "lead_text": lead(k, name, Writer(k)),
         "magnets": magnets(k, w),
         "swept": swept(k, w),
         "loaded": loaded(k, w),

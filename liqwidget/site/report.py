@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..calibration import calibrate
+from ..escape import md_text
 from ..model import ClusterModel
 from ..sides import SIDES
 from ..sources.dataset import Dataset
@@ -16,7 +17,7 @@ def accuracy_markdown(data: Dataset, model_params: dict | None = None) -> str:
     """Timing and location scores of the model over all of ``data``, as Markdown."""
     if data.liquidations is None or len(data.liquidations) < MIN_EVENTS:
         return (
-            f"This build used {data.origin}. It contains no liquidation events, so nothing "
+            f"This build used {md_text(data.origin)}. It contains no liquidation events, so nothing "
             "could be scored here. Build the site from the simulator (`liqwidget site build "
             "--source sim`) or from a store with recorded liquidations to see the numbers."
         )
@@ -31,7 +32,7 @@ def accuracy_markdown(data: Dataset, model_params: dict | None = None) -> str:
         if side not in t.index.get_level_values(0):
             continue
         for name, r in t.loc[side].iterrows():
-            label = "**cluster model**" if name == "model" else f"baseline: {_cell(name)}"
+            label = "**cluster model**" if name == "model" else f"baseline: {md_text(name)}"
             rows.append(
                 f"| {side} | {label} | {r['spearman']:.2f} | {pct(r['top_decile_precision'])} "
                 f"({pct(r['precision_low'])}–{pct(r['precision_high'])}) |"
@@ -47,10 +48,10 @@ def accuracy_markdown(data: Dataset, model_params: dict | None = None) -> str:
         verdicts.append(
             f"On {side} liquidations the model "
             + ("beats" if beaten else "does **not** beat")
-            + f" its strongest baseline ({_cell(best)}, ρ = {float(others[best]):.2f})."
+            + f" its strongest baseline ({md_text(best)}, ρ = {float(others[best]):.2f})."
         )
     text = [
-        f"Data: {data.origin}; {len(data.market):,} bars, {len(data.liquidations):,} "
+        f"Data: {md_text(data.origin)}; {len(data.market):,} bars, {len(data.liquidations):,} "
         "liquidation events, default model settings.",
         "",
         "\n".join(rows),
@@ -91,11 +92,6 @@ def accuracy_markdown(data: Dataset, model_params: dict | None = None) -> str:
     return "\n".join(text)
 
 
-def _cell(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return str(text).replace("|", "\\|")
-
-
 SETTINGS_MARKER = "<!-- liqwidget:model-settings -->"
 LATEST_MARKER = "<!-- liqwidget:latest -->"
 
@@ -127,12 +123,16 @@ def settings_markdown(model_params: dict | None = None) -> str:
             value = pct(float(value))
         elif value is None:
             value = "none"
-        rows.append(f"| {label} | {_cell(str(value))} |")
+        rows.append(f"| {label} | {md_text(str(value))} |")
     return "\n".join(rows)
 
 
 def latest_markdown(title: str, slug: str, lead: str, preview: str) -> str:
-    """The home page's block for the newest snapshot (paths relative to the home page)."""
+    """The home page's block for the newest snapshot (paths relative to the home page).
+
+    ``title`` and ``lead`` are plain text; ``slug`` and ``preview`` come from :func:`slug`.
+    """
+    title, lead = md_text(title), md_text(lead)
     return (
         f"## Latest snapshot\n\n**[{title}](blog/posts/snapshots/{slug}.md)**\n\n{lead}\n\n"
         f"[![Static preview of the latest map]({preview})](blog/posts/snapshots/{slug}.md)\n"

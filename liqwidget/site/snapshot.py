@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from ..escape import json_script, slug
 from ..estimate import ClusterEstimate
 from ..model import ClusterModel
 from ..sources.dataset import Dataset
@@ -43,8 +42,7 @@ class SnapshotSpec:
 
 def snapshot_slug(name: str, time: pd.Timestamp) -> str:
     """URL name of a snapshot post: market and UTC time, e.g. ``btc-usdt-2026-06-22-0600``."""
-    base = re.sub(r"[^a-z0-9]+", "-", name.lower().split(":")[0]).strip("-") or "market"
-    return f"{base}-{time:%Y-%m-%d-%H%M}"
+    return f"{slug(name.split(':')[0])}-{time:%Y-%m-%d-%H%M}"
 
 
 @dataclass(eq=False)
@@ -125,4 +123,4 @@ def numbers_json(snapshot: Snapshot, title: str, lead: str) -> str:
         if acc is None
         else {"bars": acc.bars, "events": acc.events, "sides": [vars(s) for s in acc.sides]}
     )
-    return json.dumps(out, indent=1, default=float)
+    return json_script(out, indent=1, default=float)
