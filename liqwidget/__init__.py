@@ -16,6 +16,7 @@ from .market import MarketData, MarketDataError, load_sample
 from .model import ClusterModel
 from .simulator import Simulation, simulate
 from .store import Store
+from .venues import Venue, aggregate
 
 __all__ = [
     "Brackets",
@@ -27,6 +28,8 @@ __all__ = [
     "MarketDataError",
     "Simulation",
     "Store",
+    "Venue",
+    "aggregate",
     "build_figure",
     "calibrate",
     "liquidation_price",

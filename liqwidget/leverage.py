@@ -60,18 +60,25 @@ def level_factors(
     brackets: Brackets | None = None,
     position_notional: float = 10_000.0,
     strict: bool = True,
+    inverse: bool = False,
+    price: float = 1.0,
 ) -> np.ndarray:
     """Liquidation price as a multiple of entry, shape ``(2, *leverage.shape)``: long, short.
 
     For bracketed formulas the maintenance rate and amount are those of a position of
     ``position_notional`` (quote); the amount per unit then scales with the entry price, so
-    the ratio holds for any entry.
+    the ratio holds for any entry. Inverse contracts (``inverse=True``) have brackets in
+    coin: the position is ``position_notional / price`` coins, ``price`` a typical price.
     """
     lev = np.asarray(leverage, dtype="float64")
     qty = position_notional if brackets is not None or formula in ("binance", "bybit") else None
+    if qty is not None and inverse:
+        qty = position_notional / price
     out = np.stack(
         [
-            liquidation_price(1.0, lev, side, formula, mmr=mmr, quantity=qty, brackets=brackets)
+            liquidation_price(
+                1.0, lev, side, formula, mmr=mmr, quantity=qty, brackets=brackets, inverse=inverse
+            )
             for side in ("long", "short")
         ]
     )

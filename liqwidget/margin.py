@@ -1,6 +1,7 @@
-"""Liquidation prices of isolated-margin linear perpetual positions, vectorised over numpy.
+"""Liquidation prices of isolated-margin perpetual positions, vectorised over numpy.
 
-Formulas (``EP`` entry price, ``L`` leverage, ``mmr`` maintenance-margin rate):
+Linear (USDT-margined) contracts, ``inverse=False`` (``EP`` entry price, ``L`` leverage,
+``mmr`` maintenance-margin rate, ``Q`` quantity in base units):
 
 * ``simple`` — long ``EP*(1 - 1/L + mmr)``, short ``EP*(1 + 1/L - mmr)``.
 * ``bybit`` — the simple form minus/plus the maintenance deduction per unit
@@ -10,6 +11,21 @@ Formulas (``EP`` entry price, ``L`` leverage, ``mmr`` maintenance-margin rate):
   where ``mmr`` and the maintenance amount ``cum`` come from the bracket of the position's
   notional ``EP*Q``.
 * ``okx`` — long ``EP*(1 - 1/L) / (1 - mmr - fee)``, short ``EP*(1 + 1/L) / (1 + mmr + fee)``.
+
+Inverse (coin-margined) contracts, ``inverse=True``: the position is a fixed USD amount
+``N`` (contracts x contract value), margin and profit are in the coin, and ``Q = N/EP`` is
+the position's size in coin at entry. With side sign ``s`` (+1 long, -1 short) and the
+maintenance amount ``cum`` in coin:
+
+* ``simple`` — ``EP / (1 + s/L - s*mmr)`` (Bybit's form without a deduction).
+* ``bybit`` — ``EP / (1 + s/L - s*mmr + s*cum/Q)``: Bybit's "Contract Quantity / [Position
+  Value +- (Initial Margin - Maintenance Margin)]" with position value ``Q``, initial
+  margin ``Q/L`` and maintenance margin ``Q*mmr - cum``.
+* ``binance`` — ``EP*(1 + s*mmr) / (1 + s/L + s*cum/Q)``: Binance COIN-M's isolated formula
+  with the wallet balance equal to the initial margin ``Q/L``; brackets are looked up by
+  the coin notional ``Q``.
+* ``okx`` — ``EP*(1 + s*(mmr + fee)) / (1 + s/L)``: the price where OKX's isolated margin
+  ratio, ``(margin + PnL) / (N/P * (mmr + fee))``, reaches 100 %.
 """
 
 from __future__ import annotations
@@ -116,12 +132,15 @@ def liquidation_price(
     quantity=None,
     fee=0.0,
     brackets: Brackets | None = None,
+    inverse: bool = False,
 ) -> np.ndarray:
-    """Liquidation price of isolated linear positions; every argument broadcasts.
+    """Liquidation price of isolated positions; every argument broadcasts.
 
-    ``quantity`` (base units) is needed when a maintenance amount applies (``cum`` > 0 or
-    ``brackets`` given); with ``brackets`` the rate and amount are looked up from the
-    notional ``entry * quantity`` and ``mmr``/``cum`` are ignored.
+    ``quantity`` (base units: coins, also for inverse contracts, where it is the USD
+    amount divided by the entry price) is needed when a maintenance amount applies (``cum``
+    > 0 or ``brackets`` given); with ``brackets`` the rate and amount are looked up from
+    the notional — ``entry * quantity`` in quote for linear contracts, ``quantity`` in coin
+    for inverse ones — and ``mmr``/``cum`` are ignored.
     """
     ep = np.asarray(entry, dtype="float64")
     lev = np.asarray(leverage, dtype="float64")
@@ -135,7 +154,8 @@ def liquidation_price(
     if brackets is not None:
         if quantity is None:
             raise ValueError("bracket lookup needs the position quantity (base units)")
-        mmr, cum = brackets.lookup(ep * np.asarray(quantity, dtype="float64"))
+        q = np.asarray(quantity, dtype="float64")
+        mmr, cum = brackets.lookup(q if inverse else ep * q)
     m = np.asarray(mmr, dtype="float64")
     c = np.asarray(cum, dtype="float64")
     if (m < 0).any() or (m >= 1).any():
@@ -149,6 +169,9 @@ def liquidation_price(
             raise ValueError("quantity must be positive")
         per_unit = c / q
 
+    if inverse:
+        with np.errstate(divide="ignore"):  # a 1x inverse short is never liquidated: inf
+            return _inverse(formula, ep, lev, s, m, per_unit, np.asarray(fee, dtype="float64"))
     if formula == "simple":
         return ep * (1 - s / lev + s * m)
     if formula == "bybit":
@@ -157,3 +180,14 @@ def liquidation_price(
         return (ep * (1 - s / lev) - s * per_unit) / (1 - s * m)
     f = np.asarray(fee, dtype="float64")
     return ep * (1 - s / lev) / (1 - s * (m + f))
+
+
+def _inverse(formula: str, ep, lev, s, m, per_unit, fee) -> np.ndarray:
+    """Inverse-contract liquidation prices; ``per_unit`` is ``cum / Q`` (coin per coin)."""
+    if formula == "simple":
+        return ep / (1 + s / lev - s * m)
+    if formula == "bybit":
+        return ep / (1 + s / lev - s * m + s * per_unit)
+    if formula == "binance":
+        return ep * (1 + s * m) / (1 + s / lev + s * per_unit)
+    return ep * (1 + s * (m + fee)) / (1 + s / lev)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,11 @@ OPTIONAL = ("volume", "taker_buy", "taker_sell", "taker_net", "funding_rate")
 OIUnit = Literal["quote", "base", "contracts"]
 
 SAMPLE_FILE = "binance-btcusdt-perp-5m-2026-06.csv"
+#: Prefix of the per-exchange open-interest columns of an aggregated market.
+VENUE_OI = "oi "
+
+if TYPE_CHECKING:
+    from .venues import Stretch, Venue
 
 
 class MarketDataError(ValueError):
@@ -52,6 +58,11 @@ class MarketData:
     symbol: str | None = None
     exchange: str | None = None
     gaps: tuple[Gap, ...] = field(default=())
+    #: The exchanges an aggregated market sums (see :func:`liqwidget.venues.aggregate`);
+    #: their quote open interest is in the columns ``"oi <exchange> <symbol>"``.
+    venues: tuple[Venue, ...] = field(default=())
+    #: Stretches where an aggregated exchange had no data (its OI held at its last value).
+    missing: tuple[Stretch, ...] = field(default=())
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -61,6 +72,7 @@ class MarketData:
         *,
         oi_unit: OIUnit = "quote",
         contract_size: float | None = None,
+        inverse: bool = False,
         timeframe: str | pd.Timedelta | None = None,
         allow_gaps: bool = False,
         symbol: str | None = None,
@@ -71,7 +83,8 @@ class MarketData:
         The bar time comes from a UTC ``DatetimeIndex`` or a ``timestamp`` column in
         milliseconds since the epoch. ``open_interest`` is quote notional unless ``oi_unit``
         says ``"base"`` (multiplied by ``close``) or ``"contracts"`` (multiplied by
-        ``contract_size`` base units and ``close``, for linear contracts). Gaps in the bar
+        ``contract_size`` base units and ``close``, for linear contracts; for inverse
+        contracts, ``inverse=True``, by ``contract_size`` quote, e.g. 100 USD). Gaps in the bar
         spacing raise unless ``allow_gaps=True``; they are then listed in :attr:`gaps`.
         """
         if not isinstance(df, pd.DataFrame):
@@ -98,7 +111,7 @@ class MarketData:
 
         _check_times(frame.index)
         _check_values(frame)
-        frame["open_interest"] = _oi_to_quote(frame, oi_unit, contract_size)
+        frame["open_interest"] = _oi_to_quote(frame, oi_unit, contract_size, inverse)
 
         step = _infer_timeframe(frame.index, timeframe)
         gaps = _find_gaps(frame.index, step)
@@ -145,10 +158,17 @@ class MarketData:
         bar_end = self.index.asi8 + self.timeframe.value
         return int(np.searchsorted(bar_end, ts.value, side="right"))
 
+    def venue_oi(self) -> np.ndarray:
+        """Quote open interest per aggregated exchange, shape ``(venues, bars)``; a plain
+        market is its own single venue."""
+        if not self.venues:
+            return self.column("open_interest")[None, :]
+        return np.stack([self.column(VENUE_OI + v.key) for v in self.venues])
+
     def slice(self, start=None, end=None) -> MarketData:
         """Bars with ``start <= time <= end`` (either bound may be None)."""
         sub = self.frame.loc[start:end]
-        return MarketData(sub, self.timeframe, self.symbol, self.exchange, self.gaps)
+        return dataclasses.replace(self, frame=sub)
 
     def resample(self, timeframe: str | pd.Timedelta) -> MarketData:
         """Aggregate to a coarser timeframe (OHLC, last OI, summed flows, last funding)."""
@@ -160,8 +180,9 @@ class MarketData:
                 agg[col] = "sum"
         if self.has("funding_rate"):
             agg["funding_rate"] = "last"
+        agg |= {VENUE_OI + v.key: "last" for v in self.venues}
         out = self.frame.resample(rule, label="left", closed="left").agg(agg).dropna()
-        return MarketData(out, rule, self.symbol, self.exchange, ())
+        return dataclasses.replace(self, frame=out, timeframe=rule, gaps=())
 
 
 # ---------------------------------------------------------------------- validation helpers
@@ -258,7 +279,9 @@ def _check_values(frame: pd.DataFrame) -> None:
                 )
 
 
-def _oi_to_quote(frame: pd.DataFrame, unit: str, contract_size: float | None) -> pd.Series:
+def _oi_to_quote(
+    frame: pd.DataFrame, unit: str, contract_size: float | None, inverse: bool = False
+) -> pd.Series:
     oi = frame["open_interest"]
     if unit == "quote":
         if contract_size is not None:
@@ -269,9 +292,11 @@ def _oi_to_quote(frame: pd.DataFrame, unit: str, contract_size: float | None) ->
     if unit == "contracts":
         if contract_size is None or not np.isfinite(contract_size) or contract_size <= 0:
             raise MarketDataError(
-                "oi_unit='contracts' needs contract_size: the base units one contract holds "
-                "(see ccxt market['contractSize'])"
+                "oi_unit='contracts' needs contract_size: the base units one contract holds, "
+                "or for inverse contracts its quote value (see ccxt market['contractSize'])"
             )
+        if inverse:  # a coin-margined contract is a fixed quote amount (e.g. 100 USD)
+            return oi * float(contract_size)
         return oi * float(contract_size) * frame["close"]
     raise MarketDataError(f"unknown oi_unit {unit!r}; use 'quote', 'base' or 'contracts'")
 

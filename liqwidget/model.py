@@ -31,6 +31,7 @@ from .leverage import DEFAULT_LEVERAGE, PLAIN_LEVERAGE, level_factors, normalise
 from .margin import Brackets
 from .market import MarketData
 from .passage import FirstPassage
+from .venues import Venue
 
 SIDE_SPLITS = ("auto", "taker", "candle")
 ENTRIES = ("hlc3", "close", "ohlc4", "open")
@@ -75,6 +76,11 @@ class ClusterModel:
         Price grid of the levels: each level is rounded to a multiple of ``tick`` (e.g. the
         exchange's tick size, 0.1 for BTCUSDT). ``None`` keeps exact prices. The display
         grid is chosen separately, in :meth:`ClusterEstimate.grid`.
+    exchange_formulas:
+        On a market aggregated over several exchanges (:func:`liqwidget.venues.aggregate`),
+        each exchange's share of new positions is placed with that exchange's own formula
+        and brackets; ``False`` uses ``formula`` for all. Whether a contract is inverse
+        (coin-margined, e.g. ``BTC/USD:BTC``) always comes from its symbol.
     """
 
     def __init__(
@@ -94,6 +100,7 @@ class ClusterModel:
         turnover_every: str | pd.Timedelta = "5min",
         leverage_jitter: float = 0.3,
         tick: float | None = None,
+        exchange_formulas: bool = True,
     ):
         self.leverage = dict(DEFAULT_LEVERAGE if leverage is None else leverage)
         self.side_split = side_split
@@ -110,6 +117,7 @@ class ClusterModel:
         self.turnover_every = turnover_every
         self.leverage_jitter = leverage_jitter
         self.tick = tick
+        self.exchange_formulas = exchange_formulas
 
     @classmethod
     def plain(cls, **params) -> ClusterModel:
@@ -182,35 +190,46 @@ class ClusterModel:
         ``k`` (state ``t + 1`` = after bar ``t``). Deaths are not filled in here.
         """
         lev, weights = normalise_mix(self.leverage)
-        factors = self._factors(lev)
+        venues = self.venues(market)
+        ref = float(np.median(market.column("close")))
+        factors = [self._factors(lev, venue=v, price=ref) for v in venues]
         n = len(market)
         oi = market.column("open_interest")
         opened = np.maximum(np.diff(oi, prepend=oi[0]), 0.0)
+        grown = opened.copy()
+        churn = np.zeros(n)
         log_f = np.zeros(n)
         if self.turnover is not None:
             # Positions also turn over: a share of open interest closes and reopens at price.
             rate = np.log(2.0) / (pd.Timedelta(self.turnover) / market.timeframe)
-            churn = np.zeros(n)
             churn[1:] = -np.expm1(-rate) * oi[:-1]
             log_f[1:] -= rate
-            opened += self._pool(churn, opened > 0, market.timeframe)
+            churn = self._pool(churn, opened > 0, market.timeframe)
+            opened += churn
+        vshare = self.venue_share(market, grown, churn, opened)
         long_share = self.long_share(market)
         entry = self.entry_price(market)
 
         # Per-bar levels, side-major (all longs, then all shorts), then bar, then tier,
         # written straight into the final arrays.
         bars = np.flatnonzero(opened > 0)
-        seed = self.seed_levels(market, lev, weights, factors)
-        size = bars.size * lev.size
+        seed = self._seed(market, lev, weights, factors, venues)
+        nv = len(venues)
+        size = bars.size * nv * lev.size
         total = len(seed) + 2 * size
         price = np.empty(total)
         weight = np.empty(total)
         side = np.empty(total, dtype="int8")
         tier = np.empty(total, dtype="int16")
         birth = np.empty(total, dtype="int64")
-        fac_table, fac_row = self._bar_factors(bars, lev, factors)
+        tables = [
+            self._bar_factors(bars, lev, f, v, ref) for f, v in zip(factors, venues, strict=True)
+        ]
+        fac_row = tables[0][1]
+        fac_table = np.stack([t[0] for t in tables], axis=1)  # (side, venue, row, tier)
         entry_b = entry[:, bars]
         share = long_share[bars]
+        per_venue = vshare[:, bars].T[:, :, None] * weights[None, None, :]  # (bar, venue, tier)
         at = 0
         for s in (0, 1):
             sl = seed.subset(seed.side == s)
@@ -222,13 +241,18 @@ class ClusterModel:
                 sl.birth,
             )
             block = slice(block.stop, block.stop + size)
-            out = price[block].reshape(-1, lev.size)
-            np.take(fac_table[s], fac_row, axis=0, out=out)
-            out *= entry_b[s][:, None]
+            out = price[block].reshape(-1, nv, lev.size)
+            if nv == 1:
+                np.take(fac_table[s, 0], fac_row, axis=0, out=out[:, 0])
+            else:
+                out[:] = np.take(fac_table[s], fac_row, axis=1).transpose(1, 0, 2)
+            out *= entry_b[s][:, None, None]
             amount = opened[bars] * (share if s == 0 else 1.0 - share)
-            np.multiply(amount[:, None], weights[None, :], out=weight[block].reshape(-1, lev.size))
-            tier[block].reshape(-1, lev.size)[:] = np.arange(lev.size)
-            birth[block].reshape(-1, lev.size)[:] = (bars + 1)[:, None]
+            np.multiply(
+                amount[:, None, None], per_venue, out=weight[block].reshape(-1, nv, lev.size)
+            )
+            tier[block].reshape(-1, nv, lev.size)[:] = np.arange(lev.size)
+            birth[block].reshape(-1, nv, lev.size)[:] = (bars + 1)[:, None, None]
             side[at : block.stop] = s
             at = block.stop
         if self.tick is not None:
@@ -261,8 +285,61 @@ class ClusterModel:
         pooled[book] = np.diff(total, prepend=0.0)
         return pooled
 
+    def venues(self, market: MarketData) -> list[Venue]:
+        """The exchanges whose shares of new positions are placed separately: those of an
+        aggregated market, else the market itself (linear or inverse by its symbol)."""
+        if not market.venues:
+            return [Venue(market.exchange or "", market.symbol or "")]
+        if not self.exchange_formulas:
+            return [Venue(v.exchange, v.symbol) for v in market.venues]
+        return list(market.venues)
+
+    def venue_share(
+        self, market: MarketData, grown: np.ndarray, churn: np.ndarray, opened: np.ndarray
+    ) -> np.ndarray:
+        """Per exchange and bar, its share of the bar's new positions ``(venues, bars)``.
+
+        Growth of the total is split by each exchange's own open-interest increase (by its
+        open interest if none grew); turnover by each exchange's open interest.
+        """
+        per = market.venue_oi()
+        if per.shape[0] == 1:
+            return np.ones_like(per)
+        held = np.concatenate([per[:, :1], per[:, :-1]], axis=1)
+        by_oi = held / np.maximum(held.sum(axis=0), 1e-300)
+        rise = np.maximum(np.diff(per, axis=1, prepend=per[:, :1]), 0.0)
+        total = rise.sum(axis=0)
+        by_rise = np.where(total > 0, rise / np.where(total > 0, total, 1.0), by_oi)
+        mixed = grown * by_rise + churn * by_oi
+        return np.divide(mixed, opened, out=by_oi.copy(), where=opened > 0)
+
+    def _seed(
+        self,
+        market: MarketData,
+        lev: np.ndarray,
+        weights: np.ndarray,
+        factors: list[np.ndarray],
+        venues: list[Venue],
+    ) -> Book:
+        """Seeded levels of every exchange, each in proportion to its first open interest."""
+        if len(venues) == 1:
+            return self.seed_levels(market, lev, weights, factors[0])
+        oi0 = market.venue_oi()[:, 0]
+        parts = []
+        for f, w in zip(factors, oi0 / max(oi0.sum(), 1e-300), strict=True):
+            part = self.seed_levels(market, lev, weights, f)
+            part.weight = part.weight * w
+            parts.append(part)
+        keys = ("price", "weight", "side", "tier", "birth")
+        return Book(*(np.concatenate([getattr(p, k) for p in parts]) for k in keys), lev)
+
     def _bar_factors(
-        self, bars: np.ndarray, lev: np.ndarray, factors: np.ndarray
+        self,
+        bars: np.ndarray,
+        lev: np.ndarray,
+        factors: np.ndarray,
+        venue: Venue | None = None,
+        price: float = 1.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Level/entry ratios: a table ``(2, rows, tiers)`` and the row each bar uses.
 
@@ -276,17 +353,27 @@ class ClusterModel:
         u = np.modf(
             np.arange(cycle)[:, None] * 0.6180339887498949 + np.arange(lev.size) * 0.7548776662
         )[0]
-        table = self._factors(lev[None, :] * np.exp(self.leverage_jitter * (u - 0.5)), strict=False)
+        jittered = lev[None, :] * np.exp(self.leverage_jitter * (u - 0.5))
+        table = self._factors(jittered, strict=False, venue=venue, price=price)
         return table, bars % cycle
 
-    def _factors(self, leverage: np.ndarray, strict: bool = True) -> np.ndarray:
+    def _factors(
+        self,
+        leverage: np.ndarray,
+        strict: bool = True,
+        venue: Venue | None = None,
+        price: float = 1.0,
+    ) -> np.ndarray:
+        own = venue is not None and venue.formula is not None
         return level_factors(
             leverage,
-            self.formula,
-            mmr=self.mmr,
-            brackets=self.brackets,
+            venue.formula if own else self.formula,
+            mmr=venue.mmr if own and venue.mmr is not None else self.mmr,
+            brackets=venue.brackets if own else self.brackets,
             position_notional=self.position_notional,
             strict=strict,
+            inverse=venue is not None and venue.inverse,
+            price=price,
         )
 
     def long_share(self, market: MarketData) -> np.ndarray:

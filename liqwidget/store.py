@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .market import MarketData
+from .venues import aggregate, is_inverse
 
 log = logging.getLogger(__name__)
 
@@ -262,16 +263,35 @@ class Store:
         return self._write(sql, ((exchange, symbol, period, *r) for r in rows))
 
     def load_market(
-        self, exchange: str, symbol: str, timeframe: str, start=None, end=None
+        self,
+        exchange: str | Sequence[str] | Sequence[tuple[str, str]],
+        symbol: str | None,
+        timeframe: str,
+        start=None,
+        end=None,
     ) -> MarketData:
         """Stored bars with open interest as :class:`~liqwidget.MarketData`
         (``start <= time <= end``; OI in quote notional).
 
-        Open interest is the reported amount x contract size x the bar's close when the
-        amount is known, else the reported quote value. The OI sample at or before each bar
-        open (within one OI period) is used. Bars with no OI are left out with a warning (inside
+        ``exchange`` is one ccxt id (one exchange's market) or several — ids sharing
+        ``symbol``, or ``(exchange, symbol)`` pairs with ``symbol=None`` — for the market
+        aggregated over them (:func:`liqwidget.venues.aggregate`; the first is the price
+        reference). The store keeps every exchange separately; summing happens here.
+
+        Open interest of a linear contract is the reported amount x contract size x the
+        bar's close, of an inverse one (``BTC/USD:BTC``) the amount x the contract's quote
+        value, else the reported quote value. The OI sample at or before each bar open
+        (within one OI period) is used. Bars with no OI are left out with a warning (inside
         the range they then show up in ``MarketData.gaps``).
         """
+        if not isinstance(exchange, str):
+            pairs = [(e, symbol) if isinstance(e, str) else tuple(e) for e in exchange]
+            if any(s is None for _, s in pairs):
+                raise StoreError("give a symbol, or (exchange, symbol) pairs")
+            parts = [self.load_market(e, s, timeframe, start, end) for e, s in pairs]
+            return aggregate(parts) if len(parts) > 1 else parts[0]
+        if symbol is None:
+            raise StoreError(f"which symbol on {exchange}? symbol=None needs (exchange, symbol)")
         lo, hi = to_ms(start), to_ms(end)
         where, args = "exchange=? AND symbol=? AND timeframe=?", [exchange, symbol, timeframe]
         if lo is not None:
@@ -294,7 +314,7 @@ class Store:
             (exchange, symbol, int(frame.ts.iloc[0]) - 86_400_000, int(frame.ts.iloc[-1])),
         )
         oi_frame = pd.DataFrame(oi, columns=["period", "ts", "amount", "value", "contract_size"])
-        frame["open_interest"] = _oi_for_bars(frame, oi_frame, timeframe)
+        frame["open_interest"] = _oi_for_bars(frame, oi_frame, timeframe, is_inverse(symbol))
         missing = frame["open_interest"].isna().to_numpy()
         if missing.all():
             raise StoreError(
@@ -681,9 +701,13 @@ def _event_frame(rows: list[tuple]) -> pd.DataFrame:
     return frame
 
 
-def _oi_for_bars(bars: pd.DataFrame, oi: pd.DataFrame, timeframe: str) -> pd.Series:
+def _oi_for_bars(
+    bars: pd.DataFrame, oi: pd.DataFrame, timeframe: str, inverse: bool = False
+) -> pd.Series:
     """Quote-notional OI per bar: the latest OI sample at or before the bar open, within one
-    OI period. The finest stored OI period that fits is used."""
+    OI period. The finest stored OI period that fits is used. Inverse contracts count
+    contracts x their quote value (Binance COIN-M reports its value in coin, so the
+    contract count is used whenever it is known)."""
     result = pd.Series(np.nan, index=bars.index)
     if oi.empty:
         return result
@@ -702,6 +726,8 @@ def _oi_for_bars(bars: pd.DataFrame, oi: pd.DataFrame, timeframe: str) -> pd.Ser
     amount = merged["amount"].to_numpy(dtype="float64")
     size = merged["contract_size"].fillna(1.0).to_numpy(dtype="float64")
     value = merged["value"].to_numpy(dtype="float64")
-    from_amount = amount * size * merged["close"].to_numpy(dtype="float64")
+    from_amount = amount * size
+    if not inverse:
+        from_amount = from_amount * merged["close"].to_numpy(dtype="float64")
     quote = np.where(np.isfinite(from_amount), from_amount, value)
     return pd.Series(quote, index=bars.index)

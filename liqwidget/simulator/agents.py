@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..leverage import normalise_mix
 from ..margin import Brackets, liquidation_price
+from ..venues import is_inverse
 from .price_process import Clock, Schedule
 from .scenarios import Scenario
 
@@ -63,7 +64,16 @@ def draw_traders(
     notional = np.maximum(np.rint(size), 1.0).astype("int64")
     hold = np.maximum(np.ceil(rng.exponential(clock.steps(sc.hold_hours), size=n)), 1.0)
     close_step = open_step + hold.astype("int64")
-    factor = level_factor(lev[tier], side, notional, sc.formula, sc.mmr, brackets)
+    factor = level_factor(
+        lev[tier],
+        side,
+        notional,
+        sc.formula,
+        sc.mmr,
+        brackets,
+        is_inverse(sc.symbol),
+        sc.start_price,
+    )
     return Traders(open_step, side, tier, lev, weights, notional, factor, close_step)
 
 
@@ -74,13 +84,22 @@ def level_factor(
     formula: str,
     mmr: float,
     brackets: Brackets | None,
+    inverse: bool = False,
+    price: float = 1.0,
 ) -> np.ndarray:
-    """Liquidation level as a multiple of the entry price, per position."""
+    """Liquidation level as a multiple of the entry price, per position.
+
+    Inverse (coin-margined) positions use the inverse formulas; their bracket size is the
+    position in coin at ``price`` (a typical entry)."""
     sign = np.where(side == LONG, 1.0, -1.0)
     # At an entry of 1 the quantity equals the quote notional, so bracket lookups and
     # maintenance amounts see the position's real size; the level then scales with entry.
     qty = notional.astype("float64") if brackets is not None else None
-    f = liquidation_price(1.0, leverage, sign, formula, mmr=mmr, quantity=qty, brackets=brackets)
+    if qty is not None and inverse:
+        qty = qty / price
+    f = liquidation_price(
+        1.0, leverage, sign, formula, mmr=mmr, quantity=qty, brackets=brackets, inverse=inverse
+    )
     wrong = np.where(side == LONG, f >= 1.0, f <= 1.0) | ~np.isfinite(f) | (f <= 0)
     if wrong.any():
         i = int(np.flatnonzero(wrong)[0])

@@ -62,6 +62,7 @@ class Scenario:
     background_volume: float = 1.0  # non-position taker volume, relative to position flow
     formula: str = "simple"  # liquidation formula, see liqwidget.margin
     mmr: float = 0.005  # maintenance-margin rate (formulas without brackets)
+    symbol: str = "BTC/USDT:USDT"  # ccxt symbol; settled in its base coin = inverse contract
 
 
 SCENARIOS: dict[str, Scenario] = {

@@ -14,13 +14,14 @@ from ..estimate import ClusterEstimate
 from ..heatmap import Heatmap
 from ..market import MarketData
 from ..sides import SIDES
+from ..venues import is_inverse
 from .agents import LONG, Traders
 from .engine import Outcome, Path
 from .price_process import Clock
 from .scenarios import Scenario
 
 OUTCOMES = ["liquidated", "closed", "open"]
-SYMBOL, EXCHANGE = "BTC/USDT:USDT", "simulator"
+EXCHANGE = "simulator"
 
 
 @dataclass(eq=False)
@@ -207,14 +208,15 @@ def build_simulation(
     )
     frame = frame.join(_flows(frame, clock, open_step, end, ended, side, qty, background, sc))
     one_bin, states = np.zeros(birth.size, "int64"), np.arange(1, bars + 1)
-    if oi_valuation == "entry":
+    inverse = is_inverse(sc.symbol)
+    if oi_valuation == "entry" or inverse:  # an inverse contract is a fixed quote amount
         frame["open_interest"] = truth.outstanding(one_bin, 1, states)[0]
     else:
         alive_qty = alive_sum(birth, death, qty, one_bin, 1, states)[0]
         frame["open_interest"] = alive_qty * frame["close"].to_numpy()
     frame["open_interest"] = frame["open_interest"].clip(lower=0.0)  # float rounding only
     market = MarketData.from_frame(
-        frame, timeframe=clock.step * per, symbol=SYMBOL, exchange=EXCHANGE
+        frame, timeframe=clock.step * per, symbol=sc.symbol, exchange=EXCHANGE
     )
 
     end_time = clock.times(np.minimum(end, n - 1)).where(ended)
@@ -240,10 +242,12 @@ def build_simulation(
             "time": pd.DatetimeIndex(ev["close_time"]),
             "side": ev["side"].to_numpy(dtype=str),
             "price": ev["exit_price"].to_numpy(),
-            "notional": (ev["quantity"] * ev["exit_price"]).to_numpy(),
+            "notional": (
+                positions.loc[liq, "notional"] if inverse else ev["quantity"] * ev["exit_price"]
+            ).to_numpy(),
             "leverage": ev["leverage"].to_numpy(),
             "exchange": EXCHANGE,
-            "symbol": SYMBOL,
+            "symbol": sc.symbol,
         }
     )
     liquidations = liquidations.sort_values("time", kind="stable").reset_index(drop=True)
