@@ -55,6 +55,19 @@ FEEDS: dict[str, FeedInfo] = {
 }
 
 
+def completeness_line(exchanges) -> str:
+    """One sentence on how complete a Real layer summed over these feeds is."""
+    infos = [feed_info(e) for e in dict.fromkeys(exchanges)]
+    full = [i.exchange for i in infos if i.complete]
+    part = [i.exchange for i in infos if not i.complete]
+    said = []
+    if full:
+        said.append(f"complete from {', '.join(full)}")
+    if part:
+        said.append(f"sampled from {', '.join(part)} (a lower bound there)")
+    return f"Real liquidations summed over {len(infos)} feed(s): " + "; ".join(said)
+
+
 def feed_info(exchange: str) -> FeedInfo:
     """Feed facts for an exchange id; unknown exchanges are reported as not known complete."""
     if exchange in FEEDS:

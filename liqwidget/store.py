@@ -441,9 +441,20 @@ class Store:
         return dict(self._query("SELECT exchange, health FROM feed_health ORDER BY exchange"))
 
     def load_liquidations(
-        self, exchange: str | None = None, symbol: str | None = None, start=None, end=None
+        self,
+        exchange: str | Sequence[tuple[str, str]] | None = None,
+        symbol: str | None = None,
+        start=None,
+        end=None,
     ) -> pd.DataFrame:
-        """Recorded liquidations as an event frame, oldest first (``start <= time <= end``)."""
+        """Recorded liquidations as an event frame, oldest first (``start <= time <= end``).
+
+        ``exchange`` may be ``(exchange, symbol)`` pairs (an aggregated market's venues):
+        their events together, each row still naming its exchange."""
+        if exchange is not None and not isinstance(exchange, str):
+            frames = [self.load_liquidations(e, s, start, end) for e, s in exchange]
+            both = pd.concat(frames, ignore_index=True) if frames else _event_frame([])
+            return both.sort_values("time", kind="stable").reset_index(drop=True)
         where, args = ["1=1"], []
         for col, val in (("exchange", exchange), ("symbol", symbol)):
             if val is not None:

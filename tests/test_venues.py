@@ -165,3 +165,26 @@ def test_store_keeps_exchanges_apart_and_aggregates_on_loading(tmp_path):
         assert both.venues[1].inverse and not one.venues
         # stored rows are untouched: still one series per exchange
         assert len(st.load_market("binanceusdm", "BTC/USDT:USDT", "5m")) == 3
+
+
+def test_real_layer_aggregated_with_each_feed_completeness(tmp_path):
+    from liqwidget.feeds import completeness_line
+    from liqwidget.store import Store
+
+    line = completeness_line(["binanceusdm", "bybit", "okx"])
+    assert "complete from bybit" in line and "sampled from binanceusdm, okx" in line
+    ev = pd.DataFrame(
+        {
+            "time": [T0, T0 + pd.Timedelta("1min"), T0 + pd.Timedelta("2min")],
+            "side": ["long", "short", "long"],
+            "price": [100.0, 101.0, 99.0],
+            "notional": [1_000.0, 2_000.0, 3_000.0],
+            "exchange": ["bybit", "okx", "bybit"],
+            "symbol": ["BTC/USD:BTC", "BTC/USDT:USDT", "BTC/USDT:USDT"],
+        }
+    )
+    with Store(tmp_path / "s.sqlite") as st:
+        st.write_liquidations(ev)
+        got = st.load_liquidations([("bybit", "BTC/USD:BTC"), ("okx", "BTC/USDT:USDT")])
+    assert list(got["notional"]) == [1_000.0, 2_000.0]  # bybit's USDT-margined one is not asked
+    assert list(got["exchange"]) == ["bybit", "okx"]

@@ -23,6 +23,7 @@ from ..calibration import MIN_EVENTS, calibrate, events_within
 from ..escape import html_text
 from ..estimate import ClusterEstimate
 from ..events import bin_events, empty_events, events_in, undercount_notes, validate_events
+from ..feeds import completeness_line
 from ..heatmap import Heatmap, bin_index
 
 #: Codes per side in a heat layer (1..LEVELS for long, SHORT_OFFSET + 1.. for short).
@@ -316,6 +317,8 @@ def notes_html(estimate: ClusterEstimate, events: pd.DataFrame, inside: int, sho
         if shown < inside:
             line += f"; markers show the largest {shown:,}, the heat layer all of them"
         parts.append(line + ".")
+        if len(m.venues) > 1:
+            parts.append(html_text(completeness_line(v.exchange for v in m.venues)) + ".")
         for note in undercount_notes(events):
             parts.append(f"Feed caveat — {html_text(note)}.")
         scored = events_within(events, m)
