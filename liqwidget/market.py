@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from .names import check_market
+
 REQUIRED = ("open", "high", "low", "close", "open_interest")
 OPTIONAL = ("volume", "taker_buy", "taker_sell", "taker_net", "funding_rate")
 OIUnit = Literal["quote", "base", "contracts"]
@@ -87,6 +89,7 @@ class MarketData:
         contracts, ``inverse=True``, by ``contract_size`` quote, e.g. 100 USD). Gaps in the bar
         spacing raise unless ``allow_gaps=True``; they are then listed in :attr:`gaps`.
         """
+        check_market(exchange, symbol)
         if not isinstance(df, pd.DataFrame):
             raise MarketDataError(f"expected a pandas DataFrame of bars, got {type(df).__name__}")
         frame = df.copy()

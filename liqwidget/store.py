@@ -12,6 +12,7 @@ increasing integer id, so a reader can follow new rows with :meth:`Store.events_
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .market import MarketData
+from .names import MarketNameError, check_exchange, check_market, check_symbol
 from .venues import aggregate, is_inverse
 
 log = logging.getLogger(__name__)
@@ -250,6 +252,7 @@ class Store:
     def write_bars(self, exchange: str, symbol: str, timeframe: str, bars) -> int:
         """Insert or replace candles: ``[[ms, open, high, low, close, volume], ...]`` (ccxt
         OHLCV rows) or a DataFrame with a ``timestamp`` column (ms) or a UTC DatetimeIndex."""
+        check_market(exchange, symbol)
         rows = _ohlcv_rows(bars)
         sql = "INSERT OR REPLACE INTO bars VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         return self._write(sql, ((exchange, symbol, timeframe, *r) for r in rows))
@@ -259,6 +262,7 @@ class Store:
     ) -> int:
         """Insert or replace OI rows ``(ms, amount_in_contracts, quote_value, contract_size)``;
         amount or value may be None (whichever the exchange does not report)."""
+        check_market(exchange, symbol)
         sql = "INSERT OR REPLACE INTO open_interest VALUES (?, ?, ?, ?, ?, ?, ?)"
         return self._write(sql, ((exchange, symbol, period, *r) for r in rows))
 
@@ -337,18 +341,17 @@ class Store:
         if frame["volume"].isna().any():
             frame = frame.drop(columns="volume")
         frame = frame.rename(columns={"ts": "timestamp"})
-        return MarketData.from_frame(
-            frame,
-            timeframe=pd.Timedelta(_timeframe_ms(timeframe), unit="ms"),
-            allow_gaps=True,
-            symbol=symbol,
-            exchange=exchange,
+        market = MarketData.from_frame(
+            frame, timeframe=pd.Timedelta(_timeframe_ms(timeframe), unit="ms"), allow_gaps=True
         )
+        # Names already in the store are read back as they are (see liqwidget.names).
+        return dataclasses.replace(market, symbol=symbol, exchange=exchange)
 
     # ------------------------------------------------------------------ coverage of fetches
     def mark_covered(self, exchange: str, symbol: str, dataset: str, start: int, stop: int) -> None:
         """Record that ``[start, stop)`` (ms) of a dataset (e.g. ``"ohlcv:5m"``) was fetched;
         overlapping and touching intervals are merged."""
+        check_market(exchange, symbol)
         if stop <= start:
             return
         with self._lock:
@@ -514,6 +517,7 @@ class Store:
     def add_gap(self, exchange: str, symbol: str | None, start, stop, reason: str) -> None:
         """Record a stretch of time when the recorder was blind (``symbol=None``: all of the
         exchange's recorded symbols)."""
+        check_market(exchange, symbol)
         self._write(
             "INSERT INTO gaps (exchange, symbol, start, stop, reason) VALUES (?, ?, ?, ?, ?)",
             [(exchange, symbol, to_ms(start), to_ms(stop), reason)],
@@ -680,6 +684,18 @@ def _event_rows(events: pd.DataFrame) -> list[tuple]:
             f"column 'side' is {side[bad[0]]!r} at row {int(bad[0])}; use 'long' or 'short' "
             "(the side of the position that was liquidated)"
         )
+    exchanges = events["exchange"].astype(str)
+    symbols = events["symbol"].astype(str)
+    for column, values, check in (
+        ("exchange", exchanges, check_exchange),
+        ("symbol", symbols, check_symbol),
+    ):
+        for value in values.unique():
+            try:
+                check(value, what=f"column '{column}'")
+            except MarketNameError as exc:
+                row = int(np.flatnonzero((values == value).to_numpy())[0])
+                raise MarketNameError(f"{exc} (row {row})") from None
     now = int(time.time() * 1000)
     seq = (
         events["seq"].to_numpy(dtype="int64")
@@ -688,8 +704,8 @@ def _event_rows(events: pd.DataFrame) -> list[tuple]:
     )
     return list(
         zip(
-            events["exchange"].astype(str).tolist(),
-            events["symbol"].astype(str).tolist(),
+            exchanges.tolist(),
+            symbols.tolist(),
             ts.tolist(),
             side.tolist(),
             price.tolist(),

@@ -188,20 +188,23 @@ def test_load_market_turns_contracts_into_quote_notional(store):
 def test_load_market_uses_quote_value_when_no_amount(store):
     t0 = int(T0.value // 1_000_000)
     hourly = [[t0 + k * 3_600_000, 100.0, 102.0, 99.0, 101.0, 1.0] for k in range(3)]
-    store.write_bars("x", "S", "1h", hourly)
+    store.write_bars("okx", "BTC/USDT:USDT", "1h", hourly)
     oi = [(t0 + k * 3_600_000, None, 5e6 + k, None) for k in range(3)]
-    store.write_open_interest("x", "S", "5m", oi)
-    m = store.load_market("x", "S", "1h")
+    store.write_open_interest("okx", "BTC/USDT:USDT", "5m", oi)
+    m = store.load_market("okx", "BTC/USDT:USDT", "1h")
     np.testing.assert_allclose(m.column("open_interest"), [5e6, 5e6 + 1, 5e6 + 2])
 
 
 def test_bars_without_oi_are_left_out_with_a_warning(store, caplog):
     t0 = int(T0.value // 1_000_000)
-    store.write_bars("x", "S", "5m", bars(10, t0))
+    store.write_bars("okx", "BTC/USDT:USDT", "5m", bars(10, t0))
     store.write_open_interest(
-        "x", "S", "5m", [(t0 + STEP * k, 10.0, None, 1.0) for k in range(10) if k != 4]
+        "okx",
+        "BTC/USDT:USDT",
+        "5m",
+        [(t0 + STEP * k, 10.0, None, 1.0) for k in range(10) if k != 4],
     )
-    m = store.load_market("x", "S", "5m")
+    m = store.load_market("okx", "BTC/USDT:USDT", "5m")
     assert len(m) == 9 and m.gaps and m.gaps[0].missing_bars == 1
     assert "1 of 10 bars have no open interest" in caplog.text
 
@@ -218,23 +221,25 @@ def test_bad_bar_is_refused(store):
     rows = bars(3, 0)
     rows[1][3] = 0.0
     with pytest.raises(StoreError, match="bar row 1"):
-        store.write_bars("x", "S", "5m", rows)
+        store.write_bars("okx", "BTC/USDT:USDT", "5m", rows)
 
 
 def test_coverage_merges_and_reports_holes(store):
-    store.mark_covered("x", "S", "ohlcv:5m", 0, 100)
-    store.mark_covered("x", "S", "ohlcv:5m", 200, 300)
-    assert store.missing("x", "S", "ohlcv:5m", 50, 400) == [(100, 200), (300, 400)]
-    store.mark_covered("x", "S", "ohlcv:5m", 100, 200)
-    assert store.missing("x", "S", "ohlcv:5m", 0, 300) == []
-    assert store.missing("x", "S", "oi:5m", 0, 300) == [(0, 300)]
+    store.mark_covered("okx", "BTC/USDT:USDT", "ohlcv:5m", 0, 100)
+    store.mark_covered("okx", "BTC/USDT:USDT", "ohlcv:5m", 200, 300)
+    assert store.missing("okx", "BTC/USDT:USDT", "ohlcv:5m", 50, 400) == [(100, 200), (300, 400)]
+    store.mark_covered("okx", "BTC/USDT:USDT", "ohlcv:5m", 100, 200)
+    assert store.missing("okx", "BTC/USDT:USDT", "ohlcv:5m", 0, 300) == []
+    assert store.missing("okx", "BTC/USDT:USDT", "oi:5m", 0, 300) == [(0, 300)]
 
 
 def test_export_parquet(store, tmp_path):
     store.write_liquidations(events(6))
-    store.write_bars("x", "S", "5m", bars(4, int(T0.value // 1_000_000)))
-    store.write_open_interest("x", "S", "5m", [(int(T0.value // 1_000_000), 7.0, None, 0.01)])
-    store.add_gap("x", "S", T0, T0 + pd.Timedelta(minutes=1), "drop")
+    store.write_bars("okx", "BTC/USDT:USDT", "5m", bars(4, int(T0.value // 1_000_000)))
+    store.write_open_interest(
+        "okx", "BTC/USDT:USDT", "5m", [(int(T0.value // 1_000_000), 7.0, None, 0.01)]
+    )
+    store.add_gap("okx", "BTC/USDT:USDT", T0, T0 + pd.Timedelta(minutes=1), "drop")
     paths = store.export_parquet(tmp_path / "out")
     oi = pd.read_parquet(paths["open_interest"])
     assert oi[["amount", "contract_size"]].values.tolist() == [[7.0, 0.01]]

@@ -8,6 +8,7 @@ import sys
 
 import pandas as pd
 
+from ..names import check_exchange, check_symbol, cli_type
 from ..store import ENV_VAR, Store, StoreError
 
 EXCHANGES = "binanceusdm, bybit, okx"  # tested ones; ccxt is imported only when run
@@ -20,8 +21,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Fetch candles and open-interest history through ccxt into the local "
         "store. Only the part of the range not fetched before is requested. Times are UTC.",
     )
-    p.add_argument("exchange", help=f"ccxt exchange id, e.g. {EXCHANGES}")
-    p.add_argument("symbol", help="ccxt unified symbol, e.g. BTC/USDT:USDT")
+    p.add_argument(
+        "exchange", type=cli_type(check_exchange), help=f"ccxt exchange id, e.g. {EXCHANGES}"
+    )
+    p.add_argument(
+        "symbol", type=cli_type(check_symbol), help="ccxt unified symbol, e.g. BTC/USDT:USDT"
+    )
     p.add_argument("--timeframe", "-t", default="5m", help="bar length (default 5m)")
     p.add_argument("--start", help="first bar, e.g. 2026-06-01 (default: --days before end)")
     p.add_argument("--end", help="last bar (default: the last closed bar)")

@@ -9,6 +9,7 @@ import signal
 import sys
 
 from ..feeds import feed_info
+from ..names import MarketNameError, check_exchange, check_symbol
 from ..store import ENV_VAR, Store, StoreError
 
 EXCHANGES = "binanceusdm, bybit, okx"  # tested ones; ccxt is imported only when run
@@ -52,6 +53,9 @@ def parse_streams(items: list[str], symbols: list[str]) -> dict[str, list[str]]:
     for item in items:
         ex, _, listed = item.partition("=")
         chosen = [s.strip() for s in listed.split(",") if s.strip()] if listed else symbols
+        check_exchange(ex.strip())
+        for symbol in chosen:
+            check_symbol(symbol)
         known = streams.setdefault(ex.strip(), [])
         known.extend(s for s in dict.fromkeys(chosen) if s not in known)
     return streams
@@ -69,7 +73,11 @@ def run(args: argparse.Namespace) -> int:
         backoff_cap=args.backoff_cap,
         backfill=not args.no_backfill,
     )
-    streams = parse_streams(args.streams, args.symbols)
+    try:
+        streams = parse_streams(args.streams, args.symbols)
+    except MarketNameError as exc:
+        print(f"liqwidget record: {exc}", file=sys.stderr)
+        return 2
     try:
         with Store(args.store) as store:
             recorder = Recorder(store, streams, settings=settings, api_base=args.api_base)

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..names import check_symbol, cli_type
 from ..sources.dataset import DEFAULT_SCENARIO, SOURCES
 
 
@@ -41,7 +42,9 @@ def _build_options(p: argparse.ArgumentParser) -> None:
         "--scenario", default=DEFAULT_SCENARIO, help=f"simulator scenario ({DEFAULT_SCENARIO})"
     )
     p.add_argument("--store", dest="store_path", help="store file (default: liqwidget's default)")
-    p.add_argument("--symbol", help="symbol in the store, e.g. BTC/USDT:USDT")
+    p.add_argument(
+        "--symbol", type=cli_type(check_symbol), help="symbol in the store, e.g. BTC/USDT:USDT"
+    )
     p.add_argument("--cadence", default="6h", help="time between snapshots (6h)")
     p.add_argument("--lookback", default="7D", help="how far back snapshots go (7D)")
     p.add_argument("--count", type=int, help="keep only the N most recent snapshots")
