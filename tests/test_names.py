@@ -137,8 +137,8 @@ def test_commands_refuse_bad_names_before_doing_anything(argv, capsys, tmp_path,
     assert list(tmp_path.iterdir()) == []  # no store, no output folder
 
 
-def test_record_refuses_bad_stream_names(capsys, tmp_path):
-    code = cli_main(["record", "okx=BTC/USDT:USDT,<b>/USDT", "--store", str(tmp_path / "s")])
-    assert code == 2
-    assert "not a unified market symbol" in capsys.readouterr().err
+def test_record_refuses_bad_exchange_ids(capsys, tmp_path):
+    code = cli_main(["record", "okx<svg>=BTC/USDT:USDT", "--store", str(tmp_path / "s")])
+    assert code == 1
+    assert "not an exchange id ccxt knows" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()

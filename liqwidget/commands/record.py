@@ -9,7 +9,7 @@ import signal
 import sys
 
 from ..feeds import feed_info
-from ..names import MarketNameError, check_exchange, check_symbol
+from ..names import MarketNameError, check_exchange
 from ..store import ENV_VAR, Store, StoreError
 
 EXCHANGES = "binanceusdm, bybit, okx"  # tested ones; ccxt is imported only when run
@@ -53,9 +53,8 @@ def parse_streams(items: list[str], symbols: list[str]) -> dict[str, list[str]]:
     for item in items:
         ex, _, listed = item.partition("=")
         chosen = [s.strip() for s in listed.split(",") if s.strip()] if listed else symbols
+        # Symbols are checked against the exchange's own market list when recording starts.
         check_exchange(ex.strip())
-        for symbol in chosen:
-            check_symbol(symbol)
         known = streams.setdefault(ex.strip(), [])
         known.extend(s for s in dict.fromkeys(chosen) if s not in known)
     return streams
@@ -76,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         streams = parse_streams(args.streams, args.symbols)
     except MarketNameError as exc:
-        print(f"liqwidget record: {exc}", file=sys.stderr)
-        return 2
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     try:
         with Store(args.store) as store:
             recorder = Recorder(store, streams, settings=settings, api_base=args.api_base)
