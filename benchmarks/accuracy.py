@@ -39,7 +39,7 @@ def simulated(seeds, timeframes) -> pd.DataFrame:
         sim = simulate(name, seed=seed, leverage=WIDE_LEVERAGE if mix == "wide" else None)
         market = sim.market.resample(tf)
         for label, model in MODELS.items():
-            t = calibrate(model.estimate(market), sim.liquidations, location=False).timing
+            t = calibrate(model.estimate(market), sim.liquidations).timing
             for side in ("long", "short"):
                 row = {"scenario": name, "traders": mix, "seed": seed, "timeframe": tf}
                 row |= {"side": side, "model": label, "rho": t.loc[(side, "model"), "spearman"]}

@@ -4,9 +4,8 @@
   liquidations: Spearman rank correlation, precision of the model's top-decile bars (how
   many of them are also top-decile bars of real liquidations; random = 10 %) with a Wilson
   95 % interval, and the share of real notional that falls in those bars.
-* **Location** — for events with prices: the share of real liquidation notional whose price
-  lies in the model's top-decile price bins at that moment, against random bins (10 %) and
-  against the bins nearest to price.
+* **Where** is scored in :mod:`liqwidget.location` ("given that price went there" and the
+  forecast over a horizon), each checked against the simulator's true book first.
 * **Baselines** from the same bars: wick × OI, |return| × OI, and OI drop.
 * **Fit** — non-negative least squares of real per-bar liquidations on the model's swept
   notional per leverage tier, trained on the earlier part and scored on the later part.
@@ -178,74 +177,12 @@ def _top(x: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-x, kind="stable")[:k]
 
 
-def location_scores(
-    estimate: ClusterEstimate,
-    events: pd.DataFrame,
-    window: float = 0.2,
-    bin_width: float = 0.0025,
-) -> pd.DataFrame:
-    """Share of real notional in the model's top-decile price bins at the time of each event.
-
-    Bins are ``bin_width`` (fraction of price) wide within ``±window`` of the price at the
-    bar's open; long events are scored against the long book below price, short events
-    against the short book above. Baselines: random bins (10 %) and the decile of bins
-    nearest to price.
-    """
-    m = estimate.market
-    bar = event_bars(events, m)
-    side = _side_index(events["side"])
-    price = events["price"].to_numpy(float)
-    notional = events["notional"].to_numpy(float)
-    states = np.unique(bar)  # state t = book before bar t
-    ref = m.column("open")
-    lv = estimate.raw
-    # Log-spaced bins of the whole book, then a window around each state's price.
-    lo = np.log(max(lv.price.min(initial=ref.min()), 1e-9) * 0.999)
-    hi = np.log(lv.price.max(initial=ref.max()) * 1.001)
-    step = np.log1p(bin_width)
-    nb = int(np.ceil((hi - lo) / step))
-    pbin = np.minimum(((np.log(lv.price) - lo) / step).astype("int64"), nb - 1)
-    keys = lv.side.astype("int64") * nb + pbin
-    book = lv.outstanding(keys, 2 * nb, states)
-    half = int(np.ceil(np.log1p(window) / step))
-    rows = []
-    for s, name in enumerate(SIDES):
-        sel = side == s
-        if not sel.any():
-            continue
-        col = np.searchsorted(states, bar[sel])
-        centre = ((np.log(ref[bar[sel]]) - lo) / step).astype("int64")
-        ev_bin = ((np.log(price[sel]) - lo) / step).astype("int64")
-        # Bins on the event's side of price, within the window (offset 1..half).
-        sign = -1 if s == 0 else 1
-        offs = np.arange(1, half + 1)
-        cand = centre[:, None] + sign * offs[None, :]
-        valid = (cand >= 0) & (cand < nb)
-        dens = np.where(valid, book[s * nb + np.clip(cand, 0, nb - 1), col[:, None]], -1.0)
-        k = max(1, int(round(0.1 * half)))
-        top = np.argsort(-dens, axis=1, kind="stable")[:, :k]
-        in_top = (cand[np.arange(cand.shape[0])[:, None], top] == ev_bin[:, None]).any(axis=1)
-        near = (sign * (ev_bin - centre) >= 1) & (sign * (ev_bin - centre) <= k)
-        w = notional[sel]
-        rows.append(
-            {
-                "side": name,
-                "events": int(sel.sum()),
-                "model_top_decile_share": float(w[in_top].sum() / w.sum()),
-                "random_bins_share": k / half,
-                "nearest_bins_share": float(w[near].sum() / w.sum()),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 # ---------------------------------------------------------------------- report
 @dataclass
 class Calibration:
     """Scores of a model result and its baselines against real liquidations."""
 
     timing: pd.DataFrame
-    location: pd.DataFrame | None
     real: pd.DataFrame = field(repr=False)
 
     def beats(self, baseline: str = "wick × OI", side: str | None = None) -> bool:
@@ -288,20 +225,15 @@ class Calibration:
                 r = t.loc[(s, b), "spearman"]
                 verdict = "beats" if m["spearman"] > r else "does NOT beat"
                 lines.append(f"  The model {verdict} the {b} baseline (ρ = {r:.2f}).")
-        if self.location is not None and len(self.location):
-            for r in self.location.itertuples():
-                lines.append(
-                    f"{r.side.capitalize()} liquidations, location: {r.model_top_decile_share:.0%} "
-                    f"of real notional fell in the model's top-decile price bins (random "
-                    f"{r.random_bins_share:.0%}, nearest-to-price bins {r.nearest_bins_share:.0%})."
-                )
         return "\n".join(lines)
 
 
-def calibrate(
-    estimate: ClusterEstimate, liquidations: pd.DataFrame, *, location: bool = True
-) -> Calibration:
-    """Score a model result against real liquidations (events or per-bar totals)."""
+def calibrate(estimate: ClusterEstimate, liquidations: pd.DataFrame) -> Calibration:
+    """Score a book's per-bar timing against real liquidations (events or per-bar totals).
+
+    ``estimate`` is a model's result or a simulation's true book
+    (:meth:`~liqwidget.Simulation.truth_estimate`): the oracle is scored the same way.
+    """
     market = estimate.market
     if len(market) < 10:
         raise ValueError(f"too few bars to score ({len(market)}); need at least 10")
@@ -313,9 +245,7 @@ def calibrate(
             rows[(s, name)] = timing_scores(frame[s].to_numpy(), real[s].to_numpy())
     timing = pd.DataFrame.from_dict(rows, orient="index")
     timing.index = pd.MultiIndex.from_tuples(timing.index, names=["side", "score"])
-    has_prices = location and "price" in liquidations.columns and "side" in liquidations.columns
-    loc = location_scores(estimate, liquidations) if has_prices else None
-    return Calibration(timing=timing, location=loc, real=real)
+    return Calibration(timing=timing, real=real)
 
 
 # ---------------------------------------------------------------------- fitting
@@ -406,8 +336,8 @@ def fit(
     tuned = ClusterModel(**(model.get_params() | {"leverage": fitted}))
     est = tuned.estimate(market)
     split = market.index[n_train]
-    train = calibrate(_slice_estimate(est, 0, n_train), real.iloc[:n_train], location=False)
-    test = calibrate(_slice_estimate(est, n_train, None), real.iloc[n_train:], location=False)
+    train = calibrate(_slice_estimate(est, 0, n_train), real.iloc[:n_train])
+    test = calibrate(_slice_estimate(est, n_train, None), real.iloc[n_train:])
     identified = dict(zip(lev, ok.tolist(), strict=True))
     return Fit(fitted, identified, side_scale["long"], side_scale["short"], train, test, split)
 

@@ -71,7 +71,7 @@ def test_events_and_per_bar_totals_agree(sample, est):
 
 def test_model_scored_against_itself_beats_every_baseline(sample, est):
     ev = events_from(est.swept, sample.column("low"))
-    cal = calibrate(est, ev, location=False)
+    cal = calibrate(est, ev)
     t = cal.timing
     assert t.loc[("long", "model"), "spearman"] > 0.99
     assert set(t.loc["long"].index) == {"model", "wick × OI", "|return| × OI", "OI drop"}
@@ -82,35 +82,10 @@ def test_model_scored_against_itself_beats_every_baseline(sample, est):
 
 def test_summary_says_when_the_model_loses(sample, est):
     wick = baselines(sample)["wick × OI"]
-    cal = calibrate(est, wick, location=False)  # real == the wick baseline itself
+    cal = calibrate(est, wick)  # real == the wick baseline itself
     assert not cal.beats("wick × OI")
     assert "does NOT beat the wick × OI baseline" in cal.summary()
     assert "does NOT beat it" in cal.headline()
-
-
-def test_location_rewards_events_at_the_densest_bins(sample, est):
-    # Put each long event at the densest long band below price at that bar -> high share;
-    # put them far away (50 % below price) -> share near zero.
-    bars = np.flatnonzero(est.swept["long"].to_numpy() > 0)[::5]
-    dense_prices = []
-    for b in bars:
-        at = est.levels_at(sample.index[b], bins=400)
-        col = at["long"].sum(axis=1)
-        col = col[col.index < sample.column("open")[b]]
-        dense_prices.append(col.idxmax())
-    ev = pd.DataFrame(
-        {
-            "time": sample.index[bars] + pd.Timedelta("1min"),
-            "side": "long",
-            "price": dense_prices,
-            "notional": 1.0,
-        }
-    )
-    good = calibrate(est, ev).location.set_index("side").loc["long"]
-    far = calibrate(est, ev.assign(price=sample.column("open")[bars] * 0.5)).location
-    assert good["model_top_decile_share"] > 0.3  # random bins: 0.1
-    assert far.set_index("side").loc["long", "model_top_decile_share"] == 0.0
-    assert good["random_bins_share"] == pytest.approx(0.1, abs=0.02)
 
 
 def test_bad_liquidation_input_is_named(sample, est):

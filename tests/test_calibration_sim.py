@@ -24,7 +24,7 @@ def sims():
 
 def rho(model, sim, timeframe):
     market = sim.market.resample(timeframe)
-    t = calibrate(model.estimate(market), sim.liquidations, location=False).timing["spearman"]
+    t = calibrate(model.estimate(market), sim.liquidations).timing["spearman"]
     return {s: (t[(s, "model")], t[(s, "wick × OI")]) for s in ("long", "short")}
 
 

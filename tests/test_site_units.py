@@ -241,6 +241,9 @@ def test_accuracy_is_quoted_with_its_baselines_and_verdict():
         assert (f"On the {s.side} side it does **not** beat" in text) != s.beats_baseline
     if all(s.beats_baseline for s in acc.sides):
         assert "beats the strongest naive baseline" in text or "No naive rule" in text
+    for s in acc.sides:  # where: the two oracle-checked scores, each with its baseline
+        assert s.given is not None and s.forecast is not None
+        assert pct(s.given.model) in text and pct(s.forecast.model) in text
 
 
 # ---------------------------------------------------------------------- preview
@@ -384,10 +387,18 @@ def test_a_snapshot_uses_only_data_known_at_its_time(sample):
 
 
 def test_prose_says_plainly_when_the_model_loses_to_a_baseline():
-    from liqwidget.site.accuracy import Accuracy, SideScore
+    from liqwidget.site.accuracy import Accuracy, SideScore, WhereScore
 
-    weak = SideScore("long", 0.12, 0.14, 0.08, 0.22, "wick × OI", 0.30, 0.05, 0.095, 0.6)
-    good = SideScore("short", 0.70, 0.60, 0.52, 0.68, "wick × OI", 0.31, 0.4, 0.095, 0.3)
+    weak = SideScore(
+        "long", 0.12, 0.14, 0.08, 0.22, "wick × OI", 0.30,
+        given=WhereScore(0.05, "uniform", 0.095),
+        forecast=WhereScore(0.08, "reach only", 0.2),
+    )  # fmt: skip
+    good = SideScore(
+        "short", 0.70, 0.60, 0.52, 0.68, "wick × OI", 0.31,
+        given=WhereScore(0.4, "uniform", 0.095),
+        forecast=WhereScore(0.3, "reach only", 0.2),
+    )  # fmt: skip
     acc = Accuracy(sides=(weak, good), bars=1000, events=5000)
     text = prose(kn(100e6, 90e6), acc)["trust"]
     assert "recorded liquidations (5,000 events over 1,000 bars" in text
@@ -395,4 +406,7 @@ def test_prose_says_plainly_when_the_model_loses_to_a_baseline():
     assert "On the long side it does **not** beat the naive baseline wick × OI (0.30)" in text
     assert "short side it does **not**" not in text
     assert "5.0 % and 40.0 % of the long and short liquidation notional" in text
-    assert "zones" in text  # the nearest-to-price baseline caught more on the long side
+    assert "On the long side that is **no better** than spreading evenly" in text
+    assert "On the long side the forecast does **not** beat reach only" in text
+    assert "short side the forecast does **not**" not in text
+    assert "true book scored the same way sets the ceiling" in text

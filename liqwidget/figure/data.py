@@ -323,7 +323,7 @@ def notes_html(estimate: ClusterEstimate, events: pd.DataFrame, inside: int, sho
             parts.append(f"Feed caveat — {html_text(note)}.")
         scored = events_within(events, m)
         if len(scored) >= MIN_EVENTS:
-            cal = calibrate(estimate, scored, location=False)
+            cal = calibrate(estimate, scored)
             parts.append(
                 f"<b>Measured</b> on these {len(scored):,} liquidations — "
                 + html_text(cal.headline())

@@ -1,4 +1,5 @@
-"""The measured accuracy a snapshot post quotes, taken from :mod:`liqwidget.calibration`."""
+"""The measured accuracy a snapshot post quotes: timing from :mod:`liqwidget.calibration`,
+where from :mod:`liqwidget.location` (both measures pass the oracle check on the simulator)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,26 @@ import pandas as pd
 
 from ..calibration import MIN_EVENTS, Calibration, calibrate
 from ..estimate import SIDES, ClusterEstimate
+from ..forecast import DEFAULT_HORIZON
+from ..location import forecast_scores, touched_scores
+
+
+@dataclass(frozen=True)
+class WhereScore:
+    """A "where" score of the model on one side next to its strongest baseline."""
+
+    model: float
+    baseline: str
+    baseline_value: float
+
+    @property
+    def beats_baseline(self) -> bool:
+        return bool(self.model > self.baseline_value)
 
 
 @dataclass(frozen=True)
 class SideScore:
-    """Timing and location scores of the model on one side, with its best baseline."""
+    """Timing and where scores of the model on one side, with the best baselines."""
 
     side: str
     spearman: float
@@ -22,9 +38,8 @@ class SideScore:
     high: float
     baseline: str
     baseline_spearman: float
-    location_share: float | None  # real notional in the model's top-decile price bins
-    random_share: float | None
-    nearest_share: float | None  # ... in the bins nearest to price (a naive baseline)
+    given: WhereScore | None = None  # share of real notional in the densest touched bands
+    forecast: WhereScore | None = None  # share in the forecast's top-decile bands
 
     @property
     def beats_baseline(self) -> bool:
@@ -38,13 +53,25 @@ class Accuracy:
     sides: tuple[SideScore, ...]
     bars: int
     events: int
+    horizon: str = DEFAULT_HORIZON
 
     @property
     def beats_baselines(self) -> bool:
         return all(s.beats_baseline for s in self.sides)
 
 
-def _side(cal: Calibration, side: str) -> SideScore | None:
+def _where(frame: pd.DataFrame | None, side: str, metric: str) -> WhereScore | None:
+    if frame is None:
+        return None
+    f = frame[frame["side"] == side].set_index("scorer")[metric].astype(float)
+    if "book" not in f.index or not np.isfinite(f["book"]):
+        return None
+    others = f.drop("book").fillna(-np.inf)
+    best = str(others.idxmax())
+    return WhereScore(float(f["book"]), best, float(others[best]))
+
+
+def _side(cal: Calibration, side: str, given, forecast) -> SideScore | None:
     t = cal.timing
     if (side, "model") not in t.index:
         return None
@@ -53,9 +80,6 @@ def _side(cal: Calibration, side: str) -> SideScore | None:
         return None
     others = t.loc[side].drop("model")["spearman"].astype(float).fillna(-1.0)
     best = str(others.idxmax())
-    loc = cal.location
-    row = None if loc is None or loc.empty else loc[loc["side"] == side]
-    has_loc = row is not None and len(row) > 0
     return SideScore(
         side=side,
         spearman=float(m["spearman"]),
@@ -64,18 +88,24 @@ def _side(cal: Calibration, side: str) -> SideScore | None:
         high=float(m["precision_high"]),
         baseline=best,
         baseline_spearman=float(others[best]),
-        location_share=float(row["model_top_decile_share"].iloc[0]) if has_loc else None,
-        random_share=float(row["random_bins_share"].iloc[0]) if has_loc else None,
-        nearest_share=float(row["nearest_bins_share"].iloc[0]) if has_loc else None,
+        given=_where(given, side, "top_share"),
+        forecast=_where(forecast, side, "top_share"),
     )
 
 
-def measure(estimate: ClusterEstimate, events: pd.DataFrame | None) -> Accuracy | None:
+def measure(
+    estimate: ClusterEstimate, events: pd.DataFrame | None, horizon: str = DEFAULT_HORIZON
+) -> Accuracy | None:
     """Score the estimate over its bars; ``None`` without enough real liquidations."""
     if events is None or len(events) < MIN_EVENTS:
         return None
     cal = calibrate(estimate, events)
-    sides = tuple(s for s in (_side(cal, name) for name in SIDES) if s is not None)
+    given = touched_scores(estimate, events)
+    try:
+        forecast = forecast_scores(estimate, events, horizon)
+    except ValueError:  # too few bars for the horizon
+        forecast = None
+    sides = tuple(s for s in (_side(cal, name, given, forecast) for name in SIDES) if s is not None)
     if not sides:
         return None
-    return Accuracy(sides=sides, bars=estimate.n_bars, events=len(events))
+    return Accuracy(sides=sides, bars=estimate.n_bars, events=len(events), horizon=horizon)

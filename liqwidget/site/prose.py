@@ -384,24 +384,45 @@ def trust(acc: Accuracy | None, simulated: bool, w: Writer, method_link: str) ->
             for x in sides
             if not x.beats_baseline
         )
-    located = [x for x in sides if x.location_share is not None]
-    where = ""
-    if located:
-        where = (
-            f" As for where they happened, {each([pct(x.location_share) for x in located])} of "
-            f"the {' and '.join(f'{x.side}' for x in located)} liquidation notional fell in the "
-            f"model's densest tenth of price bands (random bands: "
-            f"{pct(located[0].random_share or 0)}"
-        )
-        if all(x.nearest_share is not None for x in located):
-            where += (
-                f"; simply taking the bands nearest to price: "
-                f"{each([pct(x.nearest_share) for x in located])}"
-            )
-        where += ")."
-        if any((x.nearest_share or 0) > x.location_share for x in located):
-            where += " Read the bands as zones a little wider than drawn, not as exact prices."
+    where = _where_text(sides, acc.horizon, method_link, each)
     return caveat + " " + timing + verdict + where
+
+
+def _where_text(sides, horizon: str, method_link: str, each) -> str:
+    """Where the liquidations happened: the two oracle-checked "where" scores, if measured."""
+    out = ""
+    given = [x for x in sides if x.given is not None]
+    if given:
+        out += (
+            " As for where: among the price bands each hour actually traded through, the "
+            f"map's densest tenth held {each([pct(x.given.model) for x in given])} of the "
+            f"{' and '.join(x.side for x in given)} liquidation notional (spreading evenly "
+            f"over the bands traded: {each([pct(x.given.baseline_value) for x in given])})."
+        )
+        out += "".join(
+            f" On the {x.side} side that is **no better** than spreading evenly."
+            for x in given
+            if not x.given.beats_baseline
+        )
+    fc = [x for x in sides if x.forecast is not None]
+    if fc:
+        out += (
+            f" Read as a forecast of the next {horizon}, the tenth of bands where it expected "
+            f"the most held {each([pct(x.forecast.model) for x in fc])} of what was then "
+            f"liquidated (best naive rule: {each([f'{x.forecast.baseline} {pct(x.forecast.baseline_value)}' for x in fc])}; "
+            "random bands 10 %)."
+        )
+        out += "".join(
+            f" On the {x.side} side the forecast does **not** beat {x.forecast.baseline}."
+            for x in fc
+            if not x.forecast.beats_baseline
+        )
+    if given or fc:
+        out += (
+            " On the simulator, where every position is known, the true book scored the same "
+            f"way sets the ceiling for these numbers (see the [model explainer]({method_link}))."
+        )
+    return out
 
 
 def commentary(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from ..calibration import calibrate
+import numpy as np
+
 from ..escape import md_text
+from ..forecast import HORIZONS
+from ..location import oracle_check, scorecard
 from ..model import ClusterModel
-from ..sides import SIDES
 from ..sources.dataset import Dataset
 from .accuracy import MIN_EVENTS
 from .fmt import pct
@@ -14,7 +16,8 @@ ACCURACY_MARKER = "<!-- liqwidget:accuracy -->"
 
 
 def accuracy_markdown(data: Dataset, model_params: dict | None = None) -> str:
-    """Timing and location scores of the model over all of ``data``, as Markdown."""
+    """Timing and where scores of the model over all of ``data`` next to every baseline (and,
+    on simulated data, the true book as the ceiling), as Markdown."""
     if data.liquidations is None or len(data.liquidations) < MIN_EVENTS:
         return (
             f"This build used {md_text(data.origin)}. It contains no liquidation events, so nothing "
@@ -22,74 +25,72 @@ def accuracy_markdown(data: Dataset, model_params: dict | None = None) -> str:
             "--source sim`) or from a store with recorded liquidations to see the numbers."
         )
     estimate = ClusterModel(**(model_params or {})).estimate(data.market)
-    cal = calibrate(estimate, data.liquidations)
-    t = cal.timing
-    rows = [
-        "| Side | Predictor | Spearman ρ | Top-decile precision (95 % interval) |",
-        "|---|---|--:|--:|",
-    ]
-    for side in SIDES:
-        if side not in t.index.get_level_values(0):
-            continue
-        for name, r in t.loc[side].iterrows():
-            label = "**cluster model**" if name == "model" else f"baseline: {md_text(name)}"
-            rows.append(
-                f"| {side} | {label} | {r['spearman']:.2f} | {pct(r['top_decile_precision'])} "
-                f"({pct(r['precision_low'])}–{pct(r['precision_high'])}) |"
-            )
-    verdicts = []
-    for side in SIDES:
-        if side not in t.index.get_level_values(0):
-            continue
-        others = t.loc[side].drop("model")["spearman"]
-        best = others.astype(float).idxmax()
-        m = float(t.loc[(side, "model"), "spearman"])
-        beaten = m > float(others[best])
-        verdicts.append(
-            f"On {side} liquidations the model "
-            + ("beats" if beaten else "does **not** beat")
-            + f" its strongest baseline ({md_text(best)}, ρ = {float(others[best]):.2f})."
-        )
+    card = scorecard(estimate, data.liquidations, truth=data.truth, horizons=HORIZONS[:2])
+    oracle = data.truth is not None
     text = [
         f"Data: {md_text(data.origin)}; {len(data.market):,} bars, {len(data.liquidations):,} "
-        "liquidation events, default model settings.",
-        "",
-        "\n".join(rows),
-        "",
-        " ".join(verdicts),
+        "liquidation events, default model settings."
+        + (
+            " The **true book** (every simulated position) is scored exactly like the model: "
+            "it is the ceiling, and a score where it does not clearly beat every naive rule "
+            "is not shown as a measure of the map."
+            if oracle
+            else ""
+        ),
     ]
-    loc = cal.location
-    if loc is not None and len(loc):
-        text += [
-            "",
-            "| Side | Real notional in the model's top-decile bands | Random bands | "
-            "Bands nearest to price |",
-            "|---|--:|--:|--:|",
-        ]
-        for r in loc.itertuples():
-            text.append(
-                f"| {r.side} | {pct(r.model_top_decile_share)} | {pct(r.random_bins_share)} | "
-                f"{pct(r.nearest_bins_share)} |"
+    valid = oracle_check(card) if oracle else None
+    for (measure, horizon, metric), part in card.groupby(
+        ["measure", "horizon", "metric"], sort=False
+    ):
+        title = _TITLES[(measure, metric)] + (f", next {horizon}" if horizon else "")
+        wide = part.pivot_table(index="scorer", columns="side", values="value", sort=False)
+        order = [s for s in ("oracle", "model") if s in wide.index]
+        wide = wide.loc[order + [s for s in wide.index if s not in order]]
+        text += ["", f"**{title}**", "", "| Predictor | " + " | ".join(wide.columns) + " |"]
+        text.append("|---|" + "--:|" * len(wide.columns))
+        for name, r in wide.iterrows():
+            label = _LABELS.get(name, f"baseline: {md_text(name)}")
+            text.append(f"| {label} | " + " | ".join(_fmt(metric, v) for v in r) + " |")
+        notes = []
+        for side in wide.columns:
+            others = wide.drop(index=order)[side].astype(float)
+            best = str(others.idxmax())
+            if valid is not None and not valid.loc[(measure, horizon, metric, side), "valid"]:
+                notes.append(
+                    f"On {side}s the true book does not clearly beat {md_text(best)}: here this "
+                    "score does not measure the map, so it is not quoted."
+                )
+                continue
+            beaten = float(wide.loc["model", side]) > float(others[best])
+            notes.append(
+                f"On {side}s the model "
+                + ("beats" if beaten else "does **not** beat")
+                + f" its strongest baseline ({md_text(best)})."
             )
-        weak = [r.side for r in loc.itertuples() if r.model_top_decile_share <= r.random_bins_share]
-        near = [r.side for r in loc.itertuples() if r.nearest_bins_share > r.model_top_decile_share]
-        if weak:
-            text += [
-                "",
-                f"For {' and '.join(weak)} liquidations the model's densest bands caught no more "
-                "than random bands would: on this data the map is better at *when* than at "
-                "*exactly where*.",
-            ]
-        if near:
-            text += [
-                "",
-                f'Be aware that for {" and ".join(near)} liquidations the simple rule "the bands '
-                "just next to the price\" caught more real notional than the model's densest "
-                "bands. Most liquidations happen close to price, so proximity alone is a strong "
-                "baseline; the bands add information about *how much* is stacked, less about the "
-                "exact level.",
-            ]
+        text += ["", " ".join(notes)]
     return "\n".join(text)
+
+
+_TITLES = {
+    ("timing", "spearman"): "When: Spearman ρ of swept notional and real liquidations per bar",
+    ("timing", "top_decile_precision"): "When: top-decile precision (random 10 %)",
+    ("given price", "spearman"): "Where, given that price went there: Spearman ρ per hour",
+    ("given price", "top_share"): (
+        "Where, given that price went there: share of liquidated notional in the densest tenth "
+        "of the bands traded through"
+    ),
+    ("forecast", "top_share"): "Forecast: share of liquidated notional in the top tenth of bands",
+    ("forecast", "log_score"): (
+        "Forecast: log score, bits per dollar above a uniform forecast (random 0)"
+    ),
+}
+_LABELS = {"oracle": "*true book (ceiling)*", "model": "**cluster model**"}
+
+
+def _fmt(metric: str, v: float) -> str:
+    if not np.isfinite(v):
+        return "—"
+    return pct(v) if metric in ("top_share", "top_decile_precision") else f"{v:.2f}"
 
 
 SETTINGS_MARKER = "<!-- liqwidget:model-settings -->"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -121,6 +121,11 @@ def numbers_json(snapshot: Snapshot, title: str, lead: str) -> str:
     out["accuracy"] = (
         None
         if acc is None
-        else {"bars": acc.bars, "events": acc.events, "sides": [vars(s) for s in acc.sides]}
+        else {
+            "bars": acc.bars,
+            "events": acc.events,
+            "horizon": acc.horizon,
+            "sides": [asdict(s) for s in acc.sides],
+        }
     )
     return json_script(out, indent=1, default=float)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from ..estimate import ClusterEstimate
 from ..events import undercount_notes, validate_events
 from ..market import MarketData, load_sample
 
@@ -30,6 +31,8 @@ class Dataset:
     name: str  # e.g. "BTC/USDT:USDT"
     origin: str  # one sentence on where the data comes from
     simulated: bool
+    #: On simulated data: the true book as an estimate, scored as the oracle next to the model.
+    truth: ClusterEstimate | None = field(default=None, repr=False)
 
     @property
     def has_liquidations(self) -> bool:
@@ -118,6 +121,7 @@ def _load_sim(scenario: str, seed: int) -> Dataset:
             "liquidation is known"
         ),
         simulated=True,
+        truth=result.truth_estimate(),
     )
 
 

@@ -1,0 +1,90 @@
+"""Expected liquidations over a horizon: the book's density times the chance price gets there.
+
+A level only turns into a liquidation if price reaches it. Over a horizon ``H`` the chance
+that price touches a level a log distance ``x`` away is the first-passage probability of a
+driftless random walk with the data's own recent volatility ``σ`` per bar:
+``P = erfc(x / (σ √(2 H/bar)))`` (the reflection principle: twice the chance of ending
+beyond ``x``). The forecast per price bin is the outstanding notional there times that
+chance — what the Forecast layer draws and what :mod:`liqwidget.location` scores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.special import erfc
+
+from .heatmap import Heatmap
+from .market import MarketData
+
+#: Trailing window of the volatility estimate, and the fewest bars it needs.
+VOL_LOOKBACK = pd.Timedelta("1D")
+MIN_VOL_BARS = 12
+#: The horizons the map offers (the widget's ``forecast_horizon`` takes any positive one).
+HORIZONS = ("1h", "4h", "24h")
+DEFAULT_HORIZON = "4h"
+
+
+def horizon_bars(horizon: str | pd.Timedelta, timeframe: pd.Timedelta) -> float:
+    """The horizon in bars (a positive number, not necessarily whole)."""
+    h = pd.Timedelta(horizon)
+    if h <= pd.Timedelta(0):
+        raise ValueError(f"the forecast horizon must be positive, got {horizon!r}")
+    return h / timeframe
+
+
+def recent_volatility(market: MarketData, lookback: pd.Timedelta = VOL_LOOKBACK) -> np.ndarray:
+    """Per state ``k`` (book after bar ``k - 1``): std of log close-to-close returns per bar
+    over the ``lookback`` before it, using no later bar.
+
+    States with fewer than :data:`MIN_VOL_BARS` returns behind them take the first value
+    that has enough (or, on very short data, the std of all returns).
+    """
+    close = market.column("close")
+    ret = np.diff(np.log(close), prepend=np.log(market.column("open")[0]))
+    bars = max(int(pd.Timedelta(lookback) / market.timeframe), MIN_VOL_BARS)
+    roll = pd.Series(ret).rolling(bars, min_periods=MIN_VOL_BARS).std(ddof=0).to_numpy()
+    state = np.concatenate([[np.nan], roll])  # state k sees returns of bars < k
+    ok = np.isfinite(state) & (state > 0)
+    fallback = float(np.std(ret)) if ret.size > 1 else 0.0
+    if ok.any():
+        state[: int(np.argmax(ok))] = state[int(np.argmax(ok))]
+        state[~np.isfinite(state) | (state <= 0)] = state[ok].min()
+    else:
+        state[:] = fallback
+    return np.maximum(state, 1e-6)
+
+
+#: Volatility is itself uncertain (quiet and wild spells, cascades): the reach probability
+#: averages the first passage over these multiples of the recent volatility, with weights.
+VOL_MIX = ((1.0, 0.7), (2.5, 0.3))
+
+
+def reach_probability(distance: np.ndarray, sigma, bars: float) -> np.ndarray:
+    """Chance that price touches a level ``distance`` (absolute log price) away within
+    ``bars`` bars, for per-bar volatility ``sigma`` (broadcast), averaged over
+    :data:`VOL_MIX`."""
+    scale = np.asarray(sigma, dtype="float64") * np.sqrt(2.0 * bars)
+    d = np.abs(distance)
+    out = sum(w * erfc(d / (k * scale)) for k, w in VOL_MIX)
+    return np.minimum(out, 1.0)
+
+
+def forecast_grid(
+    book: Heatmap, market: MarketData, states: np.ndarray, horizon: str | pd.Timedelta
+) -> Heatmap:
+    """Expected liquidation notional over ``horizon`` per cell of a book grid.
+
+    ``states`` are the book states the grid's columns show (as
+    :func:`~liqwidget.heatmap.time_columns` returns them); each column's reference price is
+    the last close at that state, its volatility :func:`recent_volatility` there. Long levels
+    are weighted by the chance of falling to them, short ones by the chance of rising.
+    """
+    bars = horizon_bars(horizon, market.timeframe)
+    states = np.asarray(states, dtype="int64")
+    close = market.column("close")
+    ref = np.where(states > 0, close[np.maximum(states - 1, 0)], market.column("open")[0])
+    sigma = recent_volatility(market)[states]
+    dist = np.log(book.prices)[:, None] - np.log(ref)[None, :]
+    reach = reach_probability(dist, sigma[None, :], bars)
+    return Heatmap(book.time_edges, book.price_edges, book.long * reach, book.short * reach)

@@ -1,0 +1,388 @@
+"""Where liquidations happen: two scores of a book's price profile, each with its baselines.
+
+* **Given that price went there** — :func:`touched_scores`. For each window (every bar, or
+  every hour on finer bars), take the price bins the window traded through on each side of
+  its open (long: open down to the low; short: open up to the high). Among those bins, does
+  the book's density at the window's start rank the real notional liquidated per bin?
+  Scores: Spearman rank correlation per window (weighted by the window's real notional) and
+  the share of real notional in the densest tenth of the touched bins. Baselines: uniform
+  over the touched range, and nearness to the open.
+* **Forecast over a horizon** — :func:`forecast_scores`. From each origin, expected
+  liquidation notional per price bin = the book's density × the chance that price reaches
+  the bin within the horizon (:mod:`liqwidget.forecast`). Scored on what happened in the
+  horizon: the share of real notional in the forecast's top-decile bins, and the log score
+  (a proper scoring rule) of the forecast read as a distribution over the bins, in bits per
+  dollar above a uniform forecast. Baselines: reach probability alone (a flat book), the
+  nearest bins to price, and random bins.
+
+Both take a :class:`~liqwidget.ClusterEstimate` — a model's, or the simulator's true book
+(:meth:`~liqwidget.Simulation.truth_estimate`) — so the truth is scored exactly as the model
+is: a measure where the truth does not clearly beat every baseline is not a measure of map
+quality (``liqwidget.simulator.truth.scorecard`` checks that).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+
+from .calibration import calibrate, event_bars
+from .estimate import ClusterEstimate
+from .events import validate_events
+from .forecast import MIN_VOL_BARS, horizon_bars, reach_probability, recent_volatility
+from .sides import SIDES
+
+TOUCHED_SCORERS = ("book", "uniform", "nearest to open")
+FORECAST_SCORERS = ("book", "reach only", "nearest", "random")
+#: Share of the bins each top-decile score picks.
+DECILE = 0.1
+#: Weight of the uniform floor mixed into every forecast before the log score.
+FLOOR = 0.2
+
+
+def _events(estimate: ClusterEstimate, events: pd.DataFrame):
+    ev = validate_events(events)
+    bar = event_bars(ev, estimate.market)
+    side = (ev["side"].to_numpy() == "short").astype("int64")
+    t = ev["time"].to_numpy(dtype="datetime64[ns]").astype("int64")
+    return ev["price"].to_numpy(float), ev["notional"].to_numpy(float), side, bar, t
+
+
+def _top_share(score: np.ndarray, real: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Per row: real amount in the ``k`` highest-scoring columns (``-inf`` = not a candidate).
+
+    Ties at the cut are shared out evenly (the expectation under random tie-breaking), so a
+    constant score picks ``k / n`` of the real amount.
+    """
+    order = -np.sort(-score, axis=1)
+    cut = np.take_along_axis(order, np.maximum(k - 1, 0)[:, None], axis=1)
+    above = score > cut
+    at = score == cut
+    n_above = above.sum(axis=1)
+    n_at = np.maximum(at.sum(axis=1), 1)
+    frac = np.clip(k - n_above, 0, None) / n_at
+    return (real * above).sum(axis=1) + frac * (real * at).sum(axis=1)
+
+
+# ------------------------------------------------------------------ given price went there
+def _windows(market, every: pd.Timedelta) -> np.ndarray:
+    """Start bar of each window: every bar, or the first bar of each ``every`` on finer bars."""
+    n = len(market)
+    if market.timeframe >= every:
+        return np.arange(n)
+    key = market.index.floor(every).asi8
+    return np.flatnonzero(np.diff(key, prepend=key[0] - 1) != 0)
+
+
+def touched_scores(
+    estimate: ClusterEstimate,
+    events: pd.DataFrame,
+    *,
+    bin_width: float = 0.0005,
+    every: str | pd.Timedelta = "1h",
+) -> pd.DataFrame:
+    """ "Given that price went there": rank and top-decile scores of the book against real
+    liquidations among the price bins each window traded through (see the module doc).
+
+    Bins are ``bin_width`` (a fraction of price) wide on a log scale. Returns one row per
+    side and scorer: ``spearman`` (notional-weighted over windows with at least three
+    touched bins), ``top_share`` (real notional in the top tenth of touched bins), and
+    ``windows`` / ``notional`` scored. Real liquidations outside their window's touched
+    range on their side (positions opened inside the window) count in no bin and are
+    reported as ``outside_share``.
+    """
+    m = estimate.market
+    price, notional, side, bar, _ = _events(estimate, events)
+    starts = _windows(m, pd.Timedelta(every))
+    win = np.searchsorted(starts, bar, side="right") - 1
+    step = np.log1p(bin_width)
+    o = np.log(m.column("open")[starts])
+    lo = np.log(np.minimum.reduceat(m.column("low"), starts))
+    hi = np.log(np.maximum.reduceat(m.column("high"), starts))
+    g0 = math.floor(lo.min() / step)
+    nb = math.floor(hi.max() / step) - g0 + 1
+    lv = estimate.raw
+    pbin = np.floor(np.log(lv.price) / step).astype("int64") - g0
+    keys = np.where((pbin >= 0) & (pbin < nb), lv.side.astype("int64") * nb + pbin, -1)
+    book = estimate.raw.outstanding(keys, 2 * nb, starts)  # (2 nb, windows)
+    ev_bin = np.floor(np.log(price) / step).astype("int64") - g0
+    b_open = np.floor(o / step).astype("int64") - g0
+    b_lo = np.floor(lo / step).astype("int64") - g0
+    b_hi = np.floor(hi / step).astype("int64") - g0
+    width = max(int((b_open - b_lo).max(initial=0)), int((b_hi - b_open).max(initial=0))) + 1
+    offs = np.arange(width)
+    rows = []
+    for s, name in enumerate(SIDES):
+        sign = -1 if s == 0 else 1
+        span = (b_open - b_lo) if s == 0 else (b_hi - b_open)
+        cand = b_open[:, None] + sign * offs[None, :]  # (windows, width): nearest first
+        valid = offs[None, :] <= span[:, None]
+        dens = np.where(
+            valid, book[s * nb + np.clip(cand, 0, nb - 1), np.arange(len(starts))[:, None]], 0
+        )
+        real = np.zeros((len(starts), width))
+        sel = side == s
+        off = sign * (ev_bin[sel] - b_open[win[sel]])
+        inside = (off >= 0) & (off < width)
+        inside &= off <= span[win[sel]]
+        np.add.at(real, (win[sel][inside], off[inside]), notional[sel][inside])
+        total_side = notional[sel].sum()
+        scores = {
+            "book": dens,
+            "uniform": np.zeros_like(dens),
+            "nearest to open": -offs[None, :].astype(float) + np.zeros_like(dens),
+        }
+        n_bins = valid.sum(axis=1)
+        k = np.maximum(np.ceil(DECILE * n_bins).astype("int64"), 1)
+        w_real = real.sum(axis=1)
+        for scorer, sc in scores.items():
+            sc = np.where(valid, sc, -np.inf)
+            top = _top_share(sc, real, k)
+            rho = _window_spearman(sc, real, valid, n_bins)
+            ok = np.isfinite(rho) & (w_real > 0)
+            rows.append(
+                {
+                    "side": name,
+                    "scorer": scorer,
+                    "spearman": float((rho[ok] * w_real[ok]).sum() / w_real[ok].sum())
+                    if ok.any()
+                    else float("nan"),
+                    "top_share": float(top.sum() / w_real.sum()) if w_real.sum() > 0 else np.nan,
+                    "windows": int((w_real > 0).sum()),
+                    "notional": float(w_real.sum()),
+                    "outside_share": float(1 - w_real.sum() / total_side)
+                    if total_side > 0
+                    else np.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _window_spearman(score, real, valid, n_bins) -> np.ndarray:
+    """Spearman ρ per row over its valid columns; a constant score has ρ = 0; rows with
+    fewer than three bins or constant real notional get NaN."""
+    ra = rankdata(np.where(valid, score, np.nan), axis=1, nan_policy="omit")
+    rb = rankdata(np.where(valid, real, np.nan), axis=1, nan_policy="omit")
+    ra -= np.nanmean(ra, axis=1, keepdims=True)
+    rb -= np.nanmean(rb, axis=1, keepdims=True)
+    va, vb = np.nansum(ra**2, axis=1), np.nansum(rb**2, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = np.nansum(ra * rb, axis=1) / np.sqrt(va * vb)
+    rho = np.where(va == 0, 0.0, rho)
+    return np.where((n_bins >= 3) & (vb > 0), rho, np.nan)
+
+
+# ------------------------------------------------------------------ forecast over a horizon
+def forecast_scores(
+    estimate: ClusterEstimate,
+    events: pd.DataFrame,
+    horizon: str | pd.Timedelta,
+    *,
+    bins: int = 40,
+    reach: float = 5.0,
+    every: str | pd.Timedelta | None = None,
+) -> pd.DataFrame:
+    """The forecast of expected liquidations over ``horizon`` against what happened in it.
+
+    Origins are every ``every`` (default: the horizon, at most one hour), from the first bar
+    with enough history for a volatility estimate to the last one whose horizon ends inside
+    the bars. Each side gets ``bins`` log-price bins from the origin's price outwards,
+    together ``reach`` typical horizon moves wide (the median volatility of the data times
+    √horizon: a scoring grid, the same for every scorer). Returns one row per side and
+    scorer: ``top_share`` (real notional in the top tenth of bins; random = 10 %),
+    ``log_score`` (bits per dollar above a uniform forecast; higher is better, random = 0),
+    ``origins`` and ``coverage`` (share of the horizons' real notional inside the bins).
+    """
+    m = estimate.market
+    n = len(m)
+    h = horizon_bars(horizon, m.timeframe)
+    h_ns = pd.Timedelta(horizon).value
+    every = (
+        pd.Timedelta(every) if every is not None else min(pd.Timedelta(horizon), pd.Timedelta("1h"))
+    )
+    stride = max(int(round(every / m.timeframe)), 1)
+    t_bar = m.index.asi8
+    end = t_bar[-1] + m.timeframe.value
+    origins = np.arange(MIN_VOL_BARS, n, stride)
+    origins = origins[t_bar[origins] + h_ns <= end]
+    if origins.size == 0:
+        raise ValueError(
+            f"no forecast origin: {n} bars of {m.timeframe} are too few for a {horizon} horizon"
+        )
+    sigma = recent_volatility(m)[origins]
+    p0 = np.log(m.column("open")[origins])
+    step = reach * float(np.median(recent_volatility(m))) * math.sqrt(h) / bins
+    g0 = math.floor(p0.min() / step) - bins - 1
+    nb = math.floor(p0.max() / step) + bins + 2 - g0
+    lv = estimate.raw
+    pbin = np.floor(np.log(lv.price) / step).astype("int64") - g0
+    keys = np.where((pbin >= 0) & (pbin < nb), lv.side.astype("int64") * nb + pbin, -1)
+    book = lv.outstanding(keys, 2 * nb, origins)
+    centre = np.floor(p0 / step).astype("int64") - g0
+
+    price, notional, side, _, t = _events(estimate, events)
+    ot = t_bar[origins]
+    first = np.searchsorted(ot, t - h_ns, side="right")
+    last = np.searchsorted(ot, t, side="right")
+    count = np.maximum(last - first, 0)
+    ev = np.repeat(np.arange(t.size), count)
+    org = np.repeat(first, count) + (
+        np.arange(ev.size) - np.repeat(np.cumsum(count) - count, count)
+    )
+    ev_bin = np.floor(np.log(price[ev]) / step).astype("int64") - g0
+
+    j = np.arange(bins)
+    k = max(1, math.ceil(DECILE * bins))
+    cols = np.arange(origins.size)[:, None]
+    rows = []
+    for s, name in enumerate(SIDES):
+        sign = -1 if s == 0 else 1
+        cand = centre[:, None] + sign * j[None, :]
+        dist = np.abs((cand + g0 + 0.5) * step - p0[:, None])
+        dist[:, 0] = 0.0  # the bin price is in
+        r = reach_probability(dist, sigma[:, None], h)
+        dens = book[s * nb + cand, cols]
+        real = np.zeros((origins.size, bins))
+        sel = side[ev] == s
+        off = sign * (ev_bin[sel] - centre[org[sel]])
+        inside = (off >= 0) & (off < bins)
+        np.add.at(real, (org[sel][inside], off[inside]), notional[ev][sel][inside])
+        total = float(notional[ev][sel].sum())
+        near = np.broadcast_to((j < k).astype(float), real.shape)
+        forecasts = {
+            "book": blend(dens * r, r),
+            "reach only": r,
+            "nearest": near,
+            "random": np.ones_like(real),
+        }
+        got = real.sum()
+        for scorer, f in forecasts.items():
+            top = _top_share(f, real, np.full(origins.size, k)).sum()
+            rows.append(
+                {
+                    "side": name,
+                    "scorer": scorer,
+                    "top_share": float(top / got) if got > 0 else float("nan"),
+                    "log_score": _log_score(f, real),
+                    "quad_score": _quad_score(f, real),
+                    "origins": int(origins.size),
+                    "coverage": float(got / total) if total > 0 else float("nan"),
+                    "notional": float(got),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+#: Share of a horizon's liquidations expected from positions not yet open at the origin
+#: (unknown to any book): spread like a flat book, i.e. by reach probability alone.
+NEW_SHARE = 0.5
+
+
+def blend(book: np.ndarray, reach: np.ndarray, new_share: float | None = None) -> np.ndarray:
+    """Expected liquidations per bin (last axis): the book's ``density × reach`` plus the
+    positions still to open, ``new_share`` of the total, spread like ``reach``."""
+    a = NEW_SHARE if new_share is None else new_share
+    tot = book.sum(axis=-1, keepdims=True)
+    r_tot = reach.sum(axis=-1, keepdims=True)
+    flat = np.divide(reach, r_tot, out=np.zeros_like(reach), where=r_tot > 0)
+    return book + a / (1.0 - a) * tot * flat
+
+
+def _log_score(forecast: np.ndarray, real: np.ndarray) -> float:
+    """Notional-weighted log score in bits above uniform of forecasts read as distributions
+    over their row's bins (an all-zero row is uniform), each mixed with a :data:`FLOOR`."""
+    n = forecast.shape[1]
+    tot = forecast.sum(axis=1, keepdims=True)
+    q = np.where(tot > 0, forecast / np.where(tot > 0, tot, 1.0), 1.0 / n)
+    q = (1.0 - FLOOR) * q + FLOOR / n
+    got = real.sum()
+    return float((real * np.log2(q * n)).sum() / got) if got > 0 else float("nan")
+
+
+def _quad_score(forecast, real):
+    n = forecast.shape[1]
+    tot = forecast.sum(axis=1, keepdims=True)
+    q = np.where(tot > 0, forecast / np.where(tot > 0, tot, 1.0), 1.0 / n)
+    per = 2 * q - (q**2).sum(axis=1, keepdims=True)  # score if the dollar lands in bin j
+    got = real.sum()
+    return float((real * per).sum() / got - 1.0 / n) * n
+
+
+# ------------------------------------------------------------------ every score, oracle first
+#: The scores of :func:`scorecard`: (measure, metric) pairs, higher is better for all.
+MEASURES = {
+    "timing": ("spearman", "top_decile_precision"),
+    "given price": ("spearman", "top_share"),
+    "forecast": ("top_share", "log_score"),
+}
+#: How far the oracle must clear the best baseline for a score to count as map quality.
+ORACLE_MARGIN = 0.02
+
+
+def scorecard(
+    estimate: ClusterEstimate,
+    events: pd.DataFrame,
+    *,
+    truth: ClusterEstimate | None = None,
+    horizons: tuple[str, ...] = ("1h", "4h"),
+) -> pd.DataFrame:
+    """Every score of the ``estimate``, each baseline and (given) the oracle ``truth``.
+
+    ``truth`` is a simulation's true book (:meth:`~liqwidget.Simulation.truth_estimate`),
+    scored exactly as the estimate: timing by :func:`~liqwidget.calibrate`, where by
+    :func:`touched_scores` and :func:`forecast_scores` (horizons too long for the bars are
+    left out). Returns a tidy frame: ``measure`` (``timing``, ``given price``,
+    ``forecast``), ``horizon`` (forecast only), ``metric``, ``side``, ``scorer``
+    (``oracle``, ``model`` or a baseline's name) and ``value``.
+    """
+    rows = []
+
+    def add(measure, horizon, frame, own):
+        for r in frame.to_dict("records"):
+            name = r["scorer"]
+            if name == "book":
+                name = own
+            elif own == "oracle":
+                continue  # baselines ignore the book: taken once, from the model's run
+            for metric in MEASURES[measure]:
+                rows.append((measure, horizon, metric, r["side"], name, float(r[metric])))
+
+    books = [("model", estimate)] + ([("oracle", truth)] if truth is not None else [])
+    m = estimate.market
+    fits = [h for h in horizons if pd.Timedelta(h) <= (len(m) - MIN_VOL_BARS) * m.timeframe]
+    for own, book in books:
+        t = calibrate(book, events).timing.reset_index()
+        t["scorer"] = t["score"].replace({"model": "book"})
+        add("timing", "", t, own)
+        add("given price", "", touched_scores(book, events), own)
+        for h in fits:
+            add("forecast", h, forecast_scores(book, events, h), own)
+    cols = ["measure", "horizon", "metric", "side", "scorer", "value"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def oracle_check(card: pd.DataFrame, margin: float = ORACLE_MARGIN) -> pd.DataFrame:
+    """Per score (measure, horizon, metric, side): the oracle, the model, the best baseline,
+    whether the oracle clears every baseline by ``margin`` (``valid``: only then does the
+    score measure map quality), whether the model beats every baseline, and the model's
+    share of the oracle's score."""
+    keys = ["measure", "horizon", "metric", "side"]
+    wide = card.pivot_table(index=keys, columns="scorer", values="value", sort=False)
+    if "oracle" not in wide:
+        raise ValueError("the scorecard has no oracle rows; pass truth= to scorecard()")
+    base = wide.drop(columns=["oracle", "model"])
+    out = pd.DataFrame(
+        {
+            "oracle": wide["oracle"],
+            "model": wide["model"],
+            "best baseline": base.idxmax(axis=1),
+            "baseline": base.max(axis=1),
+        }
+    )
+    out["valid"] = out["oracle"] > out["baseline"] + margin
+    out["model wins"] = out["model"] > out["baseline"]
+    out["of oracle"] = out["model"] / out["oracle"]
+    return out
