@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -167,3 +168,33 @@ def test_ctrl_c_commits_pending_events(fake, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_a_store_file_removed_underneath_ends_the_process_loudly(fake, tmp_path):
+    """Writes into a deleted SQLite file would vanish: the recorder stops with status 1 and
+    saves what it had not stored yet next to where the store was."""
+    path = tmp_path / "gone.sqlite"
+    proc = start_recorder(path, fake.url, "bybit", "--max-latency", "0.05")
+    try:
+        fake.wait_subscribed("bybit", timeout=60)
+        t0 = int(time.time() * 1000)
+        with Store(path) as reader:
+            fake.push("bybit", events("bybit", 3, t0))
+            wait_for(lambda: reader.count_liquidations() == 3, timeout=60, what="3 stored")
+        for p in tmp_path.glob("gone.sqlite*"):
+            p.unlink()
+        after = events("bybit", 4, t0, first=3)
+        fake.push("bybit", after)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == 1, out
+    line = [x for x in out.splitlines() if x.startswith("error: ")]
+    assert len(line) == 1 and "was removed or replaced" in line[0], out
+    assert "Traceback" not in out
+    rescue = line[0].rsplit("saved to ", 1)[1]
+    rows = [json.loads(x) for x in open(rescue)]
+    assert sorted(r["price"] for r in rows) == sorted(float(e["price"]) for e in after)

@@ -140,7 +140,16 @@ def test_malformed_messages_are_logged_skipped_and_counted(fake, store, caplog):
         fake.push("bybit", liqs(2, t0))
         wait_for(lambda: store.count_liquidations() == 7, what="the events after the bad ones")
         stats = rec.stop()
-    assert stats["binanceusdm"].malformed == 2 and stats["bybit"].malformed == 1
+    # not JSON, and a message with no data: malformed; a price of "abc": a refused event
+    assert stats["binanceusdm"].malformed == 1 and stats["bybit"].malformed == 1
+    assert stats["binanceusdm"].refused == 1
+    refused = store.refused()
+    assert sorted(refused["exchange"]) == ["binanceusdm", "binanceusdm", "bybit"]
+    reasons = " | ".join(refused["reason"])
+    assert "price is missing or not a number (None)" in reasons  # ccxt reads "abc" as None
+    assert reasons.count("malformed message") == 2 and "this is not json" in " ".join(
+        refused["raw"]
+    )
     assert stats["binanceusdm"].reconnects == 0 and fake.ws_connections["binanceusdm"] == 1
     assert stored(store, "binanceusdm") == expected(liqs(5, t0))
     assert "skipped a malformed message" in caplog.text and "this is not json" in caplog.text

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from ..feeds import feed_info
 from ..names import MarketNameError, check_exchange
@@ -42,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backoff", type=float, default=1.0, help="first reconnect wait, s (1)")
     p.add_argument("--backoff-cap", type=float, default=60.0, help="longest wait, s (60)")
     p.add_argument("--status-every", type=float, default=60.0, help="s between status lines")
+    p.add_argument(
+        "--health-file", help="JSON health file (default: <store>.health.json beside the store)"
+    )
     p.add_argument("--no-backfill", action="store_true", help="no REST backfill of gaps")
     p.add_argument("--api-base", help="send API calls to this mirror, e.g. http://127.0.0.1:8080")
     p.set_defaults(func=run)
@@ -71,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         backoff_base=args.backoff,
         backoff_cap=args.backoff_cap,
         backfill=not args.no_backfill,
+        health_file=Path(args.health_file) if args.health_file else None,
     )
     try:
         streams = parse_streams(args.streams, args.symbols)
@@ -81,18 +86,20 @@ def run(args: argparse.Namespace) -> int:
         with Store(args.store) as store:
             recorder = Recorder(store, streams, settings=settings, api_base=args.api_base)
             print(f"recording into {store.path} (Ctrl-C to stop)", flush=True)
+            if recorder.health_path is not None:
+                print(f"  health: {recorder.health_path}", flush=True)
             for ex, symbols in streams.items():
                 info = feed_info(ex)
                 print(f"  {ex}: {', '.join(symbols)}", flush=True)
                 if info.undercounts:
                     print(f"    note: {info.note}", flush=True)
-            stats = asyncio.run(_record(recorder, args.status_every))
+            asyncio.run(_record(recorder, args.status_every))
     except (ExchangeDataError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print("stopped cleanly; everything received is committed", flush=True)
-    for ex, s in stats.items():
-        print(f"  {ex}: {s.summary()}", flush=True)
+    for ex, health in recorder.health().items():
+        print(f"  {ex}: {health.line()}", flush=True)
     return 0
 
 
@@ -104,8 +111,8 @@ async def _record(recorder, status_every: float):
     async def status():
         while True:
             await asyncio.sleep(status_every)
-            for ex, s in recorder.stats.items():
-                log.info("%s: %s", ex, s.summary())
+            for ex, health in recorder.health().items():
+                (log.warning if health.warning else log.info)("%s: %s", ex, health.line())
 
     reporter = asyncio.create_task(status())
     try:

@@ -19,7 +19,10 @@ _LAZY = {
     "FetchReport": ".fetch",
     "Retry": ".fetch",
     "fetch_history": ".fetch",
-    "FeedStats": ".recorder",
+    "FeedHealth": ".health",
+    "FeedStats": ".health",
+    "read_health_file": ".health",
+    "StoreUnwritable": ".writer",
     "Recorder": ".recorder",
     "RecorderSettings": ".recorder",
 }

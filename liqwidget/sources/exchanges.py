@@ -26,6 +26,12 @@ class ExchangeDataError(RuntimeError):
     """A permanent problem talking to an exchange; the message says what to do next."""
 
 
+def short(value, n: int = 200) -> str:
+    """``value`` as one line of at most ``n`` characters, for logs and error messages."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
 def make_exchange(
     exchange_id: str,
     *,

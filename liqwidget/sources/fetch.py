@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import ccxt
 
 from ..store import Store, to_ms
-from .exchanges import ExchangeDataError, make_exchange, resolve_symbol
+from .exchanges import ExchangeDataError, make_exchange, resolve_symbol, short
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,12 @@ OI_PERIODS = {
 }
 
 Progress = Callable[[str, int, int], None]
+
+
+def backoff_delay(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff: ``base`` seconds before the first retry (``attempt`` 0), doubled
+    per further attempt, never more than ``cap``."""
+    return min(cap, base * 2**attempt)
 
 
 @dataclass
@@ -56,15 +62,15 @@ class Retry:
                 if attempt == self.attempts:
                     raise ExchangeDataError(
                         f"{what} still failing after {self.attempts} tries "
-                        f"({type(exc).__name__}: {_short(exc)}); check the connection or try "
+                        f"({type(exc).__name__}: {short(exc, 300)}); check the connection or try "
                         "again later"
                     ) from exc
-                wait = min(self.cap, self.base * 2 ** (attempt - 1))
+                wait = backoff_delay(attempt - 1, self.base, self.cap)
                 log.warning(
                     "%s: %s (%s); retrying in %.2fs (try %d of %d)",
                     what,
                     type(exc).__name__,
-                    _short(exc),
+                    short(exc, 300),
                     wait,
                     attempt + 1,
                     self.attempts,
@@ -269,9 +275,4 @@ def _permanent(what: str, exc: Exception) -> ExchangeDataError:
         advice = "the exchange rejected the request; check the time range and timeframe"
     else:
         advice = "the exchange refused the request; see its message above"
-    return ExchangeDataError(f"{what} failed: {name}: {_short(exc)} — {advice}")
-
-
-def _short(exc: Exception, n: int = 300) -> str:
-    text = str(exc).replace("\n", " ")
-    return text if len(text) <= n else text[: n - 1] + "…"
+    return ExchangeDataError(f"{what} failed: {name}: {short(exc, 300)} — {advice}")

@@ -3,34 +3,43 @@
 For each exchange one task keeps a ccxt.pro subscription alive
 (``watch_liquidations_for_symbols`` where the exchange has it, else one
 ``watch_liquidations`` per symbol). Every liquidation ccxt parses is taken from its cache as it
-arrives (so none are lost when several arrive between two awaits), checked, converted to the
-event frame and queued. One writer commits the queue in small batches: when ``batch_size``
-events are waiting or the oldest has waited ``max_latency`` seconds. Exact repeats are
-dropped by the store.
+arrives (so none are lost when several arrive between two awaits), checked as a whole
+(:mod:`.checks`: price, amount, notional and time must be sane) and queued; a refused event
+is counted, logged with its reason and kept in the store's ``refused`` table. One writer
+(:mod:`.writer`) commits the queue in small batches: when ``batch_size`` events are waiting or
+the oldest has waited ``max_latency`` seconds. It waits out a busy store, isolates an event
+the store refuses, and ends the recording loudly (saving what is pending) when the store
+cannot be written. Exact repeats are dropped by the store; identical liquidations carried by
+one message are numbered (``seq``) so that each is kept.
 
 When a connection drops the task waits (exponential backoff) and subscribes again; the time
 from the drop until the new connection is open is written to the store as a gap, as is the
 time between two runs of the recorder (from the last heartbeat of the previous run). Malformed
-messages are logged, counted and skipped without dropping the connection. Where an exchange
-has REST liquidation history (``fetch_liquidations``), the gap is backfilled from it.
+messages are logged, counted, quarantined and skipped without dropping the connection. Where
+an exchange has REST liquidation history (``fetch_liquidations``), the gap is backfilled from
+it. Health per feed (:mod:`.health`) goes to the store's ``feed_health`` table and to a JSON
+file beside the store on every heartbeat.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-import math
 import time
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import ccxt
-import pandas as pd
 from ccxt.async_support.base.ws.cache import ArrayCache
 
-from ..feeds import feed_info
 from ..store import Store
-from .exchanges import ExchangeDataError, make_exchange, resolve_symbol
+from .checks import Bounds, Market, check
+from .exchanges import ExchangeDataError, make_exchange, resolve_symbol, short
+from .fetch import backoff_delay
+from .health import FeedHealth, FeedStats, health_file_for, write_health_file
+from .writer import Gap, Refused, Writer, WriterSettings
 
 log = logging.getLogger(__name__)
 
@@ -52,40 +61,24 @@ class RecorderSettings:
     max_latency: float = 1.0  # seconds an event may wait before it is committed
     backoff_base: float = 1.0  # first reconnect wait, doubled per failed attempt
     backoff_cap: float = 60.0
-    heartbeat: float = 5.0  # seconds between heartbeats written to the store
+    heartbeat: float = 5.0  # seconds between heartbeats (and health reports)
     backfill: bool = True
+    bounds: Bounds = field(default_factory=Bounds)  # what a sane event looks like
+    stall_after: float = 30.0  # s of received-but-unstored events before health warns
+    fatal_tries: int = 3  # tries of a write that fails for a reason other than a busy store
+    stop_patience: float = 60.0  # s a busy store is waited for when stopping
+    health_file: Path | None = None  # default: <store>.health.json beside a store file
 
-
-@dataclass
-class FeedStats:
-    """Counters for one exchange."""
-
-    received: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    malformed: int = 0
-    reconnects: int = 0
-    gaps: int = 0
-    connected: bool = False
-    last_error: str | None = None
-
-    def summary(self) -> str:
-        state = "connected" if self.connected else "disconnected"
-        return (
-            f"{state}, received {self.received}, stored {self.stored}, duplicates "
-            f"{self.duplicates}, malformed {self.malformed}, reconnects {self.reconnects}, "
-            f"gaps {self.gaps}"
+    def writer(self) -> WriterSettings:
+        return WriterSettings(
+            batch_size=self.batch_size,
+            max_latency=self.max_latency,
+            heartbeat=self.heartbeat,
+            backoff_base=self.backoff_base,
+            backoff_cap=self.backoff_cap,
+            fatal_tries=self.fatal_tries,
+            stop_patience=self.stop_patience,
         )
-
-
-@dataclass
-class _Event:
-    exchange: str
-    symbol: str
-    ts: int
-    side: str
-    price: float
-    amount: float
 
 
 class Recorder:
@@ -111,11 +104,17 @@ class Recorder:
         self.settings = settings or RecorderSettings()
         self.api_base = api_base
         self.config = config
-        self.stats: dict[str, FeedStats] = defaultdict(FeedStats)
+        self.stats: dict[str, FeedStats] = {ex: FeedStats() for ex in self.streams}
+        #: Where the health file is written (None: no file, e.g. a server store).
+        self.health_path = self.settings.health_file or health_file_for(
+            getattr(store, "path", None)
+        )
         self._queue: asyncio.Queue | None = None
         self._stopping: asyncio.Event | None = None
         self._symbols: dict[str, list[str]] = {}
-        self._contract_sizes: dict[str, dict[str, float]] = {}
+        self._markets: dict[str, dict[str, Market]] = {}
+        # Identical events seen so far in the message being handled, per exchange.
+        self._in_message: dict[str, Counter] = defaultdict(Counter)
 
     # ------------------------------------------------------------------ public
     def stop(self) -> None:
@@ -123,32 +122,62 @@ class Recorder:
         if self._stopping is not None:
             self._stopping.set()
 
+    def health(self) -> dict[str, FeedHealth]:
+        """A health snapshot of every feed (what the status line and the health file show)."""
+        now = time.time()
+        return {
+            ex: stats.health(ex, now, self.settings.stall_after) for ex, stats in self.stats.items()
+        }
+
     async def run(self) -> dict[str, FeedStats]:
-        """Record until :meth:`stop` is called; returns the counters per exchange."""
+        """Record until :meth:`stop` is called; returns the counters per exchange.
+
+        Raises :class:`~liqwidget.sources.writer.StoreUnwritable` if the store cannot be
+        written (after saving what was pending), or the error of a feed that failed for good.
+        """
         self._queue = asyncio.Queue()
         self._stopping = asyncio.Event()
-        writer = asyncio.create_task(self._writer(), name="liqwidget-writer")
+        writer = Writer(
+            self.store, self.stats, self.settings.writer(), self._beats, self._report_health
+        )
+        writing = asyncio.create_task(writer.run(self._queue), name="liqwidget-writer")
         feeds = [
             asyncio.create_task(self._feed(ex_id, symbols), name=f"liqwidget-{ex_id}")
             for ex_id, symbols in self.streams.items()
         ]
         stopper = asyncio.create_task(self._stopping.wait())
         try:
-            # Runs until stop() is called or a feed fails for good (bad symbol, ...).
-            await asyncio.wait([stopper, *feeds], return_when=asyncio.FIRST_COMPLETED)
+            # Runs until stop() is called, a feed fails for good (bad symbol, ...) or the
+            # store cannot be written.
+            await asyncio.wait([stopper, writing, *feeds], return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._stopping.set()
             for task in feeds:
                 task.cancel()
             results = await asyncio.gather(*feeds, return_exceptions=True)
-            await self._queue.put(None)
-            await writer
-            self.store.set_meta_many(self._beats(clean=True))
-        stopper.cancel()
+            if not writing.done():
+                await self._queue.put(None)
+            await asyncio.gather(writing, return_exceptions=True)
+            stopper.cancel()
+        if writing.exception() is not None:
+            raise writing.exception()
         for result in results:
             if isinstance(result, Exception) and not isinstance(result, asyncio.CancelledError):
                 raise result
         return dict(self.stats)
+
+    def _report_health(self) -> None:
+        """Health to the store's feed_health table and the health file (never fatal)."""
+        health = self.health()
+        try:
+            self.store.write_health({ex: h.to_json() for ex, h in health.items()})
+        except Exception as exc:  # the writer reports store trouble itself
+            log.debug("health row not written: %s", exc)
+        if self.health_path is not None:
+            try:
+                write_health_file(self.health_path, health)
+            except OSError as exc:
+                log.warning("cannot write the health file %s (%s)", self.health_path, exc)
 
     # ------------------------------------------------------------------ one exchange
     async def _feed(self, ex_id: str, symbols: list[str]) -> None:
@@ -158,13 +187,11 @@ class Recorder:
         self._guard(ex, ex_id)
         try:
             await self._load_markets(ex, ex_id)
-            resolved = [resolve_symbol(ex, s)["symbol"] for s in symbols]
-            self._symbols[ex_id] = resolved
             # ccxt.pro's parsed liquidations carry no contract size (safe_liquidation is called
-            # without the market), so take it from the markets.
-            self._contract_sizes[ex_id] = {
-                s: float(ex.market(s).get("contractSize") or 1.0) for s in resolved
-            }
+            # without the market), so take it (and the price limits) from the markets.
+            markets = [Market.of(resolve_symbol(ex, s)) for s in symbols]
+            self._markets[ex_id] = {m.symbol: m for m in markets}
+            resolved = self._symbols[ex_id] = [m.symbol for m in markets]
             attempt = 0
             # Blind since the previous run's last heartbeat, if there was one.
             blind_since, reason = self._last_run(ex_id, resolved)
@@ -183,7 +210,7 @@ class Recorder:
                 except PERMANENT as exc:
                     raise ExchangeDataError(
                         f"{ex_id}: the liquidation stream was refused ({type(exc).__name__}: "
-                        f"{_short(exc)}); check the exchange and symbols"
+                        f"{short(exc)}); check the exchange and symbols"
                     ) from exc
                 except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
                     stats.connected = False
@@ -191,12 +218,14 @@ class Recorder:
                     stats.last_error = f"{type(exc).__name__}: {exc}"
                     blind_since = blind_since or _now_ms()
                     reason = f"connection lost ({type(exc).__name__})"
-                    wait = min(self.settings.backoff_cap, self.settings.backoff_base * 2**attempt)
+                    wait = backoff_delay(
+                        attempt, self.settings.backoff_base, self.settings.backoff_cap
+                    )
                     attempt += 1
                     log.warning(
                         "%s: %s; reconnecting in %.2fs (attempt %d)",
                         ex_id,
-                        _short(exc),
+                        short(exc),
                         wait,
                         attempt,
                     )
@@ -214,7 +243,7 @@ class Recorder:
             if blind_since is not None and resolved:
                 # Stopped while blind: that stretch is a gap too.
                 for symbol in resolved:
-                    self.store.add_gap(ex_id, symbol, blind_since, _now_ms(), reason)
+                    self._queue.put_nowait(Gap(ex_id, symbol, blind_since, _now_ms(), reason))
                 stats.gaps += 1
             await ex.close()
 
@@ -225,15 +254,15 @@ class Recorder:
                 await ex.load_markets()
                 return
             except ccxt.NetworkError as exc:
-                wait = min(self.settings.backoff_cap, self.settings.backoff_base * 2**attempt)
+                wait = backoff_delay(attempt, self.settings.backoff_base, self.settings.backoff_cap)
                 attempt += 1
                 log.warning(
-                    "%s: loading markets failed (%s); retrying in %.2fs", ex_id, _short(exc), wait
+                    "%s: loading markets failed (%s); retrying in %.2fs", ex_id, short(exc), wait
                 )
                 await asyncio.sleep(wait)
             except ccxt.BaseError as exc:
                 raise ExchangeDataError(
-                    f"{ex_id}: cannot load markets ({type(exc).__name__}: {_short(exc)})"
+                    f"{ex_id}: cannot load markets ({type(exc).__name__}: {short(exc)})"
                 ) from exc
 
     def _watch(self, ex, symbols: list[str]) -> list[asyncio.Task]:
@@ -280,6 +309,7 @@ class Recorder:
         handle_message = ex.handle_message
 
         def guarded_handle(client, message):
+            recorder._in_message[ex_id].clear()  # a new message: identical events count anew
             try:
                 return handle_message(client, message)
             except Exception as exc:  # a message ccxt could not digest
@@ -307,29 +337,35 @@ class Recorder:
 
     # ------------------------------------------------------------------ events
     def _accept(self, ex_id: str, liq: dict) -> None:
+        market = self._markets.get(ex_id, {}).get(liq.get("symbol"))
+        if market is None:
+            return  # another symbol on a shared stream
         stats = self.stats[ex_id]
         stats.received += 1
-        event = _to_event(ex_id, liq, self._contract_sizes.get(ex_id, {}))
+        stats.last_event_at = time.time()
+        event = check(ex_id, liq, market, _now_ms(), self.settings.bounds)
         if isinstance(event, str):
-            self._malformed(ex_id, liq.get("info", liq), ValueError(event))
-            stats.received -= 1
+            stats.refused += 1
+            raw = liq.get("info", liq)
+            log.warning("%s: refused an event (%s): %s", ex_id, event, short(raw))
+            self._queue.put_nowait(Refused.of(ex_id, market.symbol, event, raw))
             return
-        if event.symbol not in self._symbols.get(ex_id, ()):
-            stats.received -= 1  # another symbol on a shared stream
-            return
-        self._queue.put_nowait(event)
+        seen = self._in_message[ex_id]
+        seq = seen[event.identity]
+        seen[event.identity] += 1
+        self._queue.put_nowait(dataclasses.replace(event, seq=seq) if seq else event)
 
     def _malformed(self, ex_id: str, message, exc: Exception) -> None:
         self.stats[ex_id].malformed += 1
-        log.warning(
-            "%s: skipped a malformed message (%s): %s", ex_id, _short(exc), _short(message, 200)
-        )
+        reason = f"malformed message ({type(exc).__name__}: {short(exc)})"
+        log.warning("%s: skipped a %s: %s", ex_id, reason, short(message))
+        self._queue.put_nowait(Refused.of(ex_id, None, reason, message))
 
     async def _gap(self, ex, ex_id: str, symbols: list[str], start: int, stop: int, reason: str):
         if stop <= start:
             return
         for symbol in symbols:
-            self.store.add_gap(ex_id, symbol, start, stop, reason)
+            self._queue.put_nowait(Gap(ex_id, symbol, start, stop, reason))
         self.stats[ex_id].gaps += 1
         log.info("%s: recorded a coverage gap of %.1fs (%s)", ex_id, (stop - start) / 1e3, reason)
         if self.settings.backfill and ex.has.get("fetchLiquidations"):
@@ -340,8 +376,9 @@ class Recorder:
             try:
                 rows = await ex.fetch_liquidations(symbol, start)
             except ccxt.BaseError as exc:
-                log.warning("%s: backfill of %s failed (%s)", ex_id, symbol, _short(exc))
+                log.warning("%s: backfill of %s failed (%s)", ex_id, symbol, short(exc))
                 continue
+            self._in_message[ex_id].clear()  # one response: identical rows in it are distinct
             for row in rows:
                 if row.get("timestamp") is not None and start <= row["timestamp"] <= stop:
                     self._accept(ex_id, row)
@@ -370,87 +407,8 @@ class Recorder:
                     items[f"recorder:{ex_id}:{symbol}:clean"] = now
         return items
 
-    # ------------------------------------------------------------------ writer
-    async def _writer(self) -> None:
-        pending: list[_Event] = []
-        deadline = math.inf
-        next_beat = time.monotonic() + self.settings.heartbeat
-        while True:
-            timeout = max(0.0, min(deadline, next_beat) - time.monotonic())
-            try:
-                item = await asyncio.wait_for(self._queue.get(), timeout)
-            except TimeoutError:
-                item = ...
-            if item is None:
-                await self._flush(pending)
-                return
-            if isinstance(item, _Event):
-                if not pending:
-                    deadline = time.monotonic() + self.settings.max_latency
-                pending.append(item)
-            now = time.monotonic()
-            if len(pending) >= self.settings.batch_size or (pending and now >= deadline):
-                await self._flush(pending)
-                pending, deadline = [], math.inf
-            if now >= next_beat:
-                await asyncio.to_thread(self.store.set_meta_many, self._beats())
-                next_beat = now + self.settings.heartbeat
-
-    async def _flush(self, events: list[_Event]) -> None:
-        if not events:
-            return
-        by_exchange: dict[str, list[_Event]] = defaultdict(list)
-        for e in events:
-            by_exchange[e.exchange].append(e)
-        for ex_id, batch in by_exchange.items():
-            frame = pd.DataFrame(
-                {
-                    "time": pd.to_datetime([e.ts for e in batch], unit="ms", utc=True),
-                    "side": [e.side for e in batch],
-                    "price": [e.price for e in batch],
-                    "notional": [e.price * e.amount for e in batch],
-                    "amount": [e.amount for e in batch],
-                    "exchange": ex_id,
-                    "symbol": [e.symbol for e in batch],
-                }
-            )
-            new = await asyncio.to_thread(self.store.write_liquidations, frame)
-            self.stats[ex_id].stored += new
-            self.stats[ex_id].duplicates += len(batch) - new
-        await asyncio.to_thread(self.store.set_meta_many, self._beats())
-
 
 # ---------------------------------------------------------------------- helpers
-def _to_event(ex_id: str, liq: dict, sizes: dict[str, float]) -> _Event | str:
-    """A checked event, or a string saying what is wrong with the ccxt liquidation."""
-    ts, price = liq.get("timestamp"), liq.get("price")
-    symbol, side = liq.get("symbol"), (liq.get("side") or "").lower()
-    contracts, size = liq.get("contracts"), sizes.get(symbol) or liq.get("contractSize") or 1.0
-    if not isinstance(ts, int) or ts <= 0:
-        return f"no valid timestamp ({ts!r})"
-    for name, value in (("price", price), ("contracts", contracts), ("contractSize", size)):
-        if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-            return f"{name} is not a positive number ({value!r})"
-    if not symbol:
-        return "no symbol"
-    position = _position_side(ex_id, side, liq.get("info"))
-    if position is None:
-        return f"unknown side {side!r}"
-    return _Event(ex_id, symbol, ts, position, float(price), float(contracts) * float(size))
-
-
-def _position_side(ex_id: str, side: str, info) -> str | None:
-    details = info.get("details") if isinstance(info, dict) else None
-    if isinstance(details, list) and details and isinstance(details[0], dict):
-        pos = str(details[0].get("posSide", "")).lower()  # OKX says it outright
-        if pos in ("long", "short"):
-            return pos
-    if side not in ("buy", "sell"):
-        return None
-    long_side = feed_info(ex_id).long_side
-    return "long" if side == long_side else "short"
-
-
 async def _first_failure(tasks: list[asyncio.Task]) -> None:
     done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
     for task in done:
@@ -459,8 +417,3 @@ async def _first_failure(tasks: list[asyncio.Task]) -> None:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _short(value, n: int = 200) -> str:
-    text = str(value).replace("\n", " ")
-    return text if len(text) <= n else text[: n - 1] + "…"

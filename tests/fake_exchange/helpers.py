@@ -30,8 +30,10 @@ def wait_for(condition: Callable[[], object], timeout: float = 15.0, what: str =
 class RecorderThread:
     """A Recorder running on its own event loop in a background thread."""
 
-    def __init__(self, store: Store, streams, *, api_base: str, settings=FAST):
-        self.recorder = Recorder(store, streams, settings=settings, api_base=api_base)
+    def __init__(self, store: Store, streams, *, api_base: str, settings=FAST, config=None):
+        self.recorder = Recorder(
+            store, streams, settings=settings, api_base=api_base, config=config
+        )
         self.loop = asyncio.new_event_loop()
         self.result = None
         self.error: BaseException | None = None

@@ -155,11 +155,14 @@ class FakeExchange:
             if r["exchange"] == exchange and r["path"].endswith(path_end)
         ]
 
-    def push(self, exchange: str, events: list[dict]) -> int:
+    def push(self, exchange: str, events: list[dict], together: bool = False) -> int:
         """Send liquidations to every subscriber of their symbol, in the exchange's format.
         Each event: ``symbol`` (exchange id), ``side`` of the liquidated position ("long" /
-        "short"), ``price``, ``amount`` (contracts), ``ts`` (ms). Returns frames sent."""
-        return self._call(self._push(exchange, events))
+        "short"), ``price``, ``amount`` (contracts), ``ts`` (ms); price and amount are sent as
+        ``str()`` of what is given, so ``"1e308"`` goes out as written. ``together=True``
+        sends them all in one message (Bybit and OKX carry lists; one symbol). Returns frames
+        sent."""
+        return self._call(self._push(exchange, events, together))
 
     def send_raw(self, exchange: str, text: str) -> int:
         """Send a raw text frame to every connection of an exchange."""
@@ -564,8 +567,14 @@ class FakeExchange:
                 sub.topics.add(f"{arg.get('channel')}:{arg.get('instType')}")
                 await ws.send_json({"event": "subscribe", "arg": arg, "connId": "fake"})
 
-    def _frames(self, exchange: str, event: dict) -> list[tuple[set[str], dict]]:
-        """(topics that receive it, frame) for one liquidation in the exchange's format."""
+    def _frames(self, exchange: str, events: list[dict]) -> list[tuple[set[str], dict]]:
+        """(topics that receive it, frame) for liquidations of one symbol that the exchange
+        sends in one message, in its format."""
+        if len({e["symbol"] for e in events}) != 1:
+            raise ValueError("one message carries liquidations of one symbol")
+        if len(events) > 1 and exchange == "binanceusdm":
+            raise ValueError("Binance's forceOrder stream sends one liquidation per message")
+        event = events[0]
         sid, ts = event["symbol"], int(event["ts"])
         long = event["side"] == "long"
         price, amount = str(event["price"]), str(event["amount"])
@@ -589,15 +598,39 @@ class FakeExchange:
             }
             return [({f"{sid.lower()}@forceOrder", "!forceOrder@arr"}, frame)]
         if exchange == "bybit":
+            # v5 allLiquidation: a list per message, the position's side ("Buy" = long).
             frame = {
                 "topic": f"allLiquidation.{sid}",
                 "type": "snapshot",
-                "ts": ts + 5,
+                "ts": max(int(e["ts"]) for e in events) + 5,
                 "data": [
-                    {"T": ts, "s": sid, "S": "Buy" if long else "Sell", "v": amount, "p": price}
+                    {
+                        "T": int(e["ts"]),
+                        "s": sid,
+                        "S": "Buy" if e["side"] == "long" else "Sell",
+                        "v": str(e["amount"]),
+                        "p": str(e["price"]),
+                    }
+                    for e in events
                 ],
             }
-            return [({f"allLiquidation.{sid}"}, frame)]
+            frames = [({f"allLiquidation.{sid}"}, frame)]
+            # The older v5 "liquidation" topic: one liquidation per message, position side.
+            for e in events:
+                old = {
+                    "topic": f"liquidation.{sid}",
+                    "type": "snapshot",
+                    "ts": int(e["ts"]) + 5,
+                    "data": {
+                        "price": str(e["price"]),
+                        "side": "Buy" if e["side"] == "long" else "Sell",
+                        "size": str(e["amount"]),
+                        "symbol": sid,
+                        "updatedTime": int(e["ts"]),
+                    },
+                }
+                frames.append(({f"liquidation.{sid}"}, old))
+            return frames
         base, quote, _size = INSTRUMENTS["okx"][sid]
         frame = {
             "arg": {"channel": "liquidation-orders", "instType": "SWAP"},
@@ -606,12 +639,12 @@ class FakeExchange:
                     "details": [
                         {
                             "bkLoss": "0",
-                            "bkPx": price,
+                            "bkPx": str(e["price"]),
                             "ccy": "",
-                            "posSide": "long" if long else "short",
-                            "side": "sell" if long else "buy",
-                            "sz": amount,
-                            "ts": str(ts),
+                            "posSide": e["side"],
+                            "side": "sell" if e["side"] == "long" else "buy",
+                            "sz": str(e["amount"]),
+                            "ts": str(int(e["ts"])),
                         }
                     ],
                     "instFamily": f"{base}-{quote}",
@@ -619,14 +652,15 @@ class FakeExchange:
                     "instType": "SWAP",
                     "uly": f"{base}-{quote}",
                 }
+                for e in events
             ],
         }
         return [({"liquidation-orders:SWAP"}, frame)]
 
-    async def _push(self, exchange: str, events: list[dict]) -> int:
+    async def _push(self, exchange: str, events: list[dict], together: bool) -> int:
         sent = 0
-        for event in events:
-            for topics, frame in self._frames(exchange, event):
+        for group in [events] if together else [[e] for e in events]:
+            for topics, frame in self._frames(exchange, group):
                 text = json.dumps(frame)
                 for sub in list(self.subscribers):
                     if sub.exchange == exchange and sub.topics & topics and not sub.ws.closed:

@@ -1,0 +1,140 @@
+"""Checks on one live liquidation, as a whole, before the recorder queues it.
+
+A ccxt liquidation becomes an :class:`Event` only when every part is sane on its own and
+together: a known symbol and side; a finite, positive price inside the market's price limits;
+a finite, positive amount; a notional (price x amount) that is finite and below
+``max_notional``; and a time in epoch milliseconds inside a window around now. Otherwise the
+check returns the reason, in words, and the event goes to quarantine instead of the store.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..feeds import feed_info
+
+#: What a time that is not in milliseconds is, by how far it must be scaled to fit the window.
+_UNITS = ((1e3, "seconds"), (1e-3, "microseconds"), (1e-6, "nanoseconds"))
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What a sane live liquidation looks like (the recorder's settings fill it in)."""
+
+    max_notional: float = 1e10  # quote currency; the largest liquidations seen are ~1e8
+    max_age_ms: int = 30 * 86_400_000  # older events (backfill included) are refused
+    max_ahead_ms: int = 5 * 60_000  # clock skew allowed for events "from the future"
+
+
+@dataclass(frozen=True)
+class Market:
+    """The facts of one recorded market that its events are checked against."""
+
+    symbol: str
+    contract_size: float = 1.0
+    min_price: float | None = None
+    max_price: float | None = None
+
+    @classmethod
+    def of(cls, market: dict) -> Market:
+        """From a ccxt market structure."""
+        price = (market.get("limits") or {}).get("price") or {}
+        return cls(
+            symbol=market["symbol"],
+            contract_size=float(market.get("contractSize") or 1.0),
+            min_price=_positive(price.get("min")),
+            max_price=_positive(price.get("max")),
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    """One checked liquidation, ready for the store."""
+
+    exchange: str
+    symbol: str
+    ts: int  # epoch ms
+    side: str  # "long" or "short": the liquidated position
+    price: float
+    amount: float  # base units
+    seq: int = 0  # among identical events of one message: 0, 1, ...
+
+    @property
+    def notional(self) -> float:
+        return self.price * self.amount
+
+    @property
+    def identity(self) -> tuple:
+        """What makes two events the same liquidation (``seq`` aside)."""
+        return (self.exchange, self.symbol, self.ts, self.side, self.price, self.amount)
+
+
+def check(ex_id: str, liq: dict, market: Market, now_ms: int, bounds: Bounds) -> Event | str:
+    """The checked event of a ccxt liquidation of ``market``, or the reason it is refused."""
+    ts, price, contracts = liq.get("timestamp"), liq.get("price"), liq.get("contracts")
+    for name, value in (("price", price), ("amount", contracts)):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"{name} is missing or not a number ({value!r})"
+        if not math.isfinite(value) or value <= 0:
+            return f"{name} is not a finite positive number ({value!r})"
+    price, amount = float(price), float(contracts) * market.contract_size
+    if market.max_price is not None and price > market.max_price:
+        return f"price {price:g} is above the market's maximum price {market.max_price:g}"
+    if market.min_price is not None and price < market.min_price:
+        return f"price {price:g} is below the market's minimum price {market.min_price:g}"
+    notional = price * amount
+    if not math.isfinite(notional) or notional <= 0:
+        return f"notional {price:g} x {amount:g} is not a finite positive number ({notional!r})"
+    if notional > bounds.max_notional:
+        return f"notional {notional:.4g} is above the sane maximum {bounds.max_notional:.4g}"
+    problem = time_problem(ts, now_ms, bounds)
+    if problem:
+        return problem
+    side = _position_side(ex_id, str(liq.get("side") or "").lower(), liq.get("info"))
+    if side is None:
+        return f"unknown side {liq.get('side')!r}"
+    return Event(ex_id, market.symbol, int(ts), side, price, amount)
+
+
+def time_problem(ts, now_ms: int, bounds: Bounds) -> str | None:
+    """Why ``ts`` is not an event time in epoch ms near ``now_ms``, or None if it is."""
+    if isinstance(ts, bool) or not isinstance(ts, int):
+        return f"time is missing or not an integer ({ts!r})"
+    lo, hi = now_ms - bounds.max_age_ms, now_ms + bounds.max_ahead_ms
+    if lo <= ts <= hi:
+        return None
+    window = f"{_date(lo)} .. {_date(hi)}"
+    for scale, unit in _UNITS:
+        if lo <= ts * scale <= hi:
+            return f"time {ts} looks like {unit}, not milliseconds (accepted: {window})"
+    return f"time {ts} ms ({_date(ts)}) is outside the accepted window {window}"
+
+
+def _date(ms: int) -> str:
+    try:
+        return pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+    except (OverflowError, ValueError):
+        years = ms / 3.15576e10
+        return f"about {years:+.3g} years from 1970"
+
+
+def _position_side(ex_id: str, side: str, info) -> str | None:
+    details = info.get("details") if isinstance(info, dict) else None
+    if isinstance(details, list) and details and isinstance(details[0], dict):
+        pos = str(details[0].get("posSide", "")).lower()  # OKX says it outright
+        if pos in ("long", "short"):
+            return pos
+    if side not in ("buy", "sell"):
+        return None
+    return "long" if side == feed_info(ex_id).long_side else "short"
+
+
+def _positive(value) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) and v > 0 else None
