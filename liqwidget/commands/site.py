@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 
 from ..names import check_symbol, cli_type
-from ..sources.dataset import DEFAULT_SCENARIO, SOURCES
+from ..sources.dataset import DEFAULT_MARKETS, SIM_MARKETS, SOURCES
+
+
+def check_symbols(text: str) -> str:
+    """Comma-separated unified symbols, each checked."""
+    return ",".join(check_symbol(s.strip()) for s in text.split(",") if s.strip())
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,13 +44,22 @@ def _build_options(p: argparse.ArgumentParser) -> None:
         "store (local recorder store); auto = sim if available, else sample",
     )
     p.add_argument(
-        "--scenario", default=DEFAULT_SCENARIO, help=f"simulator scenario ({DEFAULT_SCENARIO})"
+        "--markets",
+        default=",".join(DEFAULT_MARKETS),
+        help=f"built-in simulated markets, comma-separated, from {', '.join(SIM_MARKETS)} "
+        f"({','.join(DEFAULT_MARKETS)})",
+    )
+    p.add_argument(
+        "--scenario", help="simulator scenario for every simulated market (each has its own)"
     )
     p.add_argument("--store", dest="store_path", help="store file (default: liqwidget's default)")
     p.add_argument(
-        "--symbol", type=cli_type(check_symbol), help="symbol in the store, e.g. BTC/USDT:USDT"
+        "--symbol",
+        type=cli_type(check_symbols),
+        help="store symbols, comma-separated, e.g. BTC/USDT:USDT,BTC/USD:BTC (default: all; "
+        "every coin becomes one market summed over the exchanges that have it)",
     )
-    p.add_argument("--cadence", default="6h", help="time between snapshots (6h)")
+    p.add_argument("--cadence", default="12h", help="time between snapshots per market (12h)")
     p.add_argument("--lookback", default="7D", help="how far back snapshots go (7D)")
     p.add_argument("--count", type=int, help="keep only the N most recent snapshots")
     p.add_argument("--window", default="3D", help="time span each map shows (3D)")
@@ -87,6 +101,7 @@ def _options(args: argparse.Namespace):
         scenario=args.scenario,
         store_path=args.store_path,
         symbol=args.symbol,
+        markets=tuple(m.strip() for m in args.markets.split(",") if m.strip()),
     )
 
 
@@ -99,7 +114,8 @@ def _build(args: argparse.Namespace):
         print(f"liqwidget site build: {exc}", file=sys.stderr)
         return None
     print(
-        f"Built {len(result.snapshots)} snapshot post(s) ({result.built} new, {result.reused} "
+        f"Built {len(result.snapshots)} snapshot post(s) of {len(result.markets)} market(s) "
+        f"({result.built} new, {result.reused} "
         f"reused) in {result.seconds:.1f} s ("
         + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
         + ")."

@@ -16,20 +16,22 @@ import pickle
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..escape import inside
 from ..figure.bokehjs import copy_bokehjs
 from ..sources.dataset import (
-    DEFAULT_SCENARIO,
-    DEFAULT_SEED,
+    DEFAULT_MARKETS,
+    SIM_MARKETS,
     Dataset,
-    load_source,
+    load_markets,
+    load_sim_market,
     simulator_available,
 )
 from .cache import SnapshotCache, code_version, snapshot_key
+from .markets import MARKETS_MARKER, MarketSummary, index_markdown, market_path, section_markdown
 from .pages import (
     embed_html,
     embed_path,
@@ -67,7 +69,7 @@ class SiteOptions:
     project: Path = field(default_factory=Path.cwd)  # folder with mkdocs.yml and site/
     out: Path | None = None  # default: <project>/public
     source: str = "auto"
-    cadence: str = "6h"
+    cadence: str = "12h"
     lookback: str = "7D"
     count: int | None = None
     window: str = DEFAULT_WINDOW
@@ -78,19 +80,21 @@ class SiteOptions:
     strict: bool = False
     scenario: str | None = None
     store_path: str | None = None
-    symbol: str | None = None
+    symbol: str | None = None  # store symbols to publish, comma-separated (default: all)
     jobs: int = 1  # worker processes for new snapshots (forked; see _generate_all)
+    markets: tuple[str, ...] = DEFAULT_MARKETS  # built-in simulated markets (SIM_MARKETS)
 
 
 @dataclass
 class BuildResult:
     out: Path
     index: Path
-    snapshots: list[str]
+    snapshots: list[str]  # every market's posts (market by market, oldest first)
     built: int
     reused: int
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
+    markets: dict[str, list[str]] = field(default_factory=dict)  # section -> its posts
 
 
 def find_project(start: Path) -> Path:
@@ -136,68 +140,84 @@ def generate_snapshot(
     return files
 
 
-_WORKER_DATA: Dataset | None = None
+_WORKER_DATA: list[Dataset] = []
 
 
-def _init_worker(data: Dataset) -> None:
+def _init_worker(data: list[Dataset]) -> None:
     global _WORKER_DATA
     _WORKER_DATA = data
 
 
-def _worker_job(job: tuple[str, SnapshotSpec, str, Path]) -> tuple[str, dict[str, bytes]]:
-    key, spec, site_url, tmp = job
-    assert _WORKER_DATA is not None
-    return key, generate_snapshot(_WORKER_DATA, spec, site_url, tmp)
+def _worker_job(job: tuple[str, int, SnapshotSpec, str, Path]) -> tuple[str, dict[str, bytes]]:
+    key, which, spec, site_url, tmp = job
+    return key, generate_snapshot(_WORKER_DATA[which], spec, site_url, tmp)
 
 
-def _generate_all(data: Dataset, todo, site_url: str, tmp: Path, jobs: int):
-    """Generate snapshots, in ``jobs`` forked worker processes when there is more than one.
+def _generate_all(data: list[Dataset], todo, site_url: str, tmp: Path, jobs: int):
+    """Generate snapshots ``(key, market number, spec)``, in ``jobs`` forked worker processes
+    when there is more than one.
 
     The workers are forked (they inherit the data and the imported modules, and callers need
     no ``if __name__ == "__main__"`` guard); without ``fork`` the work runs in this process.
     """
     jobs = max(1, min(jobs, len(todo)))
     if jobs == 1 or "fork" not in mp.get_all_start_methods():
-        for key, spec in todo:
-            yield key, generate_snapshot(data, spec, site_url, tmp)
+        for key, which, spec in todo:
+            yield key, generate_snapshot(data[which], spec, site_url, tmp)
         return
-    work = [(key, spec, site_url, tmp) for key, spec in todo]
+    work = [(key, which, spec, site_url, tmp) for key, which, spec in todo]
     with mp.get_context("fork").Pool(jobs, initializer=_init_worker, initargs=(data,)) as pool:
         yield from pool.imap(_worker_job, work)
 
 
-def load_data(options: SiteOptions, cache_dir: Path) -> Dataset:
-    """Load the build's data; simulated markets are kept in the cache (they are deterministic)."""
+def load_data(options: SiteOptions, cache_dir: Path) -> list[Dataset]:
+    """Load the build's markets; simulated ones are kept in the cache (they are
+    deterministic)."""
     source = options.source
     if source == "auto":
         source = "sim" if simulator_available() else "sample"
-    scenario = options.scenario or DEFAULT_SCENARIO
     if source != "sim":
-        return load_source(source, store_path=options.store_path, symbol=options.symbol)
-    key = hashlib.sha256(f"{scenario}|{DEFAULT_SEED}|{code_version()}".encode()).hexdigest()[:16]
-    path = cache_dir / f"sim-{key}.pickle"
+        symbols = [s.strip() for s in options.symbol.split(",")] if options.symbol else None
+        return load_markets(source, store_path=options.store_path, symbols=symbols)
+    unknown = [m for m in options.markets if m not in SIM_MARKETS]
+    if unknown or not options.markets:
+        raise ValueError(
+            f"unknown simulated market(s) {unknown}; choose from {', '.join(SIM_MARKETS)}"
+        )
+    keep, out = set(), []
+    for name in dict.fromkeys(options.markets):
+        text = f"{name}|{SIM_MARKETS[name]}|{options.scenario}|{code_version()}"
+        path = cache_dir / f"sim-{hashlib.sha256(text.encode()).hexdigest()[:16]}.pickle"
+        keep.add(path)
+        out.append(_cached(path, lambda n=name: load_sim_market(n, options.scenario)))
+    for old in cache_dir.glob("sim-*.pickle"):  # simulations of older code or settings
+        if old not in keep:
+            old.unlink(missing_ok=True)
+    return out
+
+
+def _cached(path: Path, make: Callable[[], Dataset]) -> Dataset:
     if path.is_file():
         try:
             with path.open("rb") as f:
                 return pickle.load(f)
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
             path.unlink(missing_ok=True)
-    data = load_source("sim", scenario=scenario)
+    data = make()
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_suffix(".part")
     with part.open("wb") as f:
         pickle.dump(data, f)
     os.replace(part, path)  # never leave a half-written file under the real name
-    for old in cache_dir.glob("sim-*.pickle"):  # simulations of older code or settings
-        if old != path:
-            old.unlink(missing_ok=True)
     return data
 
 
 def build_site(
-    options: SiteOptions, data: Dataset | None = None, progress: Callable[[str], None] = _print
+    options: SiteOptions,
+    data: Dataset | Sequence[Dataset] | None = None,
+    progress: Callable[[str], None] = _print,
 ) -> BuildResult:
-    """Generate the snapshot pages and build the site; returns where it went."""
+    """Generate every market's snapshot pages, the market pages, and build the site."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
     project = find_project(Path(options.project).resolve())
@@ -207,13 +227,21 @@ def build_site(
 
     if data is None:
         t = time.perf_counter()
-        data = load_data(options, cache_root / "data")
+        datasets = load_data(options, cache_root / "data")
         timings["data"] = time.perf_counter() - t
-    times = snapshot_times(data.market, options.cadence, options.lookback, options.count)
-    progress(
-        f"{len(times)} snapshot(s) of {data.name} every {options.cadence}, "
-        f"{times[0]:%Y-%m-%d %H:%M} → {times[-1]:%Y-%m-%d %H:%M} UTC ({data.origin})"
-    )
+    else:
+        datasets = [data] if isinstance(data, Dataset) else list(data)
+    sections = [d.section for d in datasets]
+    if len(set(sections)) != len(sections):
+        raise ValueError(f"two markets share a section name: {sections}")
+    all_times = []
+    for d in datasets:
+        times = snapshot_times(d.market, options.cadence, options.lookback, options.count)
+        all_times.append(times)
+        progress(
+            f"{len(times)} snapshot(s) of {d.name} every {options.cadence}, "
+            f"{times[0]:%Y-%m-%d %H:%M} → {times[-1]:%Y-%m-%d %H:%M} UTC ({d.origin})"
+        )
 
     t = time.perf_counter()
     if staging.exists():
@@ -223,7 +251,7 @@ def build_site(
     _fill(
         staging / "blog" / "posts" / "how-the-model-works.md",
         {
-            ACCURACY_MARKER: accuracy_markdown(data, options.model_params),
+            ACCURACY_MARKER: accuracy_markdown(datasets[0], options.model_params),
             SETTINGS_MARKER: settings_markdown(options.model_params),
         },
     )
@@ -232,42 +260,65 @@ def build_site(
     t = time.perf_counter()
     cache = SnapshotCache(cache_root / "snapshots")
     specs = [
-        SnapshotSpec(
-            time=when,
-            prev_time=times[i - 1] if i else None,
-            window=options.window,
-            model_params=dict(options.model_params),
-        )
-        for i, when in enumerate(times)
+        [
+            SnapshotSpec(
+                time=when,
+                prev_time=times[i - 1] if i else None,
+                window=options.window,
+                model_params=dict(options.model_params),
+            )
+            for i, when in enumerate(times)
+        ]
+        for times in all_times
     ]
-    keys = [snapshot_key(data, spec, options.site_url) for spec in specs]
-    found = {k: cache.get(k) for k in keys} if options.incremental else {}
-    todo = [(k, spec) for k, spec in zip(keys, specs, strict=True) if found.get(k) is None]
+    keys = [
+        [snapshot_key(d, spec, options.site_url) for spec in sp]
+        for d, sp in zip(datasets, specs, strict=True)
+    ]
+    flat = [(k, m, spec) for m, (ks, sp) in enumerate(zip(keys, specs, strict=True))
+            for k, spec in zip(ks, sp, strict=True)]  # fmt: skip
+    found = {k: cache.get(k) for k, _, _ in flat} if options.incremental else {}
+    todo = [(k, m, spec) for k, m, spec in flat if found.get(k) is None]
     tmp = staging / ".tmp"
     tmp.mkdir()
-    when = {k: spec.time for k, spec in todo}
+    label = {k: f"{datasets[m].name} {spec.time:%Y-%m-%d %H:%M}" for k, m, spec in todo}
     for done, (key, files) in enumerate(
-        _generate_all(data, todo, options.site_url, tmp, options.jobs), start=1
+        _generate_all(datasets, todo, options.site_url, tmp, options.jobs), start=1
     ):
         cache.put(key, files)
         found[key] = files
-        progress(f"  [{done}/{len(todo)}] snapshot {when[key]:%Y-%m-%d %H:%M} UTC built")
+        progress(f"  [{done}/{len(todo)}] snapshot {label[key]} UTC built")
     shutil.rmtree(tmp)
-    for key in keys:
+    for key, _, _ in flat:
         for rel, content in found[key].items():
             dest = inside(staging, rel)
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(content)
-    built, reused = len(todo), len(keys) - len(todo)
+    built, reused = len(todo), len(flat) - len(todo)
     cache.prune()
-    slugs = [spec.slug(data.name) for spec in specs]
-    latest = found[keys[-1]]
-    meta = json.loads(latest[numbers_path(slugs[-1])])
+    summaries = []
+    for d, sp, ks in zip(datasets, specs, keys, strict=True):
+        slugs = [spec.slug(d.name) for spec in sp]
+        metas = [json.loads(found[k][numbers_path(s)]) for k, s in zip(ks, slugs, strict=True)]
+        summaries.append(
+            MarketSummary(
+                d.section, d.name, d.origin, slugs, [m["title"] for m in metas], metas[-1]
+            )
+        )
+        (staging / market_path(d.section)).parent.mkdir(parents=True, exist_ok=True)
+        (staging / market_path(d.section)).write_text(
+            section_markdown(summaries[-1]), encoding="utf-8"
+        )
+    _fill(staging / "markets" / "index.md", {MARKETS_MARKER: index_markdown(summaries)})
+    first = summaries[0]
     _fill(
         staging / "index.md",
         {
             LATEST_MARKER: latest_markdown(
-                meta["title"], slugs[-1], meta["lead"], preview_path(slugs[-1])
+                first.titles[-1],
+                first.slugs[-1],
+                first.latest["lead"],
+                preview_path(first.slugs[-1]),
             )
         },
     )
@@ -282,11 +333,12 @@ def build_site(
     return BuildResult(
         out=out,
         index=out / "index.html",
-        snapshots=slugs,
+        snapshots=[s for m in summaries for s in m.slugs],
         built=built,
         reused=reused,
         seconds=seconds,
         timings=timings,
+        markets={m.section: m.slugs for m in summaries},
     )
 
 

@@ -83,6 +83,8 @@ class KeyNumbers:
             "price": self.price,
             "largest_long": cl(self.largest("long")),
             "largest_short": cl(self.largest("short")),
+            "nearest_long": cl(self.nearest("long")),
+            "nearest_short": cl(self.nearest("short")),
             "near": {s: {str(k): v for k, v in d.items()} for s, d in self.near.items()},
             "swept_since_previous": dict(self.swept),
             "consumed_clusters": [cl(c) for c in self.consumed],

@@ -90,16 +90,20 @@ def numbers_table(k: KeyNumbers, prev_slug: str | None = None) -> str:
             f"| Estimated short levels swept | {money(k.swept['short'])} |",
             f"| Clusters consumed | {len(k.consumed)}: {consumed} |",
         ]
-    if max(k.near["long"][0.05], k.near["short"][0.05]) <= 0:
-        fuel = "neither side (nothing within 5 %)"
-    elif k.fuel_ratio == float("inf"):
-        fuel = f"**{k.fuel_side}s** (all of it)"
-    elif k.fuel_ratio < BALANCED:
-        fuel = f"about even ({k.fuel_side}s ahead by {pct(k.fuel_ratio - 1)})"
-    else:
-        fuel = f"**{k.fuel_side}s** ({k.fuel_ratio:.1f} × the other side)"
+    fuel = fuel_text(k.near["long"][0.05], k.near["short"][0.05], k.fuel_side, k.fuel_ratio)
     rows.append(f"| **More cascade fuel (±5 %)** | {fuel} |")
     return "\n".join(rows)
+
+
+def fuel_text(long5: float, short5: float, side: str, ratio: float) -> str:
+    """Which side holds more estimated notional within 5 % of price, in words (Markdown)."""
+    if max(long5, short5) <= 0:
+        return "neither side (nothing within 5 %)"
+    if ratio == float("inf"):
+        return f"**{side}s** (all of it)"
+    if ratio < BALANCED:
+        return f"about even ({side}s ahead by {pct(ratio - 1)})"
+    return f"**{side}s** ({ratio:.1f} × the other side)"
 
 
 def snippet(slug: str, title: str, site_url: str) -> str:

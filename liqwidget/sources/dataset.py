@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from ..escape import slug
 from ..estimate import ClusterEstimate
 from ..events import undercount_notes, validate_events
+from ..feeds import completeness_line
 from ..market import MarketData, load_sample
 
 SOURCES = ("auto", "sample", "sim", "store")
@@ -20,6 +23,33 @@ DEFAULT_SEED = 7
 #: Length and bar size of the simulated market a default build shows.
 SIM_DAYS = 8
 SIM_TIMEFRAME = "5min"
+
+
+@dataclass(frozen=True)
+class SimMarket:
+    """A built-in simulated market: a scenario at its own price scale and contract kind."""
+
+    symbol: str
+    scenario: str
+    seed: int
+    start_price: float
+    tick: float
+
+    @property
+    def name(self) -> str:
+        return f"Simulated {self.symbol.split(':')[0]}"
+
+
+#: Built-in simulated markets, by the name ``--markets`` takes. Different price scales
+#: (BTC-, ETH- and SOL-like) and one coin-margined (inverse) contract.
+SIM_MARKETS: dict[str, SimMarket] = {
+    "btc": SimMarket("BTC/USDT:USDT", DEFAULT_SCENARIO, DEFAULT_SEED, 62_000.0, 0.1),
+    "eth": SimMarket("ETH/USDT:USDT", "long-squeeze", 11, 3_100.0, 0.01),
+    "sol": SimMarket("SOL/USDT:USDT", "short-squeeze", 13, 150.0, 0.001),
+    "btcusd": SimMarket("BTC/USD:BTC", "calm-range", 17, 62_000.0, 0.5),
+}
+#: The markets a default ``liqwidget site build`` publishes.
+DEFAULT_MARKETS = ("btc", "eth")
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,6 +63,12 @@ class Dataset:
     simulated: bool
     #: On simulated data: the true book as an estimate, scored as the oracle next to the model.
     truth: ClusterEstimate | None = field(default=None, repr=False)
+    key: str = field(default="")  # the market's section on the site, e.g. "btc-usdt"
+
+    @property
+    def section(self) -> str:
+        """URL name of the market's section: ``key``, else made from ``name``."""
+        return self.key or slug(self.name.removeprefix("Simulated ").split(":")[0])
 
     @property
     def has_liquidations(self) -> bool:
@@ -97,11 +133,44 @@ def load_source(
             simulated=False,
         )
     if source == "sim":
-        return _load_sim(scenario, seed)
+        return _load_sim(SimMarket("BTC/USDT:USDT", scenario, seed, 62_000.0, 0.1))
     return _load_store(store_path, symbol, exchange)
 
 
-def _load_sim(scenario: str, seed: int) -> Dataset:
+def load_markets(
+    source: str = "auto",
+    *,
+    markets: Sequence[str] = DEFAULT_MARKETS,
+    scenario: str | None = None,
+    store_path: str | None = None,
+    symbols: Sequence[str] | None = None,
+) -> list[Dataset]:
+    """Several markets for one site: built-in simulated ones by name (see
+    :data:`SIM_MARKETS`; ``scenario`` replaces each one's scenario), or every base coin in
+    the store (``symbols`` to choose), each aggregated over the exchanges that have it."""
+    if source == "auto":
+        source = "sim" if simulator_available() else "sample"
+    if source == "sim":
+        unknown = [m for m in markets if m not in SIM_MARKETS]
+        if unknown or not markets:
+            raise ValueError(
+                f"unknown simulated market(s) {unknown}; choose from {', '.join(SIM_MARKETS)}"
+            )
+        return [load_sim_market(m, scenario) for m in dict.fromkeys(markets)]
+    if source == "store":
+        return _load_store_markets(store_path, symbols)
+    return [load_source(source)]
+
+
+def load_sim_market(name: str, scenario: str | None = None) -> Dataset:
+    """One built-in simulated market (``scenario`` replaces its own)."""
+    spec = SIM_MARKETS[name]
+    if scenario is not None:
+        spec = SimMarket(spec.symbol, scenario, spec.seed, spec.start_price, spec.tick)
+    return _load_sim(spec)
+
+
+def _load_sim(spec: SimMarket) -> Dataset:
     if not simulator_available():
         raise RuntimeError(
             "the simulator (liqwidget.simulator) is not available in this install; "
@@ -109,16 +178,24 @@ def _load_sim(scenario: str, seed: int) -> Dataset:
         )
     from ..simulator import simulate  # type: ignore[attr-defined]
 
-    result = simulate(scenario=scenario, seed=seed, timeframe=SIM_TIMEFRAME, days=SIM_DAYS)
-    market = result.market
+    result = simulate(
+        scenario=spec.scenario,
+        seed=spec.seed,
+        timeframe=SIM_TIMEFRAME,
+        days=SIM_DAYS,
+        symbol=spec.symbol,
+        start_price=spec.start_price,
+        tick=spec.tick,
+    )
+    kind = "a coin-margined (inverse) contract" if "USD:" in spec.symbol else "a linear contract"
     return Dataset(
-        market=market,
+        market=result.market,
         liquidations=validate_events(result.liquidations),
-        name=f"Simulated {(market.symbol or 'BTC/USDT').split(':')[0]}",
+        name=spec.name,
         origin=(
-            f"the built-in market simulator, scenario “{scenario}” (seed {seed}, "
-            f"{SIM_DAYS} days of {SIM_TIMEFRAME} bars), where every position and every "
-            "liquidation is known"
+            f"the built-in market simulator, {spec.symbol} ({kind}), scenario “{spec.scenario}” "
+            f"(seed {spec.seed}, {SIM_DAYS} days of {SIM_TIMEFRAME} bars), where every "
+            "position and every liquidation is known"
         ),
         simulated=True,
         truth=result.truth_estimate(),
@@ -163,3 +240,59 @@ def _load_store(store_path: str | None, symbol: str | None, exchange: str | None
         origin=origin,
         simulated=False,
     )
+
+
+def _load_store_markets(store_path: str | None, symbols: Sequence[str] | None) -> list[Dataset]:
+    """One dataset per base coin in the store, aggregated over every exchange and symbol
+    (linear and inverse) that holds it at the coin's main timeframe."""
+    from ..store import Store, default_path
+    from ..venues import Venue
+
+    path = Path(store_path).expanduser() if store_path else default_path()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no store at {path}; record or fetch data into it first (see `liqwidget --help`), "
+            "pass --store FILE, or build from built-in data with --source sim"
+        )
+    out = []
+    with Store(path) as store:
+        series = store.series()
+        if symbols:
+            series = series[series["symbol"].isin(list(symbols))]
+        if series.empty:
+            raise ValueError(
+                f"the store at {store.path} holds no bars"
+                + (f" for {', '.join(symbols)}" if symbols else "")
+                + "; record or fetch some first (see `liqwidget --help`), or use --source sim"
+            )
+        series = series.assign(base=series["symbol"].str.split("/").str[0])
+        series = series.sort_values("bars", ascending=False, kind="stable")
+        for base, group in series.groupby("base", sort=True):
+            tf = group["timeframe"].iloc[0]
+            rows = group[group["timeframe"] == tf]
+            pairs = list(zip(rows["exchange"], rows["symbol"], strict=True))
+            market = store.load_market(pairs, None, tf)
+            liq = store.load_liquidations(pairs)
+            events = validate_events(liq) if len(liq) else None
+            venues = market.venues or (Venue(*pairs[0]),)
+            many = len(pairs) > 1
+            origin = f"the local store at {store.path}: " + ", ".join(f"{e} {s}" for e, s in pairs)
+            if many:
+                origin += (
+                    " (open interest summed in USD; "
+                    + completeness_line(v.exchange for v in venues)
+                    + ")"
+                )
+            elif events is not None and undercount_notes(events):
+                origin += " (note: " + "; ".join(undercount_notes(events)) + ")"
+            out.append(
+                Dataset(
+                    market=market,
+                    liquidations=events,
+                    name=f"{base} aggregated" if many else str(pairs[0][1]).split(":")[0],
+                    origin=origin,
+                    simulated=False,
+                    key=slug(str(base)),
+                )
+            )
+    return out
