@@ -115,6 +115,7 @@ class Recorder:
         self._markets: dict[str, dict[str, Market]] = {}
         # Identical events seen so far in the message being handled, per exchange.
         self._in_message: dict[str, Counter] = defaultdict(Counter)
+        self._warned: dict[str, bool] = {}  # whether a feed's health warns, as last logged
 
     # ------------------------------------------------------------------ public
     def stop(self) -> None:
@@ -166,18 +167,30 @@ class Recorder:
                 raise result
         return dict(self.stats)
 
-    def _report_health(self) -> None:
-        """Health to the store's feed_health table and the health file (never fatal)."""
+    async def _report_health(self) -> None:
+        """Health to the terminal (new warnings), the health file and the store's
+        feed_health table (skipped while the store is in trouble; never fatal)."""
         health = self.health()
-        try:
-            self.store.write_health({ex: h.to_json() for ex, h in health.items()})
-        except Exception as exc:  # the writer reports store trouble itself
-            log.debug("health row not written: %s", exc)
+        for ex, h in health.items():
+            warned = self._warned.get(ex, False)
+            if bool(h.warning) != warned:  # a warning starts or ends (the writer logs retries)
+                if h.warning and h.warning != self.stats[ex].store_problem:
+                    log.warning("%s: %s", ex, h.warning)
+                elif warned:
+                    log.info("%s: back to normal (%s)", ex, h.line())
+                self._warned[ex] = bool(h.warning)
         if self.health_path is not None:
             try:
                 write_health_file(self.health_path, health)
             except OSError as exc:
                 log.warning("cannot write the health file %s (%s)", self.health_path, exc)
+        if any(s.store_problem for s in self.stats.values()):
+            return
+        try:
+            rows = {ex: h.to_json() for ex, h in health.items()}
+            await asyncio.to_thread(self.store.write_health, rows)
+        except Exception as exc:  # the writer reports store trouble itself
+            log.debug("health row not written: %s", exc)
 
     # ------------------------------------------------------------------ one exchange
     async def _feed(self, ex_id: str, symbols: list[str]) -> None:
@@ -303,7 +316,14 @@ class Recorder:
         class Tap(ArrayCache):
             def append(self, item):
                 super().append(item)
-                recorder._accept(ex_id, item)
+                info = item.get("info") if isinstance(item, dict) else None
+                details = info.get("details") if isinstance(info, dict) else None
+                if isinstance(details, list) and len(details) > 1:
+                    # ccxt parses only the first of an OKX message's details: each its own.
+                    for one in details:
+                        recorder._accept(ex_id, ex.parse_ws_liquidation({**info, "details": [one]}))
+                else:
+                    recorder._accept(ex_id, item)
 
         ex.liquidations = Tap(ex.safe_integer(ex.options, "liquidationsLimit", 1000))
         handle_message = ex.handle_message

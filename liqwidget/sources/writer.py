@@ -20,7 +20,7 @@ import math
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
 
@@ -90,7 +90,8 @@ class Writer:
     """Drains the recorder's queue into ``store``; run it with :meth:`run`.
 
     ``tick(clean)`` returns the meta entries (heartbeats) to write with each batch and on
-    every heartbeat; ``on_heartbeat()`` is called after each heartbeat (health reporting).
+    every heartbeat; ``await on_heartbeat()`` follows each heartbeat and each failed write
+    (health reporting).
     """
 
     def __init__(
@@ -99,7 +100,7 @@ class Writer:
         stats: dict[str, FeedStats],
         settings: WriterSettings,
         tick: Callable[[bool], dict[str, str]],
-        on_heartbeat: Callable[[], None],
+        on_heartbeat: Callable[[], Awaitable[None]],
     ):
         self.store = store
         self.stats = stats
@@ -122,7 +123,9 @@ class Writer:
                 item = queue.get_nowait()
                 if item is not None:
                     self._pending.append(item)
-            raise self._rescue(exc) from exc
+            error = self._rescue(exc)
+            await self.on_heartbeat()
+            raise error from exc
 
     async def _loop(self, queue: asyncio.Queue) -> None:
         s = self.settings
@@ -140,7 +143,7 @@ class Writer:
                 await self._attempt(
                     "the final heartbeat", self.store.set_meta_many, self.tick(True)
                 )
-                self.on_heartbeat()
+                await self.on_heartbeat()
                 return
             if item is not ...:
                 if not self._pending:
@@ -153,7 +156,7 @@ class Writer:
             if now >= next_beat:
                 self._check_file()
                 await self._attempt("a heartbeat", self.store.set_meta_many, self.tick(False))
-                self.on_heartbeat()
+                await self.on_heartbeat()
                 next_beat = time.monotonic() + s.heartbeat
 
     # ------------------------------------------------------------------ one batch
@@ -237,6 +240,7 @@ class Writer:
                 )
                 self._set_problem(problem)
                 log.warning("writing %s: %s; next try in %.2fs", what, problem, wait)
+                await self.on_heartbeat()
                 await asyncio.sleep(wait)
             else:
                 if attempt:
@@ -264,7 +268,6 @@ class Writer:
                 f"were saved to {path}" if path else "could not be saved anywhere"
             )
         self._set_problem(f"store unwritable: {short(exc, 120)}")
-        self.on_heartbeat()
         return StoreUnwritable(
             f"the store {self.store.path} cannot be written ({type(exc).__name__}: "
             f"{short(exc, 160)}); recording stopped; {where}"

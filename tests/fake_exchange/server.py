@@ -636,6 +636,7 @@ class FakeExchange:
             "arg": {"channel": "liquidation-orders", "instType": "SWAP"},
             "data": [
                 {
+                    # one instrument's liquidations in one message: a list of details
                     "details": [
                         {
                             "bkLoss": "0",
@@ -646,13 +647,13 @@ class FakeExchange:
                             "sz": str(e["amount"]),
                             "ts": str(int(e["ts"])),
                         }
+                        for e in events
                     ],
                     "instFamily": f"{base}-{quote}",
                     "instId": sid,
                     "instType": "SWAP",
                     "uly": f"{base}-{quote}",
                 }
-                for e in events
             ],
         }
         return [({"liquidation-orders:SWAP"}, frame)]
