@@ -1,9 +1,13 @@
-"""The embedded store: one SQLite file (WAL mode) for bars, open interest, recorded
-liquidations and the gaps in recording coverage.
+"""The store: bars, open interest, recorded liquidations and the gaps in recording coverage.
 
-One writer (``liqwidget fetch`` or ``liqwidget record``) and any number of readers (a
-notebook, a site build) can use the same file at once. Path: the ``path=`` argument, else the
-``LIQWIDGET_STORE`` environment variable, else ``$XDG_DATA_HOME/liqwidget/store.sqlite``
+By default one SQLite file (WAL mode); with a ``postgresql://user@host/db`` URL a PostgreSQL
+server that a team shares. Both run the same code (SQLAlchemy Core; the few dialect
+differences live in :mod:`liqwidget.store_sql`) with the same guarantees: a writer commits in
+batches, readers are never blocked by it, exact repeats are stored once even when two
+recorders write the same feed at once, and liquidation ids grow in commit order.
+
+Location: the ``path=`` argument (a path, ``sqlite:///path`` or ``postgresql://…``), else
+the ``LIQWIDGET_STORE`` environment variable, else ``$XDG_DATA_HOME/liqwidget/store.sqlite``
 (``~/.local/share/liqwidget/store.sqlite``).
 
 Times are stored as integer milliseconds since the epoch (UTC). Liquidation rows get an
@@ -15,113 +19,81 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import re
-import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import SQLAlchemyError
 
+from . import store_sql as sql
 from .market import MarketData
 from .names import MarketNameError, check_exchange, check_market, check_symbol
+from .store_sql import ENV_VAR
 from .venues import aggregate, is_inverse
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
-ENV_VAR = "LIQWIDGET_STORE"
+#: The ``--store`` help of every command.
+STORE_HELP = (
+    f"the store: a file, sqlite:///FILE or postgresql://USER@HOST/DB (default: ${ENV_VAR}, "
+    "else a file in the user data dir)"
+)
 EVENT_COLUMNS = ("time", "side", "price", "notional", "exchange", "symbol")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS bars (
-    exchange TEXT NOT NULL, symbol TEXT NOT NULL, timeframe TEXT NOT NULL, ts INTEGER NOT NULL,
-    open REAL NOT NULL, high REAL NOT NULL, low REAL NOT NULL, close REAL NOT NULL, volume REAL,
-    PRIMARY KEY (exchange, symbol, timeframe, ts)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS open_interest (
-    exchange TEXT NOT NULL, symbol TEXT NOT NULL, period TEXT NOT NULL, ts INTEGER NOT NULL,
-    amount REAL, value REAL, contract_size REAL,
-    PRIMARY KEY (exchange, symbol, period, ts)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS coverage (
-    exchange TEXT NOT NULL, symbol TEXT NOT NULL, dataset TEXT NOT NULL,
-    start INTEGER NOT NULL, stop INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS coverage_key ON coverage (exchange, symbol, dataset, start);
-CREATE TABLE IF NOT EXISTS liquidations (
-    id INTEGER PRIMARY KEY,
-    exchange TEXT NOT NULL, symbol TEXT NOT NULL, ts INTEGER NOT NULL,
-    side TEXT NOT NULL CHECK (side IN ('long', 'short')),
-    price REAL NOT NULL, amount REAL NOT NULL, notional REAL NOT NULL,
-    recorded_at INTEGER NOT NULL,
-    seq INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (exchange, symbol, ts, side, price, amount, seq)
-);
-CREATE INDEX IF NOT EXISTS liquidations_time ON liquidations (exchange, symbol, ts);
-CREATE INDEX IF NOT EXISTS liquidations_ts ON liquidations (ts);
-CREATE TABLE IF NOT EXISTS gaps (
-    id INTEGER PRIMARY KEY,
-    exchange TEXT NOT NULL, symbol TEXT, start INTEGER NOT NULL, stop INTEGER NOT NULL,
-    reason TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS refused (
-    id INTEGER PRIMARY KEY,
-    exchange TEXT NOT NULL, symbol TEXT, received_at INTEGER NOT NULL,
-    reason TEXT NOT NULL, raw TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS feed_health (
-    exchange TEXT PRIMARY KEY, updated_at INTEGER NOT NULL, health TEXT NOT NULL
-);
-"""
-
-#: Version 1 → 2: ``seq`` joins the liquidations' identity (SQLite cannot alter a UNIQUE
-#: constraint, so the table is rebuilt with its ids); the tables new in 2 come from _SCHEMA.
-_MIGRATE_1_TO_2 = """
-DROP INDEX IF EXISTS liquidations_time;
-DROP INDEX IF EXISTS liquidations_ts;
-ALTER TABLE liquidations RENAME TO liquidations_v1;
-{create}
-INSERT INTO liquidations (id, exchange, symbol, ts, side, price, amount, notional, recorded_at)
-SELECT id, exchange, symbol, ts, side, price, amount, notional, recorded_at FROM liquidations_v1;
-DROP TABLE liquidations_v1;
-"""
+_LIQ_COLUMNS = (
+    "exchange",
+    "symbol",
+    "ts",
+    "side",
+    "price",
+    "amount",
+    "notional",
+    "recorded_at",
+    "seq",
+)
 
 
 class StoreError(RuntimeError):
     """A store problem; the message says what is wrong and what to do."""
 
 
-def _create(table: str) -> str:
-    """The CREATE TABLE statement of ``table`` in _SCHEMA."""
-    return re.search(rf"CREATE TABLE IF NOT EXISTS {table} \(.*?\n\);", _SCHEMA, re.S).group(0)
-
-
 def write_failure(exc: BaseException) -> str:
-    """Why a write to the store failed: ``"busy"`` (another connection holds the lock; wait and
-    try again), ``"data"`` (something in the rows; the same rows will fail again) or
-    ``"fatal"`` (the store cannot be written: disk full, file gone, read-only, ...)."""
-    orig = getattr(exc, "orig", None) or exc  # a driver error wrapped by a library
-    text = str(orig).lower()
-    if isinstance(orig, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
-        return "busy"
-    if isinstance(orig, sqlite3.IntegrityError | sqlite3.DataError | StoreError | ValueError):
-        return "data"
-    if isinstance(orig, OverflowError | TypeError | KeyError):
+    """Why a write to the store failed: ``"busy"`` (another connection holds the lock, or the
+    server is restarting; wait and try again), ``"data"`` (something in the rows; the same
+    rows will fail again) or ``"fatal"`` (the store cannot be written: disk full, file gone,
+    read-only, ...)."""
+    orig = getattr(exc, "orig", None) or exc  # the driver's error inside SQLAlchemy's
+    kind = sql.failure_kind(orig)
+    if kind is not None:
+        return kind
+    if isinstance(orig, StoreError | ValueError | OverflowError | TypeError | KeyError):
         return "data"
     return "fatal"
 
 
 def default_path() -> Path:
-    """Where the store lives unless told otherwise (see the module docstring)."""
+    """The SQLite file used unless told otherwise (see the module docstring); when
+    ``LIQWIDGET_STORE`` holds a URL, use :func:`default_location` instead."""
     env = os.environ.get(ENV_VAR)
-    if env:
+    if env and "://" not in env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "liqwidget" / "store.sqlite"
+    return sql.default_sqlite_path()
+
+
+def default_location() -> str:
+    """Where the store is unless told otherwise: ``LIQWIDGET_STORE`` (path or URL) or the
+    default file."""
+    return os.environ.get(ENV_VAR) or str(sql.default_sqlite_path())
+
+
+def is_url(target: str | os.PathLike | None) -> bool:
+    """Whether a store location is a database URL rather than a file path."""
+    return target is not None and not isinstance(target, os.PathLike) and "://" in str(target)
 
 
 def to_ms(value) -> int | None:
@@ -142,81 +114,84 @@ def _times(ms: Sequence[int] | np.ndarray) -> pd.DatetimeIndex:
 
 
 class Store:
-    """The liqwidget store. ``Store(path=None)``; use as a context manager or call close()."""
+    """The liqwidget store. ``Store(path_or_url=None)``; use as a context manager or call
+    close(). Safe to share between threads (each call takes its own pooled connection)."""
 
-    def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = 30.0):
-        self.path = Path(path).expanduser() if path is not None else default_path()
-        if self.path.is_dir():
-            raise StoreError(f"the store path {self.path} is a directory; give a file name")
+    def __init__(self, path: str | os.PathLike | URL | None = None, *, timeout: float = 30.0):
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
+            self.url = sql.resolve(path)
+        except sql.BadStoreURL as exc:
+            raise StoreError(str(exc)) from None
+        self.dialect = self.url.get_backend_name()
+        #: The SQLite file (None on a server).
+        self.path = Path(self.url.database) if self.dialect == "sqlite" else None
+        #: Where the store is, for messages: a path, or the URL without its password.
+        self.location = sql.describe(self.url)
+        if self.path is not None:
+            if self.path.is_dir():
+                raise StoreError(f"the store path {self.path} is a directory; give a file name")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the folder for the store at {self.path}: "
+                    f"{exc.strerror or exc} ({exc.filename or self.path.parent})"
+                ) from None
+        try:
+            self._engine = sql.connect(self.url, timeout)
+        except ImportError as exc:
             raise StoreError(
-                f"cannot create the folder for the store at {self.path}: "
-                f"{exc.strerror or exc} ({exc.filename or self.path.parent})"
-            ) from None
-        self._lock = threading.RLock()
+                f"a PostgreSQL store needs the psycopg driver ({exc}): "
+                "pip install 'liqwidget[scale]'"
+            ) from exc
         try:
-            self._db = sqlite3.connect(
-                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode survives a killed process; only an OS crash can lose the tail.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             self._migrate()
         except StoreError:
-            self._db.close()
+            self._engine.dispose()
             raise
-        except sqlite3.DatabaseError as exc:
+        except (SQLAlchemyError, OSError) as exc:
+            self._engine.dispose()
+            what = "a liqwidget store or a new file" if self.path else "a reachable database"
             raise StoreError(
-                f"cannot open the store at {self.path}: {exc}. Check the path "
-                f"(or {ENV_VAR}) points at a liqwidget store or a new file."
+                f"cannot open the store at {self.location}: {getattr(exc, 'orig', None) or exc}. "
+                "Check the location "
+                f"(or {ENV_VAR}) points at {what}."
             ) from exc
 
     # ------------------------------------------------------------------ housekeeping
+    @contextmanager
+    def _begin(self, write: bool = False) -> Iterator[Connection]:
+        """One transaction; a write one takes SQLite's write lock when it begins."""
+        with self._engine.connect() as conn:
+            if write:
+                conn = conn.execution_options(liqwidget_write=True)
+            with conn.begin():
+                yield conn
+
     def _migrate(self) -> None:
-        with self._lock:
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        with self._begin(write=True) as conn, sql.migration_lock(conn):
+            version = sql.read_version(conn)
             if version > SCHEMA_VERSION:
                 raise StoreError(
-                    f"the store at {self.path} has schema version {version}, newer than this "
-                    f"liqwidget understands ({SCHEMA_VERSION}); upgrade liqwidget"
+                    f"the store at {self.location} has schema version {version}, newer than "
+                    f"this liqwidget understands ({SCHEMA_VERSION}); upgrade liqwidget"
                 )
-            if version == 0 and self._foreign_tables():
+            if version == 0 and sql.foreign_tables(conn):
                 raise StoreError(
-                    f"{self.path} is an SQLite database but not a liqwidget store (it has "
+                    f"{self.location} is an SQLite database but not a liqwidget store (it has "
                     "other tables); give a new file or an existing store"
                 )
             if version < SCHEMA_VERSION:
-                # Every statement is CREATE ... IF NOT EXISTS, so a race with another process
-                # creating the same file is harmless.
-                if version == 1:
-                    self._db.executescript(
-                        "BEGIN IMMEDIATE;"
-                        + _MIGRATE_1_TO_2.format(create=_create("liquidations"))
-                        + "COMMIT;"
-                    )
-                self._db.executescript(_SCHEMA)
-                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                self._db.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-
-    def _foreign_tables(self) -> list[str]:
-        names = {
-            r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        }
-        return sorted(names - set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA)))
+                sql.migrate(conn, version)
+                sql.write_version(conn, SCHEMA_VERSION)
 
     @property
     def schema_version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        with self._begin() as conn:
+            return sql.read_version(conn)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._engine.dispose()
 
     def __enter__(self) -> Store:
         return self
@@ -225,46 +200,62 @@ class Store:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Store({str(self.path)!r})"
+        return f"Store({self.location!r})"
 
-    def _write(self, sql: str, rows: Iterable[Sequence]) -> int:
-        """Run one executemany in its own transaction; return the number of changed rows."""
-        with self._lock:
-            before = self._db.total_changes
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(sql, rows)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            return self._db.total_changes - before
-
-    def _query(self, sql: str, args: Sequence = ()) -> list[tuple]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+    def _query(self, statement: str, args: dict | None = None) -> list[tuple]:
+        """Rows of one read (named ``:parameters``)."""
+        with self._begin() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(statement), args or {})]
 
     def integrity_check(self) -> str:
-        """SQLite's own consistency check: ``"ok"`` for a healthy file."""
-        return str(self._query("PRAGMA integrity_check")[0][0])
+        """The database's own consistency check: ``"ok"`` for a healthy store."""
+        with self._begin() as conn:
+            return sql.integrity_check(conn)
 
     # ------------------------------------------------------------------ bars and OI
     def write_bars(self, exchange: str, symbol: str, timeframe: str, bars) -> int:
         """Insert or replace candles: ``[[ms, open, high, low, close, volume], ...]`` (ccxt
         OHLCV rows) or a DataFrame with a ``timestamp`` column (ms) or a UTC DatetimeIndex."""
         check_market(exchange, symbol)
-        rows = _ohlcv_rows(bars)
-        sql = "INSERT OR REPLACE INTO bars VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        return self._write(sql, ((exchange, symbol, timeframe, *r) for r in rows))
+        names = ("ts", "open", "high", "low", "close", "volume")
+        rows = [
+            {
+                "exchange": exchange,
+                "symbol": symbol,
+                "timeframe": timeframe,
+                **dict(zip(names, r, strict=True)),
+            }
+            for r in _ohlcv_rows(bars)
+        ]
+        return self._upsert(sql.bars, rows)
 
     def write_open_interest(
-        self, exchange: str, symbol: str, period: str, rows: Iterable[Sequence]
+        self, exchange: str, symbol: str, period: str, rows: Sequence[Sequence]
     ) -> int:
         """Insert or replace OI rows ``(ms, amount_in_contracts, quote_value, contract_size)``;
         amount or value may be None (whichever the exchange does not report)."""
         check_market(exchange, symbol)
-        sql = "INSERT OR REPLACE INTO open_interest VALUES (?, ?, ?, ?, ?, ?, ?)"
-        return self._write(sql, ((exchange, symbol, period, *r) for r in rows))
+        names = ("ts", "amount", "value", "contract_size")
+        params = [
+            {
+                "exchange": exchange,
+                "symbol": symbol,
+                "period": period,
+                **dict(zip(names, r, strict=True)),
+            }
+            for r in rows
+        ]
+        return self._upsert(sql.open_interest, params)
+
+    def _upsert(self, table: sa.Table, rows: list[dict]) -> int:
+        if not rows:
+            return 0
+        # One row per key (the last wins, as with one statement per row): PostgreSQL refuses
+        # to update a row twice in one multi-row upsert.
+        keys = [c.name for c in table.primary_key.columns]
+        rows = list({tuple(r[k] for k in keys): r for r in rows}.values())
+        with self._begin(write=True) as conn:
+            return conn.execute(sql.upsert(conn, table), rows).rowcount
 
     def load_market(
         self,
@@ -297,27 +288,41 @@ class Store:
         if symbol is None:
             raise StoreError(f"which symbol on {exchange}? symbol=None needs (exchange, symbol)")
         lo, hi = to_ms(start), to_ms(end)
-        where, args = "exchange=? AND symbol=? AND timeframe=?", [exchange, symbol, timeframe]
+        where = "exchange=:exchange AND symbol=:symbol AND timeframe=:timeframe"
+        args = {"exchange": exchange, "symbol": symbol, "timeframe": timeframe}
         if lo is not None:
-            where, args = where + " AND ts>=?", [*args, lo]
+            where, args["lo"] = where + " AND ts>=:lo", lo
         if hi is not None:
-            where, args = where + " AND ts<=?", [*args, hi]
-        bars = self._query(
-            f"SELECT ts, open, high, low, close, volume FROM bars WHERE {where} ORDER BY ts", args
-        )
-        if not bars:
-            raise StoreError(
-                f"no {timeframe} bars for {exchange} {symbol} in the store {self.path}"
-                f" between {start} and {end}; run `liqwidget fetch {exchange} {symbol} "
-                f"--timeframe {timeframe}` first"
-            )
-        frame = pd.DataFrame(bars, columns=["ts", "open", "high", "low", "close", "volume"])
-        oi = self._query(
-            "SELECT period, ts, amount, value, contract_size FROM open_interest "
-            "WHERE exchange=? AND symbol=? AND ts>=? AND ts<=? ORDER BY ts",
-            (exchange, symbol, int(frame.ts.iloc[0]) - 86_400_000, int(frame.ts.iloc[-1])),
-        )
+            where, args["hi"] = where + " AND ts<=:hi", hi
+        with self._begin() as conn:  # one snapshot for bars and OI
+            bars = conn.execute(
+                sa.text(
+                    f"SELECT ts, open, high, low, close, volume FROM bars WHERE {where} ORDER BY ts"
+                ),
+                args,
+            ).all()
+            if not bars:
+                raise StoreError(
+                    f"no {timeframe} bars for {exchange} {symbol} in the store {self.location}"
+                    f" between {start} and {end}; run `liqwidget fetch {exchange} {symbol} "
+                    f"--timeframe {timeframe}` first"
+                )
+            frame = pd.DataFrame(bars, columns=["ts", "open", "high", "low", "close", "volume"])
+            oi = conn.execute(
+                sa.text(
+                    "SELECT period, ts, amount, value, contract_size FROM open_interest "
+                    "WHERE exchange=:exchange AND symbol=:symbol AND ts>=:lo AND ts<=:hi "
+                    "ORDER BY ts"
+                ),
+                {
+                    "exchange": exchange,
+                    "symbol": symbol,
+                    "lo": int(frame.ts.iloc[0]) - 86_400_000,
+                    "hi": int(frame.ts.iloc[-1]),
+                },
+            ).all()
         oi_frame = pd.DataFrame(oi, columns=["period", "ts", "amount", "value", "contract_size"])
+        oi_frame = oi_frame.astype({c: "float64" for c in ("amount", "value", "contract_size")})
         frame["open_interest"] = _oi_for_bars(frame, oi_frame, timeframe, is_inverse(symbol))
         missing = frame["open_interest"].isna().to_numpy()
         if missing.all():
@@ -338,6 +343,7 @@ class Store:
                 first,
             )
             frame = frame[~missing]
+        frame["volume"] = frame["volume"].astype("float64")
         if frame["volume"].isna().any():
             frame = frame.drop(columns="volume")
         frame = frame.rename(columns={"ts": "timestamp"})
@@ -354,32 +360,31 @@ class Store:
         check_market(exchange, symbol)
         if stop <= start:
             return
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                key = (exchange, symbol, dataset)
-                rows = self._db.execute(
-                    "SELECT rowid, start, stop FROM coverage WHERE exchange=? AND symbol=? "
-                    "AND dataset=? AND stop>=? AND start<=?",
-                    (*key, start, stop),
-                ).fetchall()
-                for rowid, s, e in rows:
-                    start, stop = min(start, s), max(stop, e)
-                    self._db.execute("DELETE FROM coverage WHERE rowid=?", (rowid,))
-                self._db.execute("INSERT INTO coverage VALUES (?, ?, ?, ?, ?)", (*key, start, stop))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        key = {"exchange": exchange, "symbol": symbol, "dataset": dataset}
+        same = "exchange=:exchange AND symbol=:symbol AND dataset=:dataset"
+        with self._begin(write=True) as conn:
+            rows = conn.execute(
+                sa.text(
+                    f"SELECT start, stop FROM coverage WHERE {same} AND stop>=:a AND start<=:b"
+                ),
+                {**key, "a": start, "b": stop},
+            ).all()
+            for s, e in rows:
+                start, stop = min(start, s), max(stop, e)
+                conn.execute(
+                    sa.text(f"DELETE FROM coverage WHERE {same} AND start=:s AND stop=:e"),
+                    {**key, "s": s, "e": e},
+                )
+            conn.execute(sa.insert(sql.coverage), {**key, "start": start, "stop": stop})
 
     def missing(
         self, exchange: str, symbol: str, dataset: str, start: int, stop: int
     ) -> list[tuple[int, int]]:
         """The parts of ``[start, stop)`` (ms) not yet covered by earlier fetches."""
         rows = self._query(
-            "SELECT start, stop FROM coverage WHERE exchange=? AND symbol=? AND dataset=? "
-            "AND stop>? AND start<? ORDER BY start",
-            (exchange, symbol, dataset, start, stop),
+            "SELECT start, stop FROM coverage WHERE exchange=:exchange AND symbol=:symbol "
+            "AND dataset=:dataset AND stop>:a AND start<:b ORDER BY start",
+            {"exchange": exchange, "symbol": symbol, "dataset": dataset, "a": start, "b": stop},
         )
         out, cursor = [], start
         for s, e in rows:
@@ -393,35 +398,48 @@ class Store:
     # ------------------------------------------------------------------ liquidations
     def write_liquidations(self, events: pd.DataFrame) -> int:
         """Add liquidation events (the event frame: ``time, side, price, notional, exchange,
-        symbol``; optional ``amount`` in base units and ``seq``). Exact repeats of a stored
-        event are ignored. Returns how many rows were new.
+        symbol``; optional ``amount`` in base units and ``seq``) in one transaction. Exact
+        repeats of a stored event are ignored, also when another writer (a second recorder of
+        the same feed) stores the same event at the same moment. Returns how many rows were
+        new.
 
         An event is the same as a stored one when exchange, symbol, time, side, price, amount
         and ``seq`` all match. ``seq`` (default 0) numbers identical liquidations within one
         exchange message (0, 1, ...), so two that arrive together are two rows while the same
         message sent again, or history overlapping it, adds nothing."""
-        rows = _event_rows(events)
-        sql = (
-            "INSERT OR IGNORE INTO liquidations "
-            "(exchange, symbol, ts, side, price, amount, notional, recorded_at, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        )
-        return self._write(sql, rows)
+        rows = [dict(zip(_LIQ_COLUMNS, r, strict=True)) for r in _event_rows(events)]
+        if not rows:
+            return 0
+        table = sql.liquidations
+        with self._begin(write=True) as conn:
+            sql.lock_ids(conn)
+            stmt = sql.insert_ignore(conn, table).returning(table.c.id)
+            return len(conn.execute(stmt, rows).all())
 
     # ------------------------------------------------------------------ refused events
     def quarantine(self, rows: Sequence[Sequence]) -> int:
         """Keep what a recorder received but refused: ``(exchange, symbol or None,
         received_at ms, reason, raw text)`` rows, so nothing received is lost without trace."""
-        return self._write(
-            "INSERT INTO refused (exchange, symbol, received_at, reason, raw) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [(str(e), s, int(t), str(r), str(raw)) for e, s, t, r, raw in rows],
-        )
+        params = [
+            {
+                "exchange": str(e),
+                "symbol": s,
+                "received_at": int(t),
+                "reason": str(r),
+                "raw": str(x),
+            }
+            for e, s, t, r, x in rows
+        ]
+        if not params:
+            return 0
+        with self._begin(write=True) as conn:
+            conn.execute(sa.insert(sql.refused), params)
+        return len(params)
 
     def refused(self, exchange: str | None = None) -> pd.DataFrame:
         """Refused messages and events, oldest first: ``exchange, symbol, received, reason,
         raw``."""
-        where, args = ("WHERE exchange=?", [exchange]) if exchange else ("", [])
+        where, args = ("WHERE exchange=:exchange", {"exchange": exchange}) if exchange else ("", {})
         rows = self._query(
             f"SELECT exchange, symbol, received_at, reason, raw FROM refused {where} ORDER BY id",
             args,
@@ -434,9 +452,9 @@ class Store:
     def write_health(self, feeds: dict[str, str]) -> None:
         """Replace the health row (a JSON text) of each exchange in ``feeds``."""
         now = int(time.time() * 1000)
-        self._write(
-            "INSERT OR REPLACE INTO feed_health VALUES (?, ?, ?)",
-            [(ex, now, text) for ex, text in feeds.items()],
+        self._upsert(
+            sql.feed_health,
+            [{"exchange": ex, "updated_at": now, "health": text} for ex, text in feeds.items()],
         )
 
     def health(self) -> dict[str, str]:
@@ -458,36 +476,36 @@ class Store:
             frames = [self.load_liquidations(e, s, start, end) for e, s in exchange]
             both = pd.concat(frames, ignore_index=True) if frames else _event_frame([])
             return both.sort_values("time", kind="stable").reset_index(drop=True)
-        where, args = ["1=1"], []
+        where, args = ["1=1"], {}
         for col, val in (("exchange", exchange), ("symbol", symbol)):
             if val is not None:
-                where.append(f"{col}=?")
-                args.append(val)
+                where.append(f"{col}=:{col}")
+                args[col] = val
         if start is not None:
-            where.append("ts>=?")
-            args.append(to_ms(start))
+            where.append("ts>=:start")
+            args["start"] = to_ms(start)
         if end is not None:
-            where.append("ts<=?")
-            args.append(to_ms(end))
-        sql = (
+            where.append("ts<=:end")
+            args["end"] = to_ms(end)
+        statement = (
             "SELECT ts, side, price, notional, exchange, symbol FROM liquidations WHERE "
             + " AND ".join(where)
             + " ORDER BY ts, id"
         )
-        return _event_frame(self._query(sql, args))
+        return _event_frame(self._query(statement, args))
 
     def events_since(self, cursor: int = 0, limit: int | None = None) -> tuple[pd.DataFrame, int]:
         """Liquidations stored after ``cursor`` (0 = from the start), in the order they were
         recorded, and the cursor to pass next time. Poll it to follow a live recording."""
-        sql = (
+        statement = (
             "SELECT ts, side, price, notional, exchange, symbol, id FROM liquidations "
-            "WHERE id>? ORDER BY id"
+            "WHERE id>:cursor ORDER BY id"
         )
-        args: list = [int(cursor)]
+        args: dict = {"cursor": int(cursor)}
         if limit is not None:
-            sql += " LIMIT ?"
-            args.append(int(limit))
-        rows = self._query(sql, args)
+            statement += " LIMIT :limit"
+            args["limit"] = int(limit)
+        rows = self._query(statement, args)
         new_cursor = rows[-1][-1] if rows else int(cursor)
         return _event_frame([r[:-1] for r in rows]), int(new_cursor)
 
@@ -505,12 +523,10 @@ class Store:
 
     def set_meta_many(self, items: dict[str, str]) -> None:
         """Store several small text values in one transaction."""
-        self._write(
-            "INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in items.items()]
-        )
+        self._upsert(sql.meta, [{"key": k, "value": str(v)} for k, v in items.items()])
 
     def get_meta(self, key: str) -> str | None:
-        rows = self._query("SELECT value FROM meta WHERE key=?", (key,))
+        rows = self._query("SELECT value FROM meta WHERE key=:key", {"key": key})
         return rows[0][0] if rows else None
 
     # ------------------------------------------------------------------ coverage gaps
@@ -518,27 +534,32 @@ class Store:
         """Record a stretch of time when the recorder was blind (``symbol=None``: all of the
         exchange's recorded symbols)."""
         check_market(exchange, symbol)
-        self._write(
-            "INSERT INTO gaps (exchange, symbol, start, stop, reason) VALUES (?, ?, ?, ?, ?)",
-            [(exchange, symbol, to_ms(start), to_ms(stop), reason)],
-        )
+        row = {
+            "exchange": exchange,
+            "symbol": symbol,
+            "start": to_ms(start),
+            "stop": to_ms(stop),
+            "reason": reason,
+        }
+        with self._begin(write=True) as conn:
+            conn.execute(sa.insert(sql.gaps), row)
 
     def gaps(self, exchange: str | None = None, symbol: str | None = None, start=None, end=None):
         """Recording gaps overlapping ``[start, end]``: DataFrame with ``exchange, symbol,
         start, end, reason`` (a null symbol means every symbol of that exchange)."""
-        where, args = ["1=1"], []
+        where, args = ["1=1"], {}
         if exchange is not None:
-            where.append("exchange=?")
-            args.append(exchange)
+            where.append("exchange=:exchange")
+            args["exchange"] = exchange
         if symbol is not None:
-            where.append("(symbol=? OR symbol IS NULL)")
-            args.append(symbol)
+            where.append("(symbol=:symbol OR symbol IS NULL)")
+            args["symbol"] = symbol
         if start is not None:
-            where.append("stop>=?")
-            args.append(to_ms(start))
+            where.append("stop>=:start")
+            args["start"] = to_ms(start)
         if end is not None:
-            where.append("start<=?")
-            args.append(to_ms(end))
+            where.append("start<=:end")
+            args["end"] = to_ms(end)
         rows = self._query(
             "SELECT exchange, symbol, start, stop, reason FROM gaps WHERE "
             + " AND ".join(where)
@@ -560,6 +581,7 @@ class Store:
         frame = pd.DataFrame(
             rows, columns=["exchange", "symbol", "timeframe", "bars", "first", "last"]
         )
+        frame["bars"] = frame["bars"].astype("int64")
         for col in ("first", "last"):
             frame[col] = _times(frame[col].to_numpy(dtype="int64"))
         return frame
@@ -581,36 +603,17 @@ class Store:
         paths = {name: out / f"{name}.parquet" for name in names}
         self.load_liquidations(**filters).to_parquet(paths["liquidations"], index=False)
         self.gaps(**filters).to_parquet(paths["gaps"], index=False)
-        rows = self._query(
-            "SELECT exchange, symbol, timeframe, ts, open, high, low, close, volume FROM bars "
-            "ORDER BY exchange, symbol, timeframe, ts"
-        )
-        bars = pd.DataFrame(
-            rows,
-            columns=[
-                "exchange",
-                "symbol",
-                "timeframe",
-                "ts",
-                "open",
-                "high",
-                "low",
-                "close",
-                "volume",
-            ],
-        )
-        bars.insert(3, "time", _times(bars.pop("ts").to_numpy(dtype="int64")))
-        bars.to_parquet(paths["bars"], index=False)
-        rows = self._query(
-            "SELECT exchange, symbol, period, ts, amount, value, contract_size FROM open_interest "
-            "ORDER BY exchange, symbol, period, ts"
-        )
-        oi = pd.DataFrame(
-            rows,
-            columns=["exchange", "symbol", "period", "ts", "amount", "value", "contract_size"],
-        )
-        oi.insert(3, "time", _times(oi.pop("ts").to_numpy(dtype="int64")))
-        oi.to_parquet(paths["open_interest"], index=False)
+        for name, key in (("bars", "timeframe"), ("open_interest", "period")):
+            table = getattr(sql, name)
+            columns = [c.name for c in table.columns]
+            rows = self._query(
+                f"SELECT {', '.join(columns)} FROM {name} ORDER BY exchange, symbol, {key}, ts"
+            )
+            frame = pd.DataFrame(rows, columns=columns)
+            floats = [c.name for c in table.columns if isinstance(c.type, sa.Float)]
+            frame = frame.astype({c: "float64" for c in floats})
+            frame.insert(3, "time", _times(frame.pop("ts").to_numpy(dtype="int64")))
+            frame.to_parquet(paths[name], index=False)
         return paths
 
 

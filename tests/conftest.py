@@ -1,10 +1,13 @@
-"""Shared fixtures: the real sample, and a real Chromium for tests of what people see."""
+"""Shared fixtures: the real sample, a real Chromium for tests of what people see, and a
+fresh store on each backend (SQLite file, PostgreSQL schema)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
@@ -54,6 +57,51 @@ class PageLog:
         assert not self.page_errors, f"page errors: {self.page_errors}"
         assert not self.console_errors, f"console errors: {self.console_errors}"
         assert not self.foreign_requests, f"requests left 127.0.0.1: {self.foreign_requests}"
+
+
+#: A PostgreSQL server for the store tests (``.ci/postgres start`` prints one; CI starts it).
+POSTGRES_URL = os.environ.get("LIQWIDGET_TEST_POSTGRES")
+#: In CI a missing server fails the PostgreSQL tests instead of skipping them.
+REQUIRE_POSTGRES = (
+    os.environ.get("CI") == "true" or os.environ.get("LIQWIDGET_REQUIRE_POSTGRES") == "1"
+)
+STORE_BACKENDS = ("sqlite", "postgresql")
+
+
+def postgres_schema_url(base: str, schema: str) -> str:
+    """``base`` with every connection's search_path set to ``schema``."""
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+@contextmanager
+def postgres_store_url() -> Iterator[str]:
+    """A URL to an empty schema of its own on the test server, dropped afterwards."""
+    if not POSTGRES_URL:
+        why = 'LIQWIDGET_TEST_POSTGRES is not set (eval "$(bash .ci/postgres start)")'
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL tests are required here (CI): {why}")
+        pytest.skip(why)
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield postgres_schema_url(POSTGRES_URL, schema)
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store_location(request, tmp_path) -> Iterator[str]:
+    """Where a fresh, empty store lives: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "store.sqlite")
+    else:
+        with postgres_store_url() as url:
+            yield url
 
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}

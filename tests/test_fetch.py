@@ -149,8 +149,8 @@ def test_open_interest_is_normalised_to_quote_notional(fake, store, exchange):
     close = np.array([bar("BTC", int(x), STEP)[3] for x in t])
     np.testing.assert_allclose(m.column("open_interest"), coins * close, rtol=1e-9)
     raw = store._query(
-        "SELECT amount, contract_size FROM open_interest WHERE exchange=? ORDER BY ts LIMIT 1",
-        (exchange,),
+        "SELECT amount, contract_size FROM open_interest WHERE exchange=:ex ORDER BY ts LIMIT 1",
+        {"ex": exchange},
     )
     size = {"binanceusdm": 1.0, "bybit": 1.0, "okx": 0.01}[exchange]
     assert raw[0][1] == size

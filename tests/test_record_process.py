@@ -69,8 +69,8 @@ def fake():
 
 
 @pytest.mark.slow
-def test_sigkill_loses_nothing_committed_and_restart_continues(fake, tmp_path):
-    path = tmp_path / "rec.sqlite"
+def test_sigkill_loses_nothing_committed_and_restart_continues(fake, store_location):
+    path = store_location
     t0 = int(time.time() * 1000)
     sent = {ex: events(ex, 400, t0) for ex in IDS}
     proc = start_recorder(path, fake.url)
@@ -137,9 +137,9 @@ def test_sigkill_loses_nothing_committed_and_restart_continues(fake, tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_commits_pending_events(fake, tmp_path):
+def test_ctrl_c_commits_pending_events(fake, store_location):
     """Events still waiting for their batch when Ctrl-C (SIGINT) arrives are committed."""
-    path = tmp_path / "int.sqlite"
+    path = store_location
     proc = start_recorder(
         path, fake.url, "binanceusdm", "--max-latency", "600", "--batch-size", "100000",
         "--status-every", "0.1",

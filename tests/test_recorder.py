@@ -30,8 +30,8 @@ def fake():
 
 
 @pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "rec.sqlite") as s:
+def store(store_location):
+    with Store(store_location) as s:
         yield s
 
 
@@ -82,7 +82,7 @@ def test_three_exchanges_recorded_at_once(fake, store):
         for ex, events in sent.items():
             assert fake.push(ex, events) == len(events)
         # A second connection (a notebook, the widget) follows the recording live.
-        with Store(store.path) as follower:
+        with Store(store.url) as follower:
             followed, cursor = [], 0
 
             def follow():

@@ -307,7 +307,7 @@ def test_formatting():
 
 
 # ---------------------------------------------------------------------- sources and snippets
-def test_store_source_reads_bars_and_recorded_liquidations(tmp_path, sample):
+def test_store_source_reads_bars_and_recorded_liquidations(store_location, sample):
     from liqwidget.sources.dataset import load_source
     from liqwidget.store import Store
 
@@ -330,7 +330,7 @@ def test_store_source_reads_bars_and_recorded_liquidations(tmp_path, sample):
             "symbol": "BTC/USDT:USDT",
         }
     )
-    path = tmp_path / "store.sqlite"
+    path = store_location
     with Store(path) as store:
         store.write_bars("bybit", "BTC/USDT:USDT", "5m", ohlcv)
         store.write_open_interest("bybit", "BTC/USDT:USDT", "5m", oi)

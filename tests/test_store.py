@@ -1,4 +1,5 @@
-"""The SQLite store: schema, round trips, de-duplication, following, gaps, export."""
+"""The store on both backends (SQLite file, PostgreSQL server): schema, round trips,
+de-duplication under concurrent writers, following, gaps, export."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import threading
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from liqwidget import MarketData
 from liqwidget.store import SCHEMA_VERSION, Store, StoreError, default_path
@@ -37,24 +39,46 @@ def bars(n: int, t0: int):
 
 
 @pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "store.sqlite") as s:
+def store(store_location):
+    with Store(store_location) as s:
         yield s
 
 
-def test_new_store_is_wal_and_versioned(store):
+def test_new_store_is_versioned_and_healthy(store):
     assert store.schema_version == SCHEMA_VERSION
-    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
     assert store.integrity_check() == "ok"
 
 
-def test_newer_schema_is_refused(tmp_path):
-    path = tmp_path / "future.sqlite"
+def test_sqlite_store_is_wal(tmp_path):
+    path = tmp_path / "store.sqlite"
+    Store(path).close()
     with sqlite3.connect(path) as db:
-        db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_newer_schema_is_refused(store_location):
+    with Store(store_location) as s:
+        s.set_meta("schema_version", str(SCHEMA_VERSION + 1))  # PostgreSQL keeps it here
+    if "://" not in store_location:
+        with sqlite3.connect(store_location) as db:  # SQLite in its header
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     with pytest.raises(StoreError, match="newer than this liqwidget"):
-        Store(path)
+        Store(store_location)
+
+
+def test_store_locations_pick_the_backend(tmp_path, monkeypatch):
+    with Store(f"sqlite:///{tmp_path}/a.sqlite") as s:
+        assert s.dialect == "sqlite" and s.path == tmp_path / "a.sqlite"
+    assert (tmp_path / "a.sqlite").is_file()
+    monkeypatch.setenv("LIQWIDGET_STORE", "postgresql://someone:secret@127.0.0.1:1/none")
+    with pytest.raises(
+        StoreError, match="cannot open the store at postgresql://someone:\\*\\*\\*@"
+    ):
+        Store(timeout=1)
+    with pytest.raises(StoreError, match="is for 'mysql'; use a file path"):
+        Store("mysql://x@y/z")
 
 
 def test_default_path_follows_env_var(tmp_path, monkeypatch):
@@ -133,9 +157,9 @@ def test_events_since_follows_new_rows(store):
     assert list(frame["price"]) == [60_003.0, 60_004.0]
 
 
-def test_reader_and_writer_at_once(tmp_path):
+def test_reader_and_writer_at_once(store_location):
     """A second connection reads consistent snapshots while the first one writes."""
-    path = tmp_path / "shared.sqlite"
+    path = store_location
     seen = []
     with Store(path) as writer, Store(path) as reader:
         done = threading.Event()
@@ -153,6 +177,80 @@ def test_reader_and_writer_at_once(tmp_path):
         done.set()
         t.join(timeout=30)
     assert seen == [60_000.0 + i for i in range(2000)]  # every row once, in order
+
+
+def test_readers_are_not_blocked_by_an_open_write(store_location):
+    """While a writer holds its transaction open, another store reads at once and sees the
+    last committed state."""
+    with Store(store_location) as writer, Store(store_location, timeout=2) as reader:
+        writer.write_liquidations(events(3))
+        with writer._begin(write=True) as conn:
+            conn.execute(sa.text("DELETE FROM liquidations"))
+            assert reader.count_liquidations() == 3
+            assert len(reader.load_liquidations()) == 3
+        assert reader.count_liquidations() == 0
+
+
+def test_concurrent_writers_of_one_feed_do_not_double_count(store_location):
+    """Two recorders writing the same events at the same time (each its own store object
+    and connections, as on two machines) store every event once, and their counts of new
+    rows add up to the events, not twice that."""
+    n, batch = 1200, 50
+    feed = events(n)
+    stored = [0, 0]
+    barrier = threading.Barrier(2)
+
+    def record(k: int) -> None:
+        with Store(store_location) as s:
+            order = range(0, n, batch) if k == 0 else reversed(range(0, n, batch))
+            barrier.wait()
+            for i in order:
+                stored[k] += s.write_liquidations(feed.iloc[i : i + batch])
+
+    threads = [threading.Thread(target=record, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    with Store(store_location) as s:
+        assert s.count_liquidations() == n
+        assert sum(stored) == n
+        assert s.load_liquidations()["price"].tolist() == feed["price"].tolist()
+
+
+def test_follower_sees_every_row_of_concurrent_writers_once(store_location):
+    """Ids grow in commit order even with two writers, so following ``id > cursor`` skips
+    nothing."""
+    per, batch = 600, 20
+    done = threading.Event()
+    seen: list[float] = []
+
+    def write(k: int) -> None:
+        with Store(store_location) as s:
+            for i in range(0, per, batch):
+                s.write_liquidations(events(batch, start=k * per + i))
+
+    def follow() -> None:
+        with Store(store_location) as s:
+            cursor = 0
+            while True:
+                finished = done.is_set()
+                frame, cursor = s.events_since(cursor)
+                seen.extend(frame["price"].tolist())
+                if finished and frame.empty:
+                    return
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    writers = [threading.Thread(target=write, args=(k,)) for k in range(2)]
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join(timeout=120)
+    done.set()
+    follower.join(timeout=60)
+    assert len(seen) == 2 * per
+    assert sorted(seen) == [60_000.0 + i for i in range(2 * per)]
 
 
 def test_gaps_are_stored_and_filtered(store):
@@ -263,3 +361,16 @@ def test_loaded_events_pass_the_event_frame_validator(store):
     validate_events(followed)
     empty = store.load_liquidations(exchange="none")
     assert list(validate_events(empty).columns) == list(loaded.columns)
+
+
+def test_postgresql_write_failures_are_told_apart():
+    from psycopg import OperationalError, errors
+    from sqlalchemy.exc import OperationalError as Wrapped
+
+    from liqwidget.store import write_failure
+
+    assert write_failure(errors.LockNotAvailable("lock timeout")) == "busy"
+    assert write_failure(Wrapped("INSERT", {}, OperationalError("server closed"))) == "busy"
+    assert write_failure(errors.UniqueViolation("dup")) == "data"
+    assert write_failure(errors.CheckViolation("side")) == "data"
+    assert write_failure(errors.DiskFull("no space")) == "fatal"

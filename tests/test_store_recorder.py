@@ -43,8 +43,8 @@ def frame(ts, seq=None, price=60_000.0, amount=0.5):
     return out
 
 
-def test_identical_events_of_one_message_are_kept_exact_repeats_are_not(tmp_path):
-    with Store(tmp_path / "s.sqlite") as store:
+def test_identical_events_of_one_message_are_kept_exact_repeats_are_not(store_location):
+    with Store(store_location) as store:
         t = 1_780_000_000_000
         assert store.write_liquidations(frame([t, t], seq=[0, 1])) == 2  # one message, twice
         assert store.write_liquidations(frame([t, t], seq=[0, 1])) == 0  # the message re-sent
@@ -77,8 +77,8 @@ def test_a_version_1_store_is_migrated_keeping_ids_and_rows(tmp_path):
     assert {"liquidations_time", "liquidations_ts"} <= names
 
 
-def test_refused_events_and_health_rows_are_kept(tmp_path):
-    with Store(tmp_path / "s.sqlite") as store:
+def test_refused_events_and_health_rows_are_kept(store_location):
+    with Store(store_location) as store:
         rows = [
             ("binanceusdm", "BTC/USDT:USDT", 5_000, "notional is not finite", '{"p": "1e308"}'),
             ("bybit", None, 6_000, "not JSON", "{this is"),

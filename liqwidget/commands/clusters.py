@@ -7,6 +7,7 @@ import argparse
 from ..escape import terminal_text
 from ..model import ClusterModel
 from ..sources.dataset import SOURCES, load_source
+from ..store import STORE_HELP
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--top", type=int, default=5, help="bands per side (default 5)")
     p.add_argument("--band", type=float, default=0.25, help="band width in %% of price (0.25)")
-    p.add_argument("--store", default=None, help="store path for --source store")
+    p.add_argument("--store", default=None, help=STORE_HELP + "; for --source store")
     p.set_defaults(func=run)
 
 

@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 
 from ..names import check_exchange, check_symbol, cli_type
-from ..store import ENV_VAR, Store, StoreError
+from ..store import STORE_HELP, Store, StoreError
 
 EXCHANGES = "binanceusdm, bybit, okx"  # tested ones; ccxt is imported only when run
 
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--end", help="last bar (default: the last closed bar)")
     p.add_argument("--days", type=float, default=7.0, help="length when --start is not given (7)")
     p.add_argument("--no-oi", action="store_true", help="candles only, no open interest")
-    p.add_argument("--store", help=f"store file (default: ${ENV_VAR} or the user data dir)")
+    p.add_argument("--store", help=STORE_HELP)
     p.add_argument("--page", type=int, help="rows per request (default: the exchange maximum)")
     p.add_argument("--retries", type=int, default=6, help="tries per request (default 6)")
     p.add_argument("--backoff", type=float, default=1.0, help="first retry wait, s (default 1)")
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with Store(args.store) as store:
             print(f"fetching {args.exchange} {args.symbol} {args.timeframe} {start} → {end}")
-            print(f"store: {store.path}")
+            print(f"store: {store.location}")
             report = fetch_history(
                 store,
                 args.exchange,

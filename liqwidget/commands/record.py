@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..feeds import feed_info
 from ..names import MarketNameError, check_exchange
-from ..store import ENV_VAR, Store, StoreError
+from ..store import STORE_HELP, Store, StoreError
 
 EXCHANGES = "binanceusdm, bybit, okx"  # tested ones; ccxt is imported only when run
 
@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=["BTC/USDT:USDT"],
         help="symbols for exchanges given without '=' (default BTC/USDT:USDT)",
     )
-    p.add_argument("--store", help=f"store file (default: ${ENV_VAR} or the user data dir)")
+    p.add_argument("--store", help=STORE_HELP)
     p.add_argument("--batch-size", type=int, default=500, help="events per commit (500)")
     p.add_argument("--max-latency", type=float, default=1.0, help="max s before commit (1)")
     p.add_argument("--backoff", type=float, default=1.0, help="first reconnect wait, s (1)")
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with Store(args.store) as store:
             recorder = Recorder(store, streams, settings=settings, api_base=args.api_base)
-            print(f"recording into {store.path} (Ctrl-C to stop)", flush=True)
+            print(f"recording into {store.location} (Ctrl-C to stop)", flush=True)
             if recorder.health_path is not None:
                 print(f"  health: {recorder.health_path}", flush=True)
             for ex, symbols in streams.items():

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..names import check_symbol, cli_type
 from ..sources.dataset import DEFAULT_MARKETS, SIM_MARKETS, SOURCES
+from ..store import STORE_HELP
 
 
 def check_symbols(text: str) -> str:
@@ -52,7 +53,7 @@ def _build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--scenario", help="simulator scenario for every simulated market (each has its own)"
     )
-    p.add_argument("--store", dest="store_path", help="store file (default: liqwidget's default)")
+    p.add_argument("--store", dest="store_path", help=STORE_HELP)
     p.add_argument(
         "--symbol",
         type=cli_type(check_symbols),

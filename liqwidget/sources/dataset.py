@@ -202,16 +202,28 @@ def _load_sim(spec: SimMarket) -> Dataset:
     )
 
 
-def _load_store(store_path: str | None, symbol: str | None, exchange: str | None) -> Dataset:
-    from ..store import Store, default_path
+def _existing_store(store_path: str | None) -> str:
+    """The store to read (``--store``, else the default); a missing file is an error, not
+    a new empty store."""
+    from ..store import default_location, is_url
 
-    path = Path(store_path).expanduser() if store_path else default_path()
+    target = store_path or default_location()
+    if is_url(target):
+        return target
+    path = Path(target).expanduser()
     if not path.is_file():
         raise FileNotFoundError(
             f"no store at {path}; record or fetch data into it first (see `liqwidget --help`), "
-            "pass --store FILE, or build from built-in data with --source sim"
+            "pass --store FILE or URL, or build from built-in data with --source sim"
         )
-    with Store(path) as store:
+    return str(path)
+
+
+def _load_store(store_path: str | None, symbol: str | None, exchange: str | None) -> Dataset:
+    from ..store import Store
+
+    target = _existing_store(store_path)
+    with Store(target) as store:
         series = store.series()
         if symbol is not None:
             series = series[series["symbol"] == symbol]
@@ -220,16 +232,16 @@ def _load_store(store_path: str | None, symbol: str | None, exchange: str | None
         if series.empty:
             which = " ".join(x for x in (exchange, symbol) if x)
             raise ValueError(
-                f"the store at {store.path} holds no bars"
+                f"the store at {store.location} holds no bars"
                 + (f" for {which}" if which else "")
                 + "; record or fetch some first (see `liqwidget --help`), or use --source sim"
             )
         row = series.sort_values("bars", ascending=False).iloc[0]
         market = store.load_market(row["exchange"], row["symbol"], row["timeframe"])
         liq = store.load_liquidations(row["exchange"], row["symbol"])
-        path = store.path
+        path = store.location
     events = validate_events(liq) if len(liq) else None
-    origin = f"the local store at {path}, recorded from {row['exchange']}"
+    origin = f"the store at {path}, recorded from {row['exchange']}"
     notes = undercount_notes(events) if events is not None else []
     if notes:
         origin += " (note: " + "; ".join(notes) + ")"
@@ -245,23 +257,17 @@ def _load_store(store_path: str | None, symbol: str | None, exchange: str | None
 def _load_store_markets(store_path: str | None, symbols: Sequence[str] | None) -> list[Dataset]:
     """One dataset per base coin in the store, aggregated over every exchange and symbol
     (linear and inverse) that holds it at the coin's main timeframe."""
-    from ..store import Store, default_path
+    from ..store import Store
     from ..venues import Venue
 
-    path = Path(store_path).expanduser() if store_path else default_path()
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no store at {path}; record or fetch data into it first (see `liqwidget --help`), "
-            "pass --store FILE, or build from built-in data with --source sim"
-        )
     out = []
-    with Store(path) as store:
+    with Store(_existing_store(store_path)) as store:
         series = store.series()
         if symbols:
             series = series[series["symbol"].isin(list(symbols))]
         if series.empty:
             raise ValueError(
-                f"the store at {store.path} holds no bars"
+                f"the store at {store.location} holds no bars"
                 + (f" for {', '.join(symbols)}" if symbols else "")
                 + "; record or fetch some first (see `liqwidget --help`), or use --source sim"
             )
@@ -276,7 +282,7 @@ def _load_store_markets(store_path: str | None, symbols: Sequence[str] | None) -
             events = validate_events(liq) if len(liq) else None
             venues = market.venues or (Venue(*pairs[0]),)
             many = len(pairs) > 1
-            origin = f"the local store at {store.path}: " + ", ".join(f"{e} {s}" for e, s in pairs)
+            origin = f"the store at {store.location}: " + ", ".join(f"{e} {s}" for e, s in pairs)
             if many:
                 origin += (
                     " (open interest summed in USD; "

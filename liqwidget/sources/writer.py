@@ -255,7 +255,7 @@ class Writer:
     def _check_file(self) -> None:
         """A removed or replaced store file takes writes that nobody will ever read."""
         if self._inode is not None and _inode(self.store) != self._inode:
-            raise StoreError(f"the store file {self.store.path} was removed or replaced")
+            raise StoreError(f"the store file {self.store.location} was removed or replaced")
 
     # ------------------------------------------------------------------ rescue
     def _rescue(self, exc: Exception) -> StoreUnwritable:
@@ -269,7 +269,7 @@ class Writer:
             )
         self._set_problem(f"store unwritable: {short(exc, 120)}")
         return StoreUnwritable(
-            f"the store {self.store.path} cannot be written ({type(exc).__name__}: "
+            f"the store {self.store.location} cannot be written ({type(exc).__name__}: "
             f"{short(exc, 160)}); recording stopped; {where}"
         )
 
