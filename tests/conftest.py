@@ -52,8 +52,10 @@ class PageLog:
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     foreign_requests: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
 
     def assert_clean(self) -> None:
+        assert not self.csp_violations, f"Content-Security-Policy violations: {self.csp_violations}"
         assert not self.page_errors, f"page errors: {self.page_errors}"
         assert not self.console_errors, f"console errors: {self.console_errors}"
         assert not self.foreign_requests, f"requests left 127.0.0.1: {self.foreign_requests}"
@@ -127,6 +129,21 @@ def chromium():
         browser.close()
 
 
+#: Reports each Content-Security-Policy violation of a page (and of its frames) to the test.
+_CSP_WATCH = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__liqwidgetCsp(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} in ` +
+    `${e.sourceFile || document.URL}:${e.lineNumber} ${e.sample || ""}`);
+});
+"""
+
+
+def watch_csp(pg, into: list[str]) -> None:
+    """Collect the CSP violations of ``pg`` (every frame, every navigation) into ``into``."""
+    pg.expose_function("__liqwidgetCsp", lambda text: into.append(text))
+    pg.add_init_script(_CSP_WATCH)
+
+
 @pytest.fixture
 def page(chromium) -> Iterator:
     """A fresh page whose console errors and foreign requests are recorded in ``page.log``.
@@ -152,6 +169,7 @@ def page(chromium) -> Iterator:
 
     pg.on("console", on_console)
     pg.on("pageerror", lambda exc: log.page_errors.append(str(exc)))
+    watch_csp(pg, log.csp_violations)
     pg.route("**/*", route)
     pg.log = log
     yield pg

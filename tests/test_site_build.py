@@ -404,3 +404,32 @@ def test_embed_works_straight_from_the_file_system(chromium, site):
         assert not errors and not foreign, (errors, foreign)
     finally:
         context.close()
+
+
+def test_every_page_carries_the_policy_and_breaks_none_of_it(chromium, served, site):
+    """Each built page has the CSP meta; opened in Chromium, none reports a violation."""
+    from conftest import watch_csp
+
+    base, _ = served
+    out = site[3].out
+    pages = sorted(out.rglob("*.html"))
+    assert len(pages) > 10
+    for path in pages:
+        text = path.read_text(encoding="utf-8")
+        assert text.count('http-equiv="Content-Security-Policy"') == 1, path
+        assert "unsafe-eval" not in text, path
+    context = chromium.new_context()
+    try:
+        for path in pages:
+            pg = context.new_page()
+            violations: list[str] = []
+            watch_csp(pg, violations)
+            pg.goto(f"{base}{path.relative_to(out).as_posix()}")
+            pg.wait_for_load_state("load")
+            if path.parent.name == "embed":
+                pg.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0")
+                pg.wait_for_timeout(300)
+            assert violations == [], f"{path.relative_to(out)}: {violations}"
+            pg.close()
+    finally:
+        context.close()

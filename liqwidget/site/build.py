@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..escape import inside
 from ..figure.bokehjs import copy_bokehjs
+from ..figure.precompiled import callbacks_path, callbacks_script, runtime_path, runtime_source
 from ..sources.dataset import (
     DEFAULT_MARKETS,
     SIM_MARKETS,
@@ -120,6 +121,7 @@ def generate_snapshot(
     slug = spec.slug(data.name)
     png = render_preview_png(snap, tmp / f"{slug}.png")
     figure = figure_for(snap)
+    callbacks = callbacks_script(figure)
     title, text = snapshot_text(snap, data.name, data.simulated)
     post = post_markdown(
         snap,
@@ -132,7 +134,8 @@ def generate_snapshot(
     )
     files = {
         post_path(slug): post.encode(),
-        embed_path(slug): embed_html(snap, data.name, figure).encode(),
+        embed_path(slug): embed_html(snap, data.name, figure, callbacks_path(callbacks)).encode(),
+        callbacks_path(callbacks): callbacks.encode(),
         preview_path(slug): png.read_bytes(),
         numbers_path(slug): numbers_json(snap, title, text["lead_text"]).encode(),
     }
@@ -248,6 +251,8 @@ def build_site(
         shutil.rmtree(staging)
     shutil.copytree(project / "site", staging)
     copy_bokehjs(staging)
+    inside(staging, runtime_path()).parent.mkdir(parents=True, exist_ok=True)
+    inside(staging, runtime_path()).write_bytes(runtime_source())
     _fill(
         staging / "blog" / "posts" / "how-the-model-works.md",
         {

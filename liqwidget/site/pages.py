@@ -16,6 +16,7 @@ from bokeh.embed import components
 
 from ..escape import html_attr, html_text, js_str, md_text, yaml_str
 from ..figure.bokehjs import asset_dir, bundle_names
+from ..figure.precompiled import runtime_path
 from .fmt import money, pct, price, when
 from .numbers import Cluster, KeyNumbers
 from .prose import BALANCED, commentary, headline
@@ -224,14 +225,19 @@ def _absolute_snippet_script(slug: str) -> str:
 """
 
 
-def embed_html(snapshot, name: str, figure) -> str:
-    """The standalone map page: BokehJS from this site, the document inline, no other hosts."""
+def embed_html(snapshot, name: str, figure, callbacks: str) -> str:
+    """The standalone map page: BokehJS from this site, the document inline, no other hosts.
+
+    ``callbacks`` is the site-relative path of the figure's precompiled callbacks
+    (:mod:`liqwidget.figure.precompiled`): with it the page runs under a policy without eval.
+    """
     k: KeyNumbers = snapshot.numbers
     slug = snapshot.spec.slug(name)
     title = headline(k, name)
     script, div = components(figure)
+    sources = [f"{asset_dir()}/{b}" for b in bundle_names()] + [runtime_path(), callbacks]
     scripts = "\n".join(
-        f'<script src="{EMBED_TO_ROOT}{asset_dir()}/{b}"></script>' for b in bundle_names()
+        f'<script src="{html_attr(EMBED_TO_ROOT + src)}"></script>' for src in sources
     )
     post = f"{EMBED_TO_ROOT}{post_url(slug)}"
     return f"""<!DOCTYPE html>
