@@ -130,17 +130,18 @@ def slug(value: object, default: str = "market", max_len: int = SLUG_MAX) -> str
     """A lowercase ``[a-z0-9-]`` name for URLs and files, never empty, never too long.
 
     Accents are folded to ASCII; everything else becomes ``-``. Names that lose characters
-    that cannot be folded (non-Latin scripts) or that are shortened get a short digest of
-    the original, so two different names never share a slug by accident.
+    that cannot be folded (non-Latin scripts), that are shortened, or that have no letter or
+    digit at all get a short digest of the original, so different names do not share a slug
+    by accident.
     """
     raw = _str(value)
     decomposed = unicodedata.normalize("NFKD", raw)
     folded = decomposed.encode("ascii", "ignore").decode("ascii")
     base = re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")
     lossy = any(ch.isalnum() and not ch.isascii() for ch in decomposed)
-    if len(base) > max_len or lossy:
+    if len(base) > max_len or lossy or (not base and raw):
         digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-        base = f"{base[: max_len - 9].rstrip('-')}-{digest}".strip("-")
+        base = f"{base[: max_len - 9].rstrip('-') or default}-{digest}"
     return base or default
 
 

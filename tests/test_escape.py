@@ -141,6 +141,7 @@ def test_slug_keeps_plain_names_readable_and_different_names_apart():
     assert slug("比特币/USDT") != slug("以太坊/USDT")  # scripts that cannot fold get a digest
     assert slug("A" * 300) != slug("A" * 301)  # shortened names get a digest
     assert slug("") == "market"
+    assert slug("<") != slug("..") and slug("..").startswith("market-")
 
 
 def test_terminal_text_shows_control_sequences_instead_of_running_them():

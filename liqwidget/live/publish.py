@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 from bokeh.embed import json_item
 
+from ..escape import slug
 from ..figure import FigureData, figure_data, layout_from
 from ..market import MarketData
 from ..model import ClusterModel
@@ -36,8 +37,7 @@ CURSOR_STEPS = 32
 
 def market_slug(exchange: str, symbol: str) -> str:
     """A file-name-safe name of a market: ``binanceusdm-btc-usdt-usdt``."""
-    raw = f"{exchange}-{symbol}".lower()
-    return "".join(ch if ch.isalnum() else "-" for ch in raw).strip("-")
+    return slug(f"{exchange}-{symbol}")
 
 
 def data_path(root: Path, slug: str) -> Path:

@@ -310,8 +310,8 @@ def build_site(
                 d.section, d.name, d.origin, slugs, [m["title"] for m in metas], metas[-1]
             )
         )
-        (staging / market_path(d.section)).parent.mkdir(parents=True, exist_ok=True)
-        (staging / market_path(d.section)).write_text(
+        inside(staging, market_path(d.section)).parent.mkdir(parents=True, exist_ok=True)
+        inside(staging, market_path(d.section)).write_text(
             section_markdown(summaries[-1]), encoding="utf-8"
         )
     _fill(staging / "markets" / "index.md", {MARKETS_MARKER: index_markdown(summaries)})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..escape import html_attr, md_text
+from ..escape import html_attr, html_text, md_text, yaml_str
 from .fmt import money, pct, price
 from .pages import EMBED_HEIGHT, embed_path, fuel_text, post_path
 
@@ -87,7 +87,7 @@ def section_markdown(m: MarketSummary) -> str:
         for s, t in zip(reversed(m.slugs), reversed(m.titles), strict=True)
     )
     return f"""---
-title: {md_text(m.name)}
+title: {yaml_str(html_text(m.name))}
 hide:
   - toc
 ---
