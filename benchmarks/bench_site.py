@@ -60,8 +60,57 @@ def page_weights(out: Path, slug: str) -> dict[str, int]:
     return {
         "post": (out / post_url(slug)).stat().st_size,
         "embed": (out / embed_path(slug)).stat().st_size,
+        "map document": sum(f.stat().st_size for f in (out / "embed").glob(f"{slug}.*.js")),
         "preview": (out / preview_path(slug)).stat().st_size,
         "json": (out / numbers_path(slug)).stat().st_size,
+    }
+
+
+def references(out: Path, page: str) -> list[str]:
+    """Site-relative files a page loads by itself: scripts, stylesheets, images, frames."""
+    import re
+    from urllib.parse import urljoin
+
+    html = (out / page).read_text()
+    refs = re.findall(r'<(?:script|img|iframe)[^>]*\ssrc="([^"]+)"', html)
+    refs += re.findall(r'<link[^>]*rel="stylesheet"[^>]*href="([^"]+)"', html)
+    base = "http://x/" + page
+    rels = [urljoin(base, r)[len("http://x/") :] for r in refs if not r.startswith("data:")]
+    return [r.split("#")[0].split("?")[0] for r in rels]
+
+
+def transfer(out: Path, files: list[str]) -> tuple[int, int, int]:
+    """Bytes of ``files`` as stored, and as a host serving the .gz / .br copies sends them."""
+    raw = gz = br = 0
+    for rel in dict.fromkeys(files):
+        f = out / rel
+        size = f.stat().st_size
+        raw += size
+        gz += (
+            f.with_name(f.name + ".gz").stat().st_size
+            if f.with_name(f.name + ".gz").exists()
+            else size
+        )
+        br += (
+            f.with_name(f.name + ".br").stat().st_size
+            if f.with_name(f.name + ".br").exists()
+            else size
+        )
+    return raw, gz, br
+
+
+def reader_downloads(out: Path, slug: str) -> dict[str, tuple[int, int, int]]:
+    """What a reader's browser fetches: the embed at first sight and once made interactive,
+    and the snapshot post (its own files plus the embed at first sight)."""
+    embed = embed_path(slug)
+    at_once = [embed, *references(out, embed)]
+    doc = [str(f.relative_to(out)) for f in (out / "embed").glob(f"{slug}.*.js")]
+    bokeh = [str(f.relative_to(out)) for f in sorted((out / "assets" / "bokeh").rglob("*.js"))]
+    post = [post_url(slug), *references(out, post_url(slug))]
+    return {
+        "embed, at first sight": transfer(out, at_once),
+        "embed, made interactive": transfer(out, at_once + bokeh + doc),
+        "snapshot post (with its embed)": transfer(out, post + at_once),
     }
 
 
@@ -130,6 +179,9 @@ def main() -> int:
         row("rebuild, nothing changed (all cached)", warm_s, warm)
 
         # The same site one cadence step earlier, then the data that adds the newest snapshot.
+        print("\nwhat a reader downloads (KB): as stored / gzip / brotli (pre-compressed copies)")
+        for label, (raw, gz, br) in reader_downloads(result.out, result.snapshots[-1]).items():
+            print(f"  {label:<34} {raw / 1024:7.0f} {gz / 1024:7.0f} {br / 1024:7.0f}")
         last = snapshot_times(data.market, cold.cadence, cold.lookback, cold.count)[-1]
         earlier_end = last - pd.Timedelta(cold.cadence)
         earlier = Dataset(
@@ -170,6 +222,9 @@ def main() -> int:
         print("  heaviest: " + ", ".join(f"{k} {v / 1024:.0f} KB" for k, v in w.items()))
         shared = sum(p.stat().st_size for p in (result.out / "assets" / "bokeh").rglob("*.js"))
         print(f"  shared BokehJS bundles, loaded once per site: {shared / 1024:.0f} KB")
+        print("\nwhat a reader downloads (KB): as stored / gzip / brotli (pre-compressed copies)")
+        for label, (raw, gz, br) in reader_downloads(result.out, result.snapshots[-1]).items():
+            print(f"  {label:<34} {raw / 1024:7.0f} {gz / 1024:7.0f} {br / 1024:7.0f}")
         last = snapshot_times(data.market, cold.cadence, cold.lookback, cold.count)[-1]
         ref_bytes = inline_reference_bytes(data, cold, last)
         print(

@@ -112,6 +112,7 @@ def test_snapshot_pages_stay_within_the_weight_budget(site):
         files = [
             out / post_url(slug),
             out / embed_path(slug),
+            *(out / "embed").glob(f"{slug}.*.js"),
             out / preview_path(slug),
             out / numbers_path(slug),
         ]
@@ -298,11 +299,18 @@ def served(site):
 WAIT_IDLE = "() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle"
 
 
+def open_map(where) -> None:
+    """Turn an embed's facade (preview image) into the interactive map."""
+    where.locator(".lw-facade").click()
+
+
 @pytest.mark.browser
 def test_snapshot_post_shows_the_interactive_map(page, served):
     base, slugs = served
     page.goto(f"{base}{post_url(slugs[-1])}")
     frame = page.frame_locator(".lw-map iframe")
+    frame.locator(".lw-facade img").wait_for(timeout=15000)
+    open_map(frame)
     frame.locator("canvas").first.wait_for(timeout=15000)
     inner = next(f for f in page.frames if "/embed/" in f.url)
     inner.wait_for_function(WAIT_IDLE, timeout=15000)
@@ -330,6 +338,7 @@ def settle(locator, accept, timeout: float = 10.0) -> np.ndarray:
 def test_embed_toggles_and_threshold_work_without_a_kernel(page, served):
     base, slugs = served
     page.goto(f"{base}{embed_path(slugs[0])}")
+    open_map(page)
     page.wait_for_function(WAIT_IDLE, timeout=15000)
     heat = page.locator("canvas").first
     before = pixels(heat.screenshot())
@@ -398,6 +407,7 @@ def test_embed_works_straight_from_the_file_system(chromium, site):
             ),
         )
         page.goto((out / embed_path(slug)).as_uri())
+        open_map(page)
         page.wait_for_function(WAIT_IDLE, timeout=15000)
         img = pixels(page.locator("canvas").first.screenshot())
         assert img.std() > 30
@@ -427,9 +437,75 @@ def test_every_page_carries_the_policy_and_breaks_none_of_it(chromium, served, s
             pg.goto(f"{base}{path.relative_to(out).as_posix()}")
             pg.wait_for_load_state("load")
             if path.parent.name == "embed":
+                pg.locator(".lw-facade").click()
                 pg.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0")
                 pg.wait_for_timeout(300)
             assert violations == [], f"{path.relative_to(out)}: {violations}"
             pg.close()
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_embed_shows_preview_and_numbers_before_any_map_script(page, served):
+    """The facade: image and key numbers at once; BokehJS and the document only on demand."""
+    base, slugs = served
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.goto(f"{base}{embed_path(slugs[-1])}")
+    img = page.locator(".lw-facade img")
+    img.wait_for(timeout=10000)
+    assert img.evaluate("el => el.complete && el.naturalWidth") > 300
+    assert img.get_attribute("alt").startswith("Static preview of the liquidation map")
+    assert page.locator("table.lw-numbers th", has_text="Nearest long cluster").count() == 1
+    page.wait_for_load_state("networkidle")
+    assert not [
+        u for u in requested if "/assets/bokeh/" in u or ("/embed/" in u and u.endswith(".js"))
+    ]
+    assert page.evaluate("typeof window.Bokeh") == "undefined"
+    keep("embed-facade.png", page.screenshot())
+    open_map(page)
+    page.wait_for_function(WAIT_IDLE, timeout=15000)
+    assert any("/assets/bokeh/" in u for u in requested)
+    assert page.locator(".lw-facade").count() == 0
+    assert pixels(page.locator("canvas").first.screenshot()).std() > 30
+    page.log.assert_clean()
+
+
+@pytest.mark.browser
+def test_embed_works_from_the_keyboard_and_names_every_control(page, served):
+    base, slugs = served
+    page.goto(f"{base}{embed_path(slugs[-1])}")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "lw-facade"
+    page.keyboard.press("Enter")
+    page.wait_for_function(WAIT_IDLE, timeout=15000)
+    threshold = page.get_by_role("slider", name="Contrast threshold (hide the faintest share)")
+    threshold.wait_for(timeout=5000)
+    assert page.get_by_role("slider", name="Time cursor").count() == 1
+    value = "Bokeh.documents[0].get_model_by_name('threshold').value"
+    start = page.evaluate(value)
+    threshold.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"() => {value} > {start}", timeout=5000)
+    clusters = page.get_by_role("checkbox", name="Clusters (model estimate)")
+    assert clusters.is_checked()
+    clusters.focus()
+    page.keyboard.press("Space")
+    assert not clusters.is_checked()
+    page.log.assert_clean()
+
+
+def test_large_files_have_precompressed_copies(site):
+    import gzip
+
+    import brotli
+
+    out = site[3].out
+    big = [p for p in out.rglob("*") if p.suffix in (".html", ".js", ".css", ".json")]
+    big = [p for p in big if p.stat().st_size >= 1024]
+    assert any("/assets/bokeh/" in str(p) for p in big)
+    for p in big:
+        raw = p.read_bytes()
+        assert gzip.decompress(p.with_name(p.name + ".gz").read_bytes()) == raw, p
+        assert brotli.decompress(p.with_name(p.name + ".br").read_bytes()) == raw, p

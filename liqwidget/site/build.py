@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image
+
 from ..escape import inside
 from ..figure.bokehjs import copy_bokehjs
 from ..figure.precompiled import callbacks_path, callbacks_script, runtime_path, runtime_source
@@ -31,9 +33,13 @@ from ..sources.dataset import (
     load_sim_market,
     simulator_available,
 )
+from .assets import copy_assets
 from .cache import SnapshotCache, code_version, snapshot_key
+from .compress import compress_site
 from .markets import MARKETS_MARKER, MarketSummary, index_markdown, market_path, section_markdown
 from .pages import (
+    embed_doc_js,
+    embed_doc_path,
     embed_html,
     embed_path,
     numbers_path,
@@ -120,8 +126,12 @@ def generate_snapshot(
     snap = compute(data, spec)
     slug = spec.slug(data.name)
     png = render_preview_png(snap, tmp / f"{slug}.png")
+    with Image.open(png) as im:
+        png_size = im.size
     figure = figure_for(snap)
     callbacks = callbacks_script(figure)
+    doc_js = embed_doc_js(slug, figure)
+    doc_path = embed_doc_path(slug, doc_js)
     title, text = snapshot_text(snap, data.name, data.simulated)
     post = post_markdown(
         snap,
@@ -134,7 +144,10 @@ def generate_snapshot(
     )
     files = {
         post_path(slug): post.encode(),
-        embed_path(slug): embed_html(snap, data.name, figure, callbacks_path(callbacks)).encode(),
+        doc_path: doc_js,
+        embed_path(slug): embed_html(
+            snap, data.name, doc_path, png_size, callbacks_path(callbacks)
+        ).encode(),
         callbacks_path(callbacks): callbacks.encode(),
         preview_path(slug): png.read_bytes(),
         numbers_path(slug): numbers_json(snap, title, text["lead_text"]).encode(),
@@ -253,6 +266,7 @@ def build_site(
     copy_bokehjs(staging)
     inside(staging, runtime_path()).parent.mkdir(parents=True, exist_ok=True)
     inside(staging, runtime_path()).write_bytes(runtime_source())
+    copy_assets(staging)
     _fill(
         staging / "blog" / "posts" / "how-the-model-works.md",
         {
@@ -334,6 +348,14 @@ def build_site(
     progress(f"running mkdocs → {out}")
     run_mkdocs(project, staging, out, options.site_url, options.strict)
     timings["mkdocs"] = time.perf_counter() - t
+    t = time.perf_counter()
+    packed = compress_site(out, cache_root / "compressed")
+    timings["compress"] = time.perf_counter() - t
+    progress(
+        f"pre-compressed {packed.files} files for hosts that serve .gz/.br: "
+        f"{packed.raw / 1e6:.1f} MB → {packed.gzip / 1e6:.1f} MB gzip, "
+        f"{packed.brotli / 1e6:.1f} MB brotli"
+    )
     seconds = time.perf_counter() - started
     return BuildResult(
         out=out,

@@ -12,11 +12,12 @@ also be browsed straight from the file system):
 from __future__ import annotations
 
 import bokeh
-from bokeh.embed import components
+from bokeh.embed import json_item
 
-from ..escape import html_attr, html_text, js_str, md_text, yaml_str
+from ..escape import html_attr, html_text, js_str, json_script, md_text, yaml_str
 from ..figure.bokehjs import asset_dir, bundle_names
 from ..figure.precompiled import runtime_path
+from .assets import asset_urls, content_hash
 from .fmt import money, pct, price, when
 from .numbers import Cluster, KeyNumbers
 from .prose import BALANCED, commentary, headline
@@ -225,47 +226,99 @@ def _absolute_snippet_script(slug: str) -> str:
 """
 
 
-def embed_html(snapshot, name: str, figure, callbacks: str) -> str:
-    """The standalone map page: BokehJS from this site, the document inline, no other hosts.
+def embed_doc_path(slug: str, doc_js: bytes) -> str:
+    """The map document's script, named by its content so hosts can cache it for ever."""
+    return f"embed/{slug}.{content_hash(doc_js)}.js"
 
-    ``callbacks`` is the site-relative path of the figure's precompiled callbacks
-    (:mod:`liqwidget.figure.precompiled`): with it the page runs under a policy without eval.
+
+def embed_doc_js(slug: str, figure) -> bytes:
+    """The figure's document as a small script that registers itself for the facade.
+
+    A script rather than a JSON file: ``fetch`` is refused on pages opened from the file
+    system, a ``<script src>`` is not. ``<`` is escaped so the data can never close a tag.
+    """
+    item = json_script(json_item(figure), separators=(",", ":"))
+    return f"(globalThis.liqwidgetDocs ??= {{}})[{js_str(slug)}] = {item};\n".encode()
+
+
+def key_numbers_html(k: KeyNumbers) -> str:
+    """A compact table of the snapshot's key numbers: the map's text alternative."""
+
+    def cluster(c: Cluster | None) -> str:
+        if c is None:
+            return "none within ±15 %"
+        return f"{price(c.price)} ({pct(c.distance, signed=True)}, {money(c.notional)})"
+
+    rows = [
+        ("Price", price(k.price)),
+        ("Nearest long cluster (below)", cluster(k.nearest("long"))),
+        ("Nearest short cluster (above)", cluster(k.nearest("short"))),
+        ("Largest long cluster", cluster(k.largest("long"))),
+        ("Largest short cluster", cluster(k.largest("short"))),
+        (
+            "Within 5 % of price",
+            f"{money(k.near['long'][0.05])} long · {money(k.near['short'][0.05])} short",
+        ),
+    ]
+    body = "\n".join(
+        f'<tr><th scope="row">{html_text(h)}</th><td>{html_text(v)}</td></tr>' for h, v in rows
+    )
+    caption = f"Key numbers at {html_text(when(k.time))}"
+    return f'<table class="lw-numbers">\n<caption>{caption}</caption>\n{body}\n</table>'
+
+
+def embed_html(
+    snapshot, name: str, doc_path: str, image_size: tuple[int, int], callbacks: str
+) -> str:
+    """The standalone map page: preview image and key numbers at once, the interactive map
+    (BokehJS from this site and the document script ``doc_path``) on first interaction.
+
+    ``image_size`` is the preview's size in pixels (so the page reserves its box at once);
+    ``callbacks`` the site-relative path of the figure's precompiled callbacks
+    (:mod:`liqwidget.figure.precompiled`), loaded after BokehJS so the page runs under a
+    policy without eval.
     """
     k: KeyNumbers = snapshot.numbers
     slug = snapshot.spec.slug(name)
     title = headline(k, name)
-    script, div = components(figure)
-    sources = [f"{asset_dir()}/{b}" for b in bundle_names()] + [runtime_path(), callbacks]
-    scripts = "\n".join(
-        f'<script src="{html_attr(EMBED_TO_ROOT + src)}"></script>' for src in sources
-    )
+    assets = asset_urls()
+    scripts = [f"{asset_dir()}/{b}" for b in bundle_names()] + [runtime_path(), callbacks]
+    bokeh_src = " ".join(EMBED_TO_ROOT + src for src in scripts)
     post = f"{EMBED_TO_ROOT}{post_url(slug)}"
+    alt = (
+        f"Static preview of the liquidation map: price line over estimated long clusters "
+        f"(blue, below price) and short clusters (orange, above price), {when(snapshot.time_range[0])}"
+        f" to {when(snapshot.time_range[1])}."
+    )
+    w, h = image_size
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="liqwidget, bokeh {bokeh.__version__}">
+<meta name="description" content="{html_attr(title)}: estimated liquidation clusters, interactive.">
 <title>{html_text(title)}</title>
 <link rel="icon" href="data:,">
-<style>
-  html, body {{ margin: 0; padding: 0; background: #fff; color: #222;
-    font: 13px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }}
-  .lw-embed {{ padding: 4px; }}
-  .lw-caption {{ margin: 4px 2px 0; color: #555; }}
-  .lw-caption a {{ color: #1f5fa8; }}
-  noscript img {{ max-width: 100%; }}
-</style>
-{scripts}
+<link rel="stylesheet" href="{EMBED_TO_ROOT}{assets["embed.css"]}">
+<script src="{EMBED_TO_ROOT}{assets["embed.js"]}" defer></script>
 </head>
 <body>
-<div class="lw-embed">
-{div}
-<noscript><img src="{EMBED_TO_ROOT}{preview_path(slug)}" alt="Static preview of the map"></noscript>
-<p class="lw-caption">{html_text(title)} · estimated clusters are a model, not real orders ·
-<a href="{post}" target="_top">read the snapshot</a></p>
+<main class="lw-embed">
+<h1 class="lw-title">{html_text(title)}</h1>
+<div data-lw-map data-key="{html_attr(slug)}" data-doc="{html_attr(EMBED_TO_ROOT + doc_path)}" data-bokeh="{html_attr(bokeh_src)}">
+<button type="button" class="lw-facade" aria-label="Open the interactive map (loads about 1.7 MB)">
+<img src="{html_attr(EMBED_TO_ROOT + preview_path(slug))}" width="{w}" height="{h}" alt="{html_attr(alt)}">
+<span class="lw-open" aria-hidden="true">&#9654; Open the interactive map</span>
+</button>
+<div class="lw-target" hidden></div>
+<p class="lw-status" role="status"></p>
 </div>
-{script}
+{key_numbers_html(k)}
+<p class="lw-caption"><span class="lw-key-long">&#9632; blue: estimated long liquidations (below price)</span> ·
+<span class="lw-key-short">&#9632; orange: short ones (above)</span> · a model, not real orders ·
+<a href="{html_attr(post)}" target="_top">read the snapshot</a></p>
+</main>
 </body>
 </html>
 """
