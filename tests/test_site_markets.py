@@ -84,6 +84,7 @@ def test_markets_in_chromium(site, page):
         page.locator("article table a", has_text="ETH").first.click()
         page.wait_for_url("**/markets/eth-usdt.html")
         frame = page.frame_locator(".lw-map iframe")
+        frame.locator(".lw-facade").click()  # the embed opens as its preview image
         frame.locator(".bk-Canvas, .bk-canvas").first.wait_for(timeout=20_000)
         if SHOTS:
             page.screenshot(path=f"{SHOTS}/markets-eth.png", full_page=True)
