@@ -261,3 +261,25 @@ def test_stored_standing_still_while_received_grows_is_a_warning():
     assert warning == "stored has not grown for 31s while 5 received events wait"
     stats.stored = 15
     assert stats.health("x", now=132.0, stall_after=30).warning is None
+
+
+def test_a_store_that_fails_at_the_final_commit_still_keeps_the_events(fake, store):
+    real = store.write_liquidations
+    full = threading.Event()
+
+    def disk_full(frame):
+        if full.is_set():
+            raise sqlite3.OperationalError("disk I/O error")
+        return real(frame)
+
+    store.write_liquidations = disk_full
+    slow = dataclasses.replace(FAST, batch_size=10_000, max_latency=600)
+    rec = RecorderThread(store, {"bybit": [BTC]}, api_base=fake.url, settings=slow).__enter__()
+    fake.wait_subscribed("bybit")
+    fake.push("bybit", [ev(now_ms() + k, 60_000 + k) for k in range(3)])
+    wait_for(lambda: rec.stats["bybit"].received == 3)
+    full.set()
+    with pytest.raises(StoreUnwritable, match=r"disk I/O error.*3 pending events") as e:
+        rec.stop()  # Ctrl-C: the last commit fails for good
+    rows = [json.loads(line) for line in open(str(e.value).rsplit("saved to ", 1)[1])]
+    assert [r["price"] for r in rows] == [60_000, 60_001, 60_002]

@@ -139,7 +139,12 @@ class Recorder:
         self._queue = asyncio.Queue()
         self._stopping = asyncio.Event()
         writer = Writer(
-            self.store, self.stats, self.settings.writer(), self._beats, self._report_health
+            self.store,
+            self.stats,
+            self.settings.writer(),
+            self._beats,
+            self._report_health,
+            self.stop,
         )
         writing = asyncio.create_task(writer.run(self._queue), name="liqwidget-writer")
         feeds = [
@@ -148,16 +153,15 @@ class Recorder:
         ]
         stopper = asyncio.create_task(self._stopping.wait())
         try:
-            # Runs until stop() is called, a feed fails for good (bad symbol, ...) or the
-            # store cannot be written.
-            await asyncio.wait([stopper, writing, *feeds], return_when=asyncio.FIRST_COMPLETED)
+            # Runs until stop() is called (also by the writer when the store cannot be
+            # written) or a feed fails for good (bad symbol, ...).
+            await asyncio.wait([stopper, *feeds], return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._stopping.set()
             for task in feeds:
                 task.cancel()
             results = await asyncio.gather(*feeds, return_exceptions=True)
-            if not writing.done():
-                await self._queue.put(None)
+            await self._queue.put(None)
             await asyncio.gather(writing, return_exceptions=True)
             stopper.cancel()
         if writing.exception() is not None:

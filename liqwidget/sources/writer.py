@@ -91,7 +91,7 @@ class Writer:
 
     ``tick(clean)`` returns the meta entries (heartbeats) to write with each batch and on
     every heartbeat; ``await on_heartbeat()`` follows each heartbeat and each failed write
-    (health reporting).
+    (health reporting); ``stop_recording()`` is called when the store cannot be written.
     """
 
     def __init__(
@@ -101,26 +101,33 @@ class Writer:
         settings: WriterSettings,
         tick: Callable[[bool], dict[str, str]],
         on_heartbeat: Callable[[], Awaitable[None]],
+        stop_recording: Callable[[], None],
     ):
         self.store = store
         self.stats = stats
         self.settings = settings
         self.tick = tick
         self.on_heartbeat = on_heartbeat
+        self.stop_recording = stop_recording
         self.stopping = False
         self._inode = _inode(store)
         self._pending: list = []
 
     async def run(self, queue: asyncio.Queue) -> None:
-        """Commit what arrives until ``None`` is queued. On a fatal store error everything
-        pending and queued is rescued to a file and :class:`StoreUnwritable` is raised."""
+        """Commit what arrives until ``None`` is queued. On a fatal store error the recording
+        is stopped, everything pending and queued until ``None`` is rescued to a file and
+        :class:`StoreUnwritable` is raised."""
         try:
             await self._loop(queue)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            while not queue.empty():
-                item = queue.get_nowait()
+            # Ask the recorder to stop, and keep taking what the feeds still queue until it
+            # has (None), so that the rescue file holds every event received.
+            self.stop_recording()
+            while not self.stopping or not queue.empty():  # None sets `stopping`
+                item = await queue.get()
+                self.stopping = self.stopping or item is None
                 if item is not None:
                     self._pending.append(item)
             error = self._rescue(exc)
