@@ -70,6 +70,21 @@ def reach_probability(distance: np.ndarray, sigma, bars: float) -> np.ndarray:
     return np.minimum(out, 1.0)
 
 
+#: Share of a horizon's liquidations expected from positions not yet open at the origin
+#: (unknown to any book): spread like a flat book, i.e. by reach probability alone.
+NEW_SHARE = 0.5
+
+
+def blend(book: np.ndarray, reach: np.ndarray, new_share: float | None = None) -> np.ndarray:
+    """Expected liquidations per bin (last axis): the book's ``density × reach`` plus the
+    positions still to open, ``new_share`` of the total, spread like ``reach``."""
+    a = NEW_SHARE if new_share is None else new_share
+    tot = book.sum(axis=-1, keepdims=True)
+    r_tot = reach.sum(axis=-1, keepdims=True)
+    flat = np.divide(reach, r_tot, out=np.zeros_like(reach), where=r_tot > 0)
+    return book + a / (1.0 - a) * tot * flat
+
+
 def forecast_grid(
     book: Heatmap, market: MarketData, states: np.ndarray, horizon: str | pd.Timedelta
 ) -> Heatmap:
@@ -77,8 +92,10 @@ def forecast_grid(
 
     ``states`` are the book states the grid's columns show (as
     :func:`~liqwidget.heatmap.time_columns` returns them); each column's reference price is
-    the last close at that state, its volatility :func:`recent_volatility` there. Long levels
-    are weighted by the chance of falling to them, short ones by the chance of rising.
+    the last close at that state, its volatility :func:`recent_volatility` there. Each side
+    is :func:`blend` of its ``density × reach`` and the positions still to open (long ones
+    below the reference price, short ones above), the forecast
+    :func:`~liqwidget.location.forecast_scores` scores.
     """
     bars = horizon_bars(horizon, market.timeframe)
     states = np.asarray(states, dtype="int64")
@@ -87,4 +104,7 @@ def forecast_grid(
     sigma = recent_volatility(market)[states]
     dist = np.log(book.prices)[:, None] - np.log(ref)[None, :]
     reach = reach_probability(dist, sigma[None, :], bars)
-    return Heatmap(book.time_edges, book.price_edges, book.long * reach, book.short * reach)
+    below, above = (dist <= 0), (dist >= 0)
+    long = blend((book.long * reach).T, (reach * below).T).T
+    short = blend((book.short * reach).T, (reach * above).T).T
+    return Heatmap(book.time_edges, book.price_edges, long, short)

@@ -32,7 +32,7 @@ from scipy.stats import rankdata
 from .calibration import calibrate, event_bars
 from .estimate import ClusterEstimate
 from .events import validate_events
-from .forecast import MIN_VOL_BARS, horizon_bars, reach_probability, recent_volatility
+from .forecast import MIN_VOL_BARS, blend, horizon_bars, reach_probability, recent_volatility
 from .sides import SIDES
 
 TOUCHED_SCORERS = ("book", "uniform", "nearest to open")
@@ -274,21 +274,6 @@ def forecast_scores(
                 }
             )
     return pd.DataFrame(rows)
-
-
-#: Share of a horizon's liquidations expected from positions not yet open at the origin
-#: (unknown to any book): spread like a flat book, i.e. by reach probability alone.
-NEW_SHARE = 0.5
-
-
-def blend(book: np.ndarray, reach: np.ndarray, new_share: float | None = None) -> np.ndarray:
-    """Expected liquidations per bin (last axis): the book's ``density × reach`` plus the
-    positions still to open, ``new_share`` of the total, spread like ``reach``."""
-    a = NEW_SHARE if new_share is None else new_share
-    tot = book.sum(axis=-1, keepdims=True)
-    r_tot = reach.sum(axis=-1, keepdims=True)
-    flat = np.divide(reach, r_tot, out=np.zeros_like(reach), where=r_tot > 0)
-    return book + a / (1.0 - a) * tot * flat
 
 
 def _log_score(forecast: np.ndarray, real: np.ndarray) -> float:

@@ -240,6 +240,9 @@ BOKEH_STATE = """
     span: get('cursor-span').location,
     clusters_visible: get('clusters-image').visible,
     real_visible: get('real-image').visible,
+    forecast_visible: get('forecast-image').visible,
+    labels: get('layer-toggle').labels,
+    forecast_sum: get('forecast-source').data.image[0].reduce((a, b) => a + b, 0),
     x_range: [get('time-range').start, get('time-range').end],
     axes: map.left.length + map.below.length,
     axis_labels: [map.left[0].axis_label, map.below[0].axis_label],
@@ -344,6 +347,32 @@ def test_quickstart_in_jupyterlab(page, tmp_path):
         assert page.evaluate(LAST_DOC + IMAGE_SUM) != before
         out = lab.run_code(page, "print('rendered', lmap.rendered == seq, lmap.model.side_split)")
         assert "rendered True 0.9" in out
+
+        # The Forecast layer: one click shows it (browser → kernel), and a new horizon set
+        # from Python redraws it and renames its toggle (kernel → browser).
+        assert not state["forecast_visible"] and state["labels"][-1] == "Forecast (next 4h)"
+        lab.run_code(page, "lmap.threshold = 0.3")
+        page.wait_for_function(probe("s.threshold === 0.3"), timeout=UI * 1000)
+        page.get_by_text("Forecast (next 4h)", exact=True).click()
+        page.wait_for_function(probe("s.forecast_visible"), timeout=UI * 1000)
+        out = lab.run_code(page, "print('layers=', lmap.layers)")
+        assert "layers= ['clusters', 'real', 'price', 'forecast']" in out
+        page.get_by_text("Clusters (model estimate)", exact=True).click()
+        page.wait_for_function(probe("!s.clusters_visible"), timeout=UI * 1000)
+        before = page.evaluate(BOKEH_STATE)["forecast_sum"]
+        map_el.screenshot(path=str(SHOTS / "jupyterlab-forecast-4h.png"))
+        lab.run_code(page, "lmap.forecast_horizon = '1D'")
+        page.wait_for_function(
+            probe(f"s.labels[3] === 'Forecast (next 1D)' && s.forecast_sum !== {before}"),
+            timeout=CELL_RUN * 1000,
+        )
+        page.get_by_text("Forecast (next 1D)", exact=True).wait_for(timeout=UI * 1000)
+        page.get_by_text("(next 1D): the liquidations").wait_for(timeout=UI * 1000)  # notes
+        map_el.screenshot(path=str(SHOTS / "jupyterlab-forecast-1D.png"))
+        lab.run_code(page, "lmap.layers = ['clusters', 'real', 'price']")
+        page.wait_for_function(
+            probe("!s.forecast_visible && s.clusters_visible"), timeout=UI * 1000
+        )
 
         # Streaming: new liquidations and new bars arrive in the open map.
         updates = page.evaluate(UPDATES)

@@ -371,6 +371,44 @@ def test_embed_toggles_and_threshold_work_without_a_kernel(page, served):
 
 
 @pytest.mark.browser
+def test_forecast_layer_toggles_in_the_embed_and_the_post(page, served):
+    base, slugs = served
+    page.goto(f"{base}{embed_path(slugs[-1])}")
+    page.wait_for_function(WAIT_IDLE, timeout=15000)
+    heat = page.locator("canvas").first
+    forecast = page.get_by_label("Forecast (next 4h)")
+    assert not forecast.is_checked()  # one click away, not on by default
+    page.get_by_label("Clusters (model estimate)").click()
+    page.get_by_label("Real liquidations").click()
+    bare = settle(heat, lambda img: True)
+    forecast.click()
+    shown = settle(heat, lambda img: np.abs(bare - img).mean() > 2)
+    keep("embed-forecast.png", page.screenshot())
+    assert forecast.is_checked()
+    assert np.abs(bare - shown).mean() > 2, "showing the forecast layer changed nothing"
+    # Violet (expected long liquidations below price) and gold (short, above) appear.
+    violet = (shown[..., 2] > shown[..., 1] + 60) & (shown[..., 0] > shown[..., 1] + 30)
+    gold = (shown[..., 0] > 150) & (shown[..., 1] > 120) & (shown[..., 2] < 90)
+    assert violet.sum() > 200 and gold.sum() > 200, (violet.sum(), gold.sum())
+    page.log.assert_clean()
+
+    # The same layer in the snapshot post's embedded map.
+    page.goto(f"{base}{post_url(slugs[-1])}")
+    frame = page.frame_locator(".lw-map iframe")
+    frame.locator("canvas").first.wait_for(timeout=15000)
+    inner = next(f for f in page.frames if "/embed/" in f.url)
+    inner.wait_for_function(WAIT_IDLE, timeout=15000)
+    label = frame.get_by_label("Forecast (next 4h)")
+    label.click()
+    inner.wait_for_function(
+        "() => Bokeh.documents[0].get_model_by_name('forecast-image').visible", timeout=5000
+    )
+    assert label.is_checked()
+    keep("post-forecast.png", page.locator(".lw-map iframe").screenshot())
+    page.log.assert_clean()
+
+
+@pytest.mark.browser
 def test_readers_without_javascript_get_the_static_preview(chromium, served):
     base, slugs = served
     context = chromium.new_context(

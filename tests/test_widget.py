@@ -121,6 +121,28 @@ def test_columns_compare_by_value_so_unchanged_sources_stay_silent():
     assert a != wire.Columns({"x": np.arange(3.0)})
 
 
+def test_forecast_horizon_redraws_the_forecast_layer(small):
+    w = widget(small)
+    assert "forecast" not in w.layers  # one toggle away, not on by default
+    before = w._forecast["image"][0].copy()
+    assert w._props["layer-toggle"]["labels"][-1] == "Forecast (next 4h)"
+    seq = w._seq
+    w.forecast_horizon = "1D"
+    assert w._seq == seq + 1 and w.figure_data.horizon == "1D"
+    assert w._props["layer-toggle"]["labels"][-1] == "Forecast (next 1D)"
+    assert not np.array_equal(w._forecast["image"][0], before)  # reaches further out
+    far = w.figure_data.forecast
+    w.forecast_horizon = "15min"
+    near = w.figure_data.forecast
+    assert near.total.sum() < far.total.sum()
+    with pytest.raises(traitlets.TraitError, match="forecast_horizon must be a positive"):
+        w.forecast_horizon = "-1h"
+    with pytest.raises(traitlets.TraitError, match="forecast_horizon must be a positive"):
+        w.forecast_horizon = "soon"
+    w.layers = ["forecast", "price"]
+    assert w.layers == ["price", "forecast"]  # kept in display order
+
+
 def test_source_trait_rejects_bad_columns(small):
     w = widget(small)
     with pytest.raises(traitlets.TraitError, match=r"'price-source': column 'close' must be"):
@@ -136,6 +158,7 @@ def test_front_end_learns_sources_and_layers_from_the_wire_trait(small):
     assert spec["sources"] == {
         "_clusters": "clusters-source",
         "_real": "real-source",
+        "_forecast": "forecast-source",
         "_price": "price-source",
         "_events": "events-source",
         "_levels": "levels-source",
@@ -149,14 +172,14 @@ def test_front_end_learns_sources_and_layers_from_the_wire_trait(small):
 
 
 def test_a_new_source_is_one_trait_declaration(small):
-    class WithForecast(LiquidationMap):
-        _forecast = wire.SourceTrait("forecast-source")
+    class WithOutlook(LiquidationMap):
+        _outlook = wire.SourceTrait("outlook-source")
 
-    spec = wire.wire_spec(WithForecast, LAYERS)
-    assert spec["sources"]["_forecast"] == "forecast-source"
+    spec = wire.wire_spec(WithOutlook, LAYERS)
+    assert spec["sources"]["_outlook"] == "outlook-source"
     # The figure must fill every declared source, and every figure source needs a trait.
-    with pytest.raises(ValueError, match=r"declares source trait\(s\) for \['forecast-source'\]"):
-        WithForecast(small, width=700, height=360, cursor_steps=4)
+    with pytest.raises(ValueError, match=r"declares source trait\(s\) for \['outlook-source'\]"):
+        WithOutlook(small, width=700, height=360, cursor_steps=4)
     sources = {"clusters-source": {}, "mystery-source": {}}
     with pytest.raises(ValueError, match=r"\['mystery-source'\] have no widget trait"):
         wire.assign(LiquidationMap, sources)

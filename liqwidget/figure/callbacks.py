@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 #: Layer order in the toggle (CheckboxGroup indices).
-LAYERS = ("clusters", "real", "price")
-LAYER_LABELS = ("Clusters (model estimate)", "Real liquidations", "Price")
+LAYERS = ("clusters", "real", "price", "forecast")
+LAYER_LABELS = ("Clusters (model estimate)", "Real liquidations", "Price", "Forecast")
+#: Layers shown unless asked otherwise (the forecast is one toggle away).
+DEFAULT_LAYERS = ("clusters", "real", "price")
 
 TOGGLE = """
 const on = new Set(cb_obj.active);
 for (const r of clusters) r.visible = on.has(0);
 for (const r of real) r.visible = on.has(1);
 for (const r of price) r.visible = on.has(2);
+for (const r of forecast) r.visible = on.has(3);
 """
 
 #: Rebuild each layer palette: codes in the lowest ``threshold`` share of the log scale are

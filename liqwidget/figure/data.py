@@ -24,7 +24,9 @@ from ..escape import html_text
 from ..estimate import ClusterEstimate
 from ..events import bin_events, empty_events, events_in, undercount_notes, validate_events
 from ..feeds import completeness_line
-from ..heatmap import Heatmap, bin_index
+from ..forecast import DEFAULT_HORIZON, forecast_grid, horizon_bars
+from ..heatmap import Heatmap, bin_index, time_columns
+from .callbacks import LAYER_LABELS, LAYERS
 
 #: Codes per side in a heat layer (1..LEVELS for long, SHORT_OFFSET + 1.. for short).
 LEVELS = 127
@@ -42,6 +44,8 @@ class FigureData:
     tiers: tuple[float, ...] = ()
     heatmap: Heatmap | None = None
     realized: Heatmap | None = None
+    forecast: Heatmap | None = None
+    horizon: str = DEFAULT_HORIZON
 
     def placeholder(self) -> FigureData:
         """The same structure with one-cell arrays: a document skeleton to fill in later."""
@@ -236,14 +240,20 @@ def figure_data(
     level_bins: int = 120,
     max_markers: int = 400,
     cursor_range: tuple | None = None,
+    forecast_horizon: str = DEFAULT_HORIZON,
 ) -> FigureData:
     """Everything the figure draws, at ``resolution = (time columns, price rows)``.
 
     The time cursor (and its stored levels frames) covers ``cursor_range`` — by default the
-    drawn time window.
+    drawn time window. The Forecast layer shows the liquidations expected over the
+    ``forecast_horizon`` after each column (see :mod:`liqwidget.forecast`).
     """
     width, height = (int(x) for x in resolution)
+    horizon_bars(forecast_horizon, estimate.market.timeframe)  # a clear error if not positive
     grid = estimate.grid(width, height, price_range=price_range, time_range=time_range)
+    m = estimate.market
+    _, states = time_columns(m.index, m.timeframe, width, time_range)
+    forecast = forecast_grid(grid, m, states, forecast_horizon)
     events = empty_events() if liquidations is None else validate_events(liquidations)
     real = bin_events(events, grid.time_edges, grid.price_edges)
     inside = events_in(events, grid.time_edges, grid.price_edges)
@@ -259,11 +269,12 @@ def figure_data(
     t0, t1 = _ms(grid.time_edges[0]), _ms(grid.time_edges[-1])
     step = estimate.market.timeframe.value / 1e6
     shown = len(markers["time"])
-    notes = notes_html(estimate, events, int(inside.sum()), shown)
+    notes = notes_html(estimate, events, int(inside.sum()), shown, forecast_horizon)
     return FigureData(
         sources={
             "clusters-source": _image_columns(grid, dynamic_range),
             "real-source": _image_columns(real, dynamic_range),
+            "forecast-source": _image_columns(forecast, dynamic_range),
             "price-source": price_columns(estimate, grid.time_edges),
             "events-source": markers,
             "levels-source": bars,
@@ -278,6 +289,7 @@ def figure_data(
             },
             "cursor-span": {"location": float(frames["time"][-1])},
             "notes": {"text": notes},
+            "layer-toggle": {"labels": layer_labels(forecast_horizon)},
             "time-range": {"start": t0, "end": t1},
             "price-range": {
                 "start": float(grid.price_edges[0]),
@@ -287,7 +299,16 @@ def figure_data(
         tiers=tuple(float(t) for t in tiers),
         heatmap=grid,
         realized=real,
+        forecast=forecast,
+        horizon=str(forecast_horizon),
     )
+
+
+def layer_labels(horizon: str) -> list[str]:
+    """The layer toggle's labels, the Forecast one naming its horizon."""
+    names = dict(zip(LAYERS, LAYER_LABELS, strict=True))
+    names["forecast"] = f"Forecast (next {horizon})"
+    return [names[layer] for layer in LAYERS]
 
 
 def _money(x: float) -> str:
@@ -297,15 +318,25 @@ def _money(x: float) -> str:
     return f"${x:,.0f}"
 
 
-def notes_html(estimate: ClusterEstimate, events: pd.DataFrame, inside: int, shown: int) -> str:
-    """What the reader must know: the clusters are modelled, and how complete the real feed is."""
+def notes_html(
+    estimate: ClusterEstimate,
+    events: pd.DataFrame,
+    inside: int,
+    shown: int,
+    horizon: str = DEFAULT_HORIZON,
+) -> str:
+    """What the reader must know: the clusters are modelled, what the forecast is, and how
+    complete the real feed is."""
     m = estimate.market
     name = html_text(" · ".join(x for x in (m.exchange, m.symbol) if x) or "market")
     parts = [
         f"<b>{name}</b>, {len(m):,} bars of {_td(m.timeframe)}. "
         "<b>Clusters</b> are a <i>model estimate</i> of where forced-liquidation levels may be "
         "stacked, inferred from open-interest changes and an assumed leverage mix; they are "
-        "not a list of real orders or stop losses."
+        "not a list of real orders or stop losses. "
+        f"<b>Forecast</b> (next {html_text(horizon)}): the liquidations those levels would "
+        "produce if price reached them, weighted by the chance it does within the horizon "
+        "at the recent volatility, plus positions yet to open near price."
     ]
     if len(events) == 0:
         parts.append("<b>Real</b>: no recorded liquidations were given for this period.")

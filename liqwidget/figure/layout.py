@@ -29,12 +29,15 @@ from bokeh.models import (
 from bokeh.plotting import figure
 
 from ..estimate import ClusterEstimate
+from ..forecast import DEFAULT_HORIZON
 from . import callbacks as js
 from .data import DEFAULT_RESOLUTION, FigureData, bar_column_names, figure_data
 from .palettes import (
     BACKGROUND,
     CLUSTER_LONG,
     CLUSTER_SHORT,
+    FORECAST_LONG,
+    FORECAST_SHORT,
     MARKER_COLORS,
     REAL_LONG,
     REAL_SHORT,
@@ -50,17 +53,20 @@ NAMES = (
     "levels",
     "clusters-source",
     "real-source",
+    "forecast-source",
     "price-source",
     "events-source",
     "levels-source",
     "levels-frames",
     "clusters-image",
     "real-image",
+    "forecast-image",
     "events-markers",
     "price-band",
     "price-line",
     "clusters-mapper",
     "real-mapper",
+    "forecast-mapper",
     "layer-toggle",
     "threshold",
     "cursor-slider",
@@ -71,6 +77,8 @@ NAMES = (
 )
 
 LEVEL_PANEL_WIDTH = 230
+#: The layers drawn as heat images, each with its own colour mapper.
+HEAT_LAYERS = ("clusters", "real", "forecast")
 
 
 def build_figure(
@@ -81,18 +89,20 @@ def build_figure(
     height: int = 480,
     resolution: tuple[int, int] = DEFAULT_RESOLUTION,
     threshold: float = 0.4,
-    layers: Iterable[str] = js.LAYERS,
+    layers: Iterable[str] = js.DEFAULT_LAYERS,
     price_range: tuple[float, float] | None = None,
     time_range: tuple | None = None,
     cursor_steps: int = 96,
     max_markers: int = 400,
     title: str | None = None,
+    forecast_horizon: str = DEFAULT_HORIZON,
 ):
     """The liquidation map of ``estimate`` (and real ``liquidations``) as a Bokeh layout.
 
     ``resolution`` is the heat grid in (time columns, price rows); page weight grows with
     it (about 2 bytes per cell as base64 in a standalone page). ``cursor_steps`` is how many
-    moments the levels panel can show without a kernel.
+    moments the levels panel can show without a kernel. The Forecast layer (hidden unless
+    ``layers`` names it) shows the liquidations expected over ``forecast_horizon``.
     """
     data = figure_data(
         estimate,
@@ -102,6 +112,7 @@ def build_figure(
         time_range=time_range,
         cursor_steps=cursor_steps,
         max_markers=max_markers,
+        forecast_horizon=forecast_horizon,
     )
     return layout_from(
         data, width=width, height=height, threshold=threshold, layers=layers, title=title
@@ -114,7 +125,7 @@ def layout_from(
     width: int = 1000,
     height: int = 480,
     threshold: float = 0.4,
-    layers: Iterable[str] = js.LAYERS,
+    layers: Iterable[str] = js.DEFAULT_LAYERS,
     title: str | None = None,
 ):
     """Build the layout from prepared :class:`FigureData` (the widget sends data separately)."""
@@ -149,9 +160,10 @@ def layout_from(
     ramps = {
         "clusters": (ramp(CLUSTER_LONG), ramp(CLUSTER_SHORT)),
         "real": (ramp(REAL_LONG, alpha=(0.55, 1.0)), ramp(REAL_SHORT, alpha=(0.55, 1.0))),
+        "forecast": (ramp(FORECAST_LONG), ramp(FORECAST_SHORT)),
     }
     mappers, images = {}, {}
-    for layer in ("clusters", "real"):
+    for layer in HEAT_LAYERS:
         mappers[layer] = LinearColorMapper(
             name=f"{layer}-mapper",
             palette=threshold_palette(*ramps[layer], threshold),
@@ -169,7 +181,7 @@ def layout_from(
             name=f"{layer}-image",
             visible=layer in layers,
         )
-        label = "Estimate" if layer == "clusters" else "Real"
+        label = {"clusters": "Estimate", "real": "Real", "forecast": "Expected"}[layer]
         fig.add_tools(
             HoverTool(
                 renderers=[images[layer]],
@@ -252,7 +264,7 @@ def layout_from(
 
     toggle = CheckboxGroup(
         name="layer-toggle",
-        labels=list(js.LAYER_LABELS),
+        labels=list(props["layer-toggle"]["labels"]),
         active=[i for i, name in enumerate(js.LAYERS) if name in layers],
         inline=True,
     )
@@ -263,6 +275,7 @@ def layout_from(
                 "clusters": [images["clusters"]],
                 "real": [images["real"], markers],
                 "price": [band, line],
+                "forecast": [images["forecast"]],
             },
             code=js.TOGGLE,
         ),
@@ -278,8 +291,8 @@ def layout_from(
     )
     thresh_cb = CustomJS(
         args={
-            "mappers": [mappers["clusters"], mappers["real"]],
-            "ramps": [list(ramps["clusters"]), list(ramps["real"])],
+            "mappers": [mappers[layer] for layer in HEAT_LAYERS],
+            "ramps": [list(ramps[layer]) for layer in HEAT_LAYERS],
         },
         code=js.THRESHOLD,
     )
@@ -377,6 +390,8 @@ def _legend_html() -> str:
         + sw(CLUSTER_SHORT[2], "estimated short levels (above price)")
         + sw(MARKER_COLORS[0], "real long liquidations", True)
         + sw(MARKER_COLORS[1], "real short liquidations", True)
+        + sw(FORECAST_LONG[2], "forecast: long")
+        + sw(FORECAST_SHORT[2], "and short liquidations expected over the horizon")
         + sw("#facc15", "time cursor — click the map to move it")
         + "</div>"
     )

@@ -19,6 +19,8 @@ CLUSTER_LONG = ("#0c2a5b", "#1565c0", "#29b6f6", "#b3f0ff", "#ffffff")
 CLUSTER_SHORT = ("#4a1206", "#b23c0b", "#f57c00", "#ffc46b", "#fffbe6")
 REAL_LONG = ("#5c0a26", "#c2185b", "#ff4f81", "#ffc1d3")
 REAL_SHORT = ("#0a4a2e", "#12a05c", "#37f59a", "#c8ffe3")
+FORECAST_LONG = ("#2e1065", "#7c3aed", "#c084fc", "#f3e8ff")
+FORECAST_SHORT = ("#3f2a00", "#a16207", "#facc15", "#fef9c3")
 
 #: Marker colours for real events (index 0 long, 1 short), matching the real heat layer.
 MARKER_COLORS = ("#ff4f81", "#37f59a")

@@ -16,8 +16,9 @@ from bokeh.embed import json_item
 from ..estimate import ClusterEstimate
 from ..events import empty_events, validate_events
 from ..figure import FigureData, figure_data, layout_from
-from ..figure.callbacks import LAYERS
+from ..figure.callbacks import DEFAULT_LAYERS, LAYERS
 from ..figure.layout import LEVEL_PANEL_WIDTH
+from ..forecast import DEFAULT_HORIZON
 from ..heatmap import price_bins
 from ..market import MarketData, load_sample
 from ..model import ClusterModel
@@ -47,13 +48,16 @@ class LiquidationMap(anywidget.AnyWidget):
     built-in sample. ``liquidations`` is an event frame (see :mod:`liqwidget.events`).
 
     The traits ``layers``, ``threshold``, ``cursor``, ``x_range`` and ``y_range`` follow what
-    the user does in the browser and can be set from Python. With ``sharpen`` (default), a
+    the user does in the browser and can be set from Python; ``forecast_horizon`` sets the
+    horizon of the Forecast layer (expected liquidations over the next ``H``). With ``sharpen`` (default), a
     zoom or pan redraws the heat layers for the visible window at display resolution.
     """
 
     _esm = BUNDLE if BUNDLE.exists() else NOT_BUILT_ESM
 
-    layers = traitlets.List(traitlets.Unicode(), default_value=list(LAYERS)).tag(sync=True)
+    layers = traitlets.List(traitlets.Unicode(), default_value=list(DEFAULT_LAYERS)).tag(sync=True)
+    #: Horizon of the Forecast layer (a pandas time span such as ``"1h"``, ``"4h"``, ``"1D"``).
+    forecast_horizon = traitlets.Unicode(DEFAULT_HORIZON).tag(sync=True)
     threshold = traitlets.Float(0.4, min=0.0, max=0.95).tag(sync=True)
     cursor = Timestamp(None, allow_none=True).tag(sync=True, **TIME)
     x_range = TimeRange(None, allow_none=True).tag(sync=True, **TIME_RANGE)
@@ -68,6 +72,7 @@ class LiquidationMap(anywidget.AnyWidget):
     # ships only the sources that differ. A new source needs only a new line here.
     _clusters = SourceTrait("clusters-source")
     _real = SourceTrait("real-source")
+    _forecast = SourceTrait("forecast-source")
     _price = SourceTrait("price-source")
     _events = SourceTrait("events-source")
     _levels = SourceTrait("levels-source")
@@ -238,6 +243,7 @@ class LiquidationMap(anywidget.AnyWidget):
             cursor_steps=self._cursor_steps,
             max_markers=self._max_markers,
             cursor_range=tuple(pd.Timestamp(round(t * 1e6), tz="UTC") for t in extent[:2]),
+            forecast_horizon=self.forecast_horizon,
         )
         self._figure_data = data
         if first or data.tiers != self._tiers:
@@ -309,6 +315,25 @@ class LiquidationMap(anywidget.AnyWidget):
         if unknown:
             raise traitlets.TraitError(f"unknown layer(s) {unknown}; choose from {list(LAYERS)}")
         return [name for name in LAYERS if name in proposal["value"]]
+
+    @traitlets.validate("forecast_horizon")
+    def _valid_horizon(self, proposal) -> str:
+        value = str(proposal["value"]).strip()
+        try:
+            ok = pd.Timedelta(value) > pd.Timedelta(0)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise traitlets.TraitError(
+                f"forecast_horizon must be a positive time span such as '4h' or '1D', "
+                f"got {proposal['value']!r}"
+            )
+        return value
+
+    @traitlets.observe("forecast_horizon")
+    def _on_horizon_change(self, change) -> None:
+        if self._figure_data is not None:
+            self._push()
 
     @traitlets.observe("x_range", "y_range")
     def _on_view_change(self, change) -> None:
