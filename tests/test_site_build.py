@@ -334,13 +334,18 @@ def settle(locator, accept, timeout: float = 10.0) -> np.ndarray:
         time.sleep(0.1)
 
 
+def open_embed(page, base: str, slug: str):
+    """Open a snapshot's embed page and its map, wait for BokehJS; return the heat canvas."""
+    page.goto(f"{base}{embed_path(slug)}")
+    open_map(page)
+    page.wait_for_function(WAIT_IDLE, timeout=15000)
+    return page.locator("canvas").first
+
+
 @pytest.mark.browser
 def test_embed_toggles_and_threshold_work_without_a_kernel(page, served):
     base, slugs = served
-    page.goto(f"{base}{embed_path(slugs[0])}")
-    open_map(page)
-    page.wait_for_function(WAIT_IDLE, timeout=15000)
-    heat = page.locator("canvas").first
+    heat = open_embed(page, base, slugs[0])
     before = pixels(heat.screenshot())
     keep("embed-before.png", page.screenshot())
     assert before.std() > 30
@@ -373,9 +378,7 @@ def test_embed_toggles_and_threshold_work_without_a_kernel(page, served):
 @pytest.mark.browser
 def test_forecast_layer_toggles_in_the_embed_and_the_post(page, served):
     base, slugs = served
-    page.goto(f"{base}{embed_path(slugs[-1])}")
-    page.wait_for_function(WAIT_IDLE, timeout=15000)
-    heat = page.locator("canvas").first
+    heat = open_embed(page, base, slugs[-1])
     forecast = page.get_by_label("Forecast (next 4h)")
     assert not forecast.is_checked()  # one click away, not on by default
     page.get_by_label("Clusters (model estimate)").click()
@@ -395,6 +398,8 @@ def test_forecast_layer_toggles_in_the_embed_and_the_post(page, served):
     # The same layer in the snapshot post's embedded map.
     page.goto(f"{base}{post_url(slugs[-1])}")
     frame = page.frame_locator(".lw-map iframe")
+    frame.locator(".lw-facade img").wait_for(timeout=15000)
+    open_map(frame)
     frame.locator("canvas").first.wait_for(timeout=15000)
     inner = next(f for f in page.frames if "/embed/" in f.url)
     inner.wait_for_function(WAIT_IDLE, timeout=15000)
