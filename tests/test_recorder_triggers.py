@@ -30,7 +30,15 @@ def fake():
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(store_location):
+    """A store on each backend (SQLite; PostgreSQL where a test server is set up)."""
+    with Store(store_location) as s:
+        yield s
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    """An SQLite store, for what is about its file: locks, removal, the health file."""
     with Store(tmp_path / "rec.sqlite") as s:
         yield s
 
@@ -206,8 +214,8 @@ def test_a_batch_the_store_refuses_is_split_and_the_bad_event_quarantined(fake, 
     assert json.loads(bad["raw"][0])["price"] == 66_666
 
 
-def test_an_unwritable_store_stops_loudly_and_keeps_what_was_pending(fake, store, tmp_path):
-    real = store.write_liquidations
+def test_an_unwritable_store_stops_loudly_and_keeps_what_was_pending(fake, sqlite_store, tmp_path):
+    real = sqlite_store.write_liquidations
     full = threading.Event()
 
     def disk_full(frame):
@@ -215,12 +223,12 @@ def test_an_unwritable_store_stops_loudly_and_keeps_what_was_pending(fake, store
             raise sqlite3.OperationalError("database or disk is full")
         return real(frame)
 
-    store.write_liquidations = disk_full
-    rec = RecorderThread(store, {"binanceusdm": [BTC]}, api_base=fake.url).__enter__()
+    sqlite_store.write_liquidations = disk_full
+    rec = RecorderThread(sqlite_store, {"binanceusdm": [BTC]}, api_base=fake.url).__enter__()
     fake.wait_subscribed("binanceusdm")
     t = now_ms()
     fake.push("binanceusdm", [ev(t, 60_000)])
-    wait_for(lambda: store.count_liquidations() == 1)
+    wait_for(lambda: sqlite_store.count_liquidations() == 1)
     full.set()
     fake.push("binanceusdm", [ev(t + 1, 60_001), ev(t + 2, 60_002)])
     wait_for(lambda: not rec.thread.is_alive(), what="the recorder to give up")
@@ -234,21 +242,21 @@ def test_an_unwritable_store_stops_loudly_and_keeps_what_was_pending(fake, store
     assert health["binanceusdm"].warning.startswith("store unwritable")
 
 
-def test_health_file_and_row_show_every_feed(fake, store, tmp_path):
-    with RecorderThread(store, {"binanceusdm": [BTC], "bybit": [BTC]}, api_base=fake.url):
+def test_health_file_and_row_show_every_feed(fake, sqlite_store, tmp_path):
+    with RecorderThread(sqlite_store, {"binanceusdm": [BTC], "bybit": [BTC]}, api_base=fake.url):
         fake.wait_subscribed("binanceusdm")
         fake.wait_subscribed("bybit")
         t = now_ms()
         fake.push("binanceusdm", [ev(t), ev(t), ev(t + 1, "1e308")])
         fake.push("bybit", [ev(t + 5)])
-        wait_for(lambda: store.count_liquidations() == 2)
+        wait_for(lambda: sqlite_store.count_liquidations() == 2)
     written, feeds = read_health_file(tmp_path / "rec.sqlite.health.json")
     assert abs(written - now_ms()) < 60_000
     b = feeds["binanceusdm"]
     assert (b.received, b.stored, b.duplicates, b.refused, b.pending) == (3, 1, 1, 1, 0)
     assert b.warning is None and 0 <= b.last_event_age_s < 60
     assert feeds["bybit"].stored == 1
-    assert json.loads(store.health()["binanceusdm"])["refused"] == 1
+    assert json.loads(sqlite_store.health()["binanceusdm"])["refused"] == 1
 
 
 def test_stored_standing_still_while_received_grows_is_a_warning():
@@ -263,8 +271,8 @@ def test_stored_standing_still_while_received_grows_is_a_warning():
     assert stats.health("x", now=132.0, stall_after=30).warning is None
 
 
-def test_a_store_that_fails_at_the_final_commit_still_keeps_the_events(fake, store):
-    real = store.write_liquidations
+def test_a_store_that_fails_at_the_final_commit_still_keeps_the_events(fake, sqlite_store):
+    real = sqlite_store.write_liquidations
     full = threading.Event()
 
     def disk_full(frame):
@@ -272,9 +280,11 @@ def test_a_store_that_fails_at_the_final_commit_still_keeps_the_events(fake, sto
             raise sqlite3.OperationalError("disk I/O error")
         return real(frame)
 
-    store.write_liquidations = disk_full
+    sqlite_store.write_liquidations = disk_full
     slow = dataclasses.replace(FAST, batch_size=10_000, max_latency=600)
-    rec = RecorderThread(store, {"bybit": [BTC]}, api_base=fake.url, settings=slow).__enter__()
+    rec = RecorderThread(
+        sqlite_store, {"bybit": [BTC]}, api_base=fake.url, settings=slow
+    ).__enter__()
     fake.wait_subscribed("bybit")
     fake.push("bybit", [ev(now_ms() + k, 60_000 + k) for k in range(3)])
     wait_for(lambda: rec.stats["bybit"].received == 3)
