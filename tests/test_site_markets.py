@@ -92,3 +92,23 @@ def test_markets_in_chromium(site, page):
         assert not page.log.page_errors and not page.log.foreign_requests
     finally:
         server.shutdown()
+
+
+def test_tier_filter_and_cumulative_curves_on_a_published_embed(site, page):
+    from test_levels_views import _check_views
+
+    data, result = site
+    slug = result.markets["eth-usdt"][-1]
+    est = data[1]
+    from liqwidget import ClusterModel
+
+    tiers = sorted(ClusterModel().leverage)
+    cols = [(s, float(lev)) for s in ("long", "short") for lev in tiers]
+    server, base = serve_in_thread(result.out)
+    try:
+        _check_views(page, base + embed_path(slug), cols)
+        if SHOTS:
+            page.screenshot(path=f"{SHOTS}/markets-embed-50x.png", full_page=True)
+    finally:
+        server.shutdown()
+    assert est.market.symbol == "ETH/USDT:USDT"

@@ -20,9 +20,11 @@ from bokeh.models import (
     DataRange1d,
     Div,
     HoverTool,
+    LinearAxis,
     LinearColorMapper,
     NumeralTickFormatter,
     Range1d,
+    Select,
     Slider,
     Span,
 )
@@ -74,6 +76,11 @@ NAMES = (
     "notes",
     "time-range",
     "price-range",
+    "tier-filter",
+    "levels-shown",
+    "cumulative-source",
+    "cumulative-long",
+    "cumulative-short",
 )
 
 LEVEL_PANEL_WIDTH = 230
@@ -260,7 +267,7 @@ def layout_from(
     )
     fig.add_layout(span)
 
-    panel = _levels_panel(data, src, y_range, height)
+    panel, tier_filter = _levels_panel(data, src, y_range, height)
 
     toggle = CheckboxGroup(
         name="layer-toggle",
@@ -321,9 +328,10 @@ def layout_from(
     notes = Div(
         name="notes", text=props["notes"]["text"], width=width, styles={"font-size": "12px"}
     )
-    legend = Div(text=_legend_html(), width=width)
+    legend = Div(text=_legend_html(), width=width - LEVEL_PANEL_WIDTH)
     controls = row(toggle, thresh, slider)
-    return column(controls, row(fig, panel), legend, notes, name="liqwidget-map")
+    # The tier filter sits under the levels panel it filters.
+    return column(controls, row(fig, panel), row(legend, tier_filter), notes, name="liqwidget-map")
 
 
 def _bar_columns(data: FigureData) -> list[tuple[str, float]]:
@@ -348,11 +356,15 @@ def _levels_panel(data: FigureData, src: dict, y_range, height: int):
     )
     n = len(data.tiers)
     colors = bar_colors("long", n) + bar_colors("short", n)
+    # The bars draw the tiers the tier filter shows (``levels-shown``, filled by CUMULATE
+    # from ``levels-source``, which the cursor and the widget write).
+    shown = ColumnDataSource(dict(bars), name="levels-shown")
     renderers = panel.hbar_stack(
-        names, y="price", height=step * 0.95, color=colors, source=src["levels-source"], name=names
+        names, y="price", height=step * 0.95, color=colors, source=shown, name=names
     )
     for r, (side, lev) in zip(renderers, cols, strict=True):
         r.name = f"levels-{side}-{lev:g}"
+    panel.x_range.renderers = list(renderers)  # the bars' own axis; the curves have theirs
     panel.add_tools(
         HoverTool(
             renderers=renderers,
@@ -364,7 +376,91 @@ def _levels_panel(data: FigureData, src: dict, y_range, height: int):
     panel.xaxis.ticker.desired_num_ticks = 3
     panel.xaxis.axis_label = "Estimated notional (by side, leverage)"
     panel.grid.grid_line_alpha = 0.12
-    return panel
+    return panel, _cumulative(data, src, shown, panel, cols)
+
+
+def tier_options(tiers) -> list[tuple[str, str]]:
+    """The leverage-tier filter's choices: every tier and the ones above it."""
+    return [("0", "All leverage tiers")] + [(f"{t:g}", f"{t:g}x and above") for t in tiers[1:]]
+
+
+def cumulative(bars: dict, cols, min_leverage: float = 0.0) -> dict[str, np.ndarray]:
+    """Cumulative curves of the levels panel (the browser's ``CUMULATE`` does the same):
+    long notional summed from the top of the panel down, short from the bottom up."""
+    keep = [(s, lev) for s, lev in cols if lev >= min_leverage]
+    names = bar_column_names(keep)
+    sides = np.array([s == "long" for s, _ in keep], dtype=bool)
+    n = len(bars["price"])
+    vals = np.stack([np.asarray(bars[k], "float64") for k in names], 1) if names else None
+    long = vals[:, sides].sum(1) if vals is not None else np.zeros(n)
+    short = vals[:, ~sides].sum(1) if vals is not None else np.zeros(n)
+    return {
+        "price": np.asarray(bars["price"]),
+        "long": np.cumsum(long[::-1])[::-1],
+        "short": np.cumsum(short),
+    }
+
+
+def _cumulative(data: FigureData, src: dict, shown, panel, cols) -> Select:
+    """Cumulative long/short curves on their own top axis, and the leverage-tier filter."""
+    cum = ColumnDataSource(
+        cumulative(data.sources["levels-source"], cols), name="cumulative-source"
+    )
+    panel.extra_x_ranges = {"cumulative": DataRange1d(start=0)}
+    lines = []
+    for side, color in (("long", CLUSTER_LONG[2]), ("short", CLUSTER_SHORT[2])):
+        lines.append(
+            panel.line(
+                x=side,
+                y="price",
+                source=cum,
+                x_range_name="cumulative",
+                line_width=2,
+                line_color=color,
+                name=f"cumulative-{side}",
+            )
+        )
+    panel.extra_x_ranges["cumulative"].renderers = lines
+    axis = LinearAxis(
+        x_range_name="cumulative",
+        axis_label="Cumulative (lines)",
+        formatter=NumeralTickFormatter(format="$0.[0]a"),
+    )
+    axis.ticker.desired_num_ticks = 3
+    panel.add_layout(axis, "above")
+    panel.add_tools(
+        HoverTool(
+            renderers=lines,
+            mode="hline",
+            tooltips=[
+                ("Price", "@price{$0,0}"),
+                ("Cumulative long below", "@long{$0.00a}"),
+                ("Cumulative short above", "@short{$0.00a}"),
+            ],
+        )
+    )
+    tier_filter = Select(
+        name="tier-filter",
+        title="Leverage shown",
+        value="0",
+        options=tier_options(data.tiers),
+        width=LEVEL_PANEL_WIDTH - 10,
+    )
+    cb = CustomJS(
+        args={
+            "filter": tier_filter,
+            "bars": src["levels-source"],
+            "cum": cum,
+            "names": bar_column_names(cols),
+            "levs": [float(lev) for _, lev in cols],
+            "sides": [0 if s == "long" else 1 for s, _ in cols],
+            "shown": shown,
+        },
+        code=js.CUMULATE,
+    )
+    tier_filter.js_on_change("value", cb)
+    src["levels-source"].js_on_change("data", cb)
+    return tier_filter
 
 
 def _levels_title(frame_times) -> str:

@@ -294,8 +294,11 @@ def build_site(
         [snapshot_key(d, spec, options.site_url) for spec in sp]
         for d, sp in zip(datasets, specs, strict=True)
     ]
-    flat = [(k, m, spec) for m, (ks, sp) in enumerate(zip(keys, specs, strict=True))
-            for k, spec in zip(ks, sp, strict=True)]  # fmt: skip
+    flat = [
+        (k, m, spec)
+        for m, (ks, sp) in enumerate(zip(keys, specs, strict=True))
+        for k, spec in zip(ks, sp, strict=True)
+    ]
     found = {k: cache.get(k) for k, _, _ in flat} if options.incremental else {}
     todo = [(k, m, spec) for k, m, spec in flat if found.get(k) is None]
     tmp = staging / ".tmp"
