@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from bokeh.embed import json_item
 
 from ..escape import slug
 from ..figure import FigureData, figure_data, layout_from
+from ..files import write_atomic
 from ..market import MarketData
 from ..model import ClusterModel
 from ..widget.wire import encode_source
@@ -50,18 +50,6 @@ def doc_path(root: Path, slug: str) -> Path:
 
 def index_path(root: Path) -> Path:
     return Path(root) / LIVE_DIR / "index.json"
-
-
-def write_atomic(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` so that readers see the old or the new file, never a mix."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(payload)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _b64(cols: dict[str, Any]) -> dict[str, Any]:

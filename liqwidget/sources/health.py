@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from ..files import write_atomic
 
 
 @dataclass
@@ -118,14 +119,7 @@ def write_health_file(path: Path, feeds: dict[str, FeedHealth]) -> None:
         "updated_at_ms": int(time.time() * 1000),
         "feeds": {k: asdict(v) for k, v in feeds.items()},
     }
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as out:
-            json.dump(body, out, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(body, indent=1).encode())
 
 
 def read_health_file(path: str | os.PathLike) -> tuple[int, dict[str, FeedHealth]]:
