@@ -87,7 +87,12 @@ def test_tier_filter_and_curves_without_a_kernel(map_file, page):
 def _check_views(page, url: str, cols) -> None:
     page.set_viewport_size({"width": 1000, "height": 560})
     page.goto(url)
-    page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0")
+    facade = page.locator(".lw-facade")  # a published embed shows its preview until clicked
+    if facade.count():
+        facade.click()
+    page.wait_for_function(
+        "() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle"
+    )
     s = page.evaluate(STATE)
     assert s["filter"] == "0"
     check_state(s, cols, 0.0)
