@@ -30,7 +30,9 @@ async function request(invoke, version, timeoutMs) {
     [reply, buffers] = await invoke(COMMAND, { version }, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     if (err?.name !== "TimeoutError") throw err;
-    throw new Error(`no BokehJS ${version} from the kernel after ${timeoutMs / 1000} s; is the kernel running?`);
+    throw new Error(`no BokehJS ${version} from the kernel after ${timeoutMs / 1000} s; is the kernel running?`, {
+      cause: err,
+    });
   }
   if (reply?.version !== version) {
     throw new Error(`kernel sent BokehJS ${reply?.version}, expected ${version}`);

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from bokeh.embed import file_html
-from bokeh.models import HoverTool
+from bokeh.models import CustomJS, CustomJSHover, CustomJSTickFormatter, HoverTool
 from bokeh.resources import CDN, INLINE
 
 import liqwidget
-from liqwidget.figure import NAMES, build_figure, decode_layer, encode_layer, figure_data
+from liqwidget.figure import NAMES, build_figure, callbacks, decode_layer, encode_layer, figure_data
 from liqwidget.figure.palettes import CLUSTER_LONG, CLUSTER_SHORT, ramp, threshold_palette
 
 SHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
@@ -51,6 +51,36 @@ def layout(estimate, events):
 def test_every_named_model_is_in_the_document(layout):
     found = {m.name for m in layout.references() if m.name}
     assert set(NAMES) <= found
+
+
+def test_browser_code_comes_from_the_js_modules(layout):
+    """Every callback in the document runs one of figure/js/*.js, and every module is used."""
+    files = {p.stem for p in callbacks.JS_DIR.glob("*.js")}
+    assert files == set(callbacks.FUNCTIONS) and len(files) >= 7
+    custom = [
+        m
+        for m in layout.references()
+        if isinstance(m, CustomJS | CustomJSHover | CustomJSTickFormatter)
+    ]
+    used = set()
+    for m in custom:
+        name = next(n for n, f in callbacks.FUNCTIONS.items() if f in m.code)
+        assert m.code.startswith(f"return {callbacks.FUNCTIONS[name]}("), name
+        assert "export default" not in m.code  # run as a function, not as an ES module
+        used.add(name)
+    assert used == files
+    toggle = next(m for m in layout.references() if m.name == "layer-toggle")
+    (cb,) = toggle.js_property_callbacks["change:active"]
+    assert len(cb.args["layers"]) == len(callbacks.LAYERS) == len(toggle.labels)
+
+
+def test_a_malformed_js_module_is_refused():
+    with pytest.raises(ValueError, match=r"exactly one `export default`"):
+        callbacks._as_factory("broken", "function f() {}\n")
+    with pytest.raises(ValueError, match="no other import or export"):
+        callbacks._as_factory("broken", "import x from 'y';\nexport default function f() {}\n")
+    with pytest.raises(KeyError, match="no browser code 'nope'"):
+        callbacks.callback("nope")
 
 
 def test_layers_are_uint8_at_the_requested_resolution(estimate, events):

@@ -14,9 +14,6 @@ from bokeh.layouts import column, row
 from bokeh.models import (
     CheckboxGroup,
     ColumnDataSource,
-    CustomJS,
-    CustomJSHover,
-    CustomJSTickFormatter,
     DataRange1d,
     Div,
     HoverTool,
@@ -199,9 +196,7 @@ def layout_from(
                 ],
                 formatters={
                     "$x": "datetime",
-                    "@image": CustomJSHover(
-                        args={"source": src[f"{layer}-source"]}, code=js.HOVER_LAYER
-                    ),
+                    "@image": js.hover("hover_layer", source=src[f"{layer}-source"]),
                 },
                 description=f"Hover: {layer}",
             )
@@ -252,7 +247,7 @@ def layout_from(
                 ("Notional", "@notional{$0,0}"),
                 ("Exchange", "@exchange"),
             ],
-            formatters={"@time": "datetime", "@short": CustomJSHover(code=js.HOVER_SIDE)},
+            formatters={"@time": "datetime", "@short": js.hover("hover_side")},
             description="Hover: real events",
         )
     )
@@ -275,17 +270,10 @@ def layout_from(
         active=[i for i, name in enumerate(js.LAYERS) if name in layers],
         inline=True,
     )
+    renderers = {"clusters": [images["clusters"]], "real": [images["real"], markers]}
+    renderers |= {"price": [band, line], "forecast": [images["forecast"]]}
     toggle.js_on_change(
-        "active",
-        CustomJS(
-            args={
-                "clusters": [images["clusters"]],
-                "real": [images["real"], markers],
-                "price": [band, line],
-                "forecast": [images["forecast"]],
-            },
-            code=js.TOGGLE,
-        ),
+        "active", js.callback("toggle_layers", layers=[renderers[name] for name in js.LAYERS])
     )
     thresh = Slider(
         name="threshold",
@@ -296,34 +284,30 @@ def layout_from(
         value=float(threshold),
         width=260,
     )
-    thresh_cb = CustomJS(
-        args={
-            "mappers": [mappers[layer] for layer in HEAT_LAYERS],
-            "ramps": [list(ramps[layer]) for layer in HEAT_LAYERS],
-        },
-        code=js.THRESHOLD,
+    thresh_cb = js.callback(
+        "threshold",
+        mappers=[mappers[layer] for layer in HEAT_LAYERS],
+        ramps=[list(ramps[layer]) for layer in HEAT_LAYERS],
     )
     thresh.js_on_change("value", thresh_cb)
 
     slider = Slider(
         name="cursor-slider",
         title="Time cursor",
-        format=CustomJSTickFormatter(code=js.CURSOR_FORMAT),
+        format=js.tick_formatter("cursor_format"),
         width=max(width - LEVEL_PANEL_WIDTH - 560, 240),
         **cursor,
     )
-    cursor_cb = CustomJS(
-        args={
-            "span": span,
-            "frames": src["levels-frames"],
-            "bars": src["levels-source"],
-            "names": bar_column_names(_bar_columns(data)),
-            "panel": panel,
-        },
-        code=js.CURSOR,
+    cursor_cb = js.callback(
+        "cursor",
+        span=span,
+        frames=src["levels-frames"],
+        bars=src["levels-source"],
+        names=bar_column_names(_bar_columns(data)),
+        panel=panel,
     )
     slider.js_on_change("value", cursor_cb)
-    fig.js_on_event("tap", CustomJS(args={"slider": slider}, code=js.TAP_TO_CURSOR))
+    fig.js_on_event("tap", js.callback("tap_to_cursor", slider=slider))
 
     notes = Div(
         name="notes", text=props["notes"]["text"], width=width, styles={"font-size": "12px"}
@@ -446,17 +430,15 @@ def _cumulative(data: FigureData, src: dict, shown, panel, cols) -> Select:
         options=tier_options(data.tiers),
         width=LEVEL_PANEL_WIDTH - 10,
     )
-    cb = CustomJS(
-        args={
-            "filter": tier_filter,
-            "bars": src["levels-source"],
-            "cum": cum,
-            "names": bar_column_names(cols),
-            "levs": [float(lev) for _, lev in cols],
-            "sides": [0 if s == "long" else 1 for s, _ in cols],
-            "shown": shown,
-        },
-        code=js.CUMULATE,
+    cb = js.callback(
+        "cumulate",
+        filter=tier_filter,
+        bars=src["levels-source"],
+        cum=cum,
+        names=bar_column_names(cols),
+        levs=[float(lev) for _, lev in cols],
+        sides=[0 if s == "long" else 1 for s, _ in cols],
+        shown=shown,
     )
     tier_filter.js_on_change("value", cb)
     src["levels-source"].js_on_change("data", cb)
