@@ -5,8 +5,8 @@ straight into the SQLite file, as a store filled by another tool or copied from 
 would hold them. What is checked here is the second line of defence: escaping at every
 boundary, the Content-Security-Policy and file names that stay inside the output folder.
 Paths covered: `liqwidget site build --source store` (home, blog index, archive and category
-pages, snapshot posts, embeds, market sections and index, the RSS feed, the JSON numbers
-files, file names), the map in static pages and in the notebook widget's front end, the
+pages, snapshot posts, embeds, market sections and index, site search, the RSS feed, the
+JSON numbers files, file names), the map in static pages and in the notebook widget's front end, the
 `clusters` command's output and the Parquet export.
 """
 
@@ -187,12 +187,18 @@ def test_no_script_runs_on_any_page_and_names_show_as_text(chromium, hostile_sit
             log = {"csp": [], "dialogs": [], "errors": []}
             pg = _open(context, base + rel, log)
             if rel.startswith("embed/"):
+                assert (
+                    pg.get_by_role("heading", level=1)
+                    .inner_text()
+                    .startswith(tuple(shown(x)[:30] for x in SYMBOLS))
+                ), rel
+                pg.locator(".lw-facade").click()  # the map loads on first interaction
                 pg.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0")
                 # The map notes (a Bokeh Div, rendered as HTML) name exchange and symbol.
                 assert pg.get_by_text(EXCHANGE, exact=False).count() >= 1, rel
                 pg.mouse.move(400, 300)  # a tooltip over the map
             elif rel.startswith("blog/") and "-20" in path.name:
-                pg.frame_locator(".lw-map iframe").locator(".bk-Canvas, canvas").first.wait_for()
+                pg.frame_locator(".lw-map iframe").locator(".lw-facade img").wait_for()
                 text = pg.inner_text("article")
                 assert any(shown(s)[:60] in text for s in SYMBOLS[:5]) or "比特币" in text, rel
             pg.wait_for_timeout(150)
@@ -208,6 +214,12 @@ def test_no_script_runs_on_any_page_and_names_show_as_text(chromium, hostile_sit
         table = pg.inner_text("article")
         for symbol in SYMBOLS[:5]:
             assert shown(symbol) in table, symbol
+        # The site search renders matches from its index: the names stay text there too.
+        pg.locator("input[data-md-component=search-query]").click()
+        pg.keyboard.type("onerror")
+        pg.locator(".md-search-result__item").first.wait_for()
+        assert shown(SYMBOLS[0]) in pg.inner_text(".md-search-result")
+        pg.wait_for_timeout(300)
         assert log == {"csp": [], "dialogs": [], "errors": []}
     finally:
         context.close()

@@ -238,7 +238,7 @@ def build_site(
     timings: dict[str, float] = {}
     project = find_project(Path(options.project).resolve())
     out = Path(options.out or project / "public").resolve()
-    cache_root = Path(options.cache_dir or project / ".liqwidget" / "site-cache")
+    cache_root = Path(options.cache_dir or project / ".liqwidget" / "site-cache").resolve()
     staging = cache_root / "staging"
 
     if data is None:
