@@ -735,29 +735,15 @@ def _oi_for_bars(
     bars: pd.DataFrame, oi: pd.DataFrame, timeframe: str, inverse: bool = False
 ) -> pd.Series:
     """Quote-notional OI per bar: the latest OI sample at or before the bar open, within one
-    OI period. The finest stored OI period that fits is used. Inverse contracts count
-    contracts x their quote value (Binance COIN-M reports its value in coin, so the
-    contract count is used whenever it is known)."""
-    result = pd.Series(np.nan, index=bars.index)
+    period of that sample's series. Inverse contracts count contracts x their quote value
+    (Binance COIN-M reports its value in coin, so the contract count is used whenever it is
+    known).
+
+    Where several periods are stored, each bar takes the first one that has a sample for it,
+    in this order: the longest period that fits in the bar (a series of the bars' own length,
+    such as the live process's per-bar samples, comes first), the shorter fitting ones, then
+    the coarser ones. So per-bar samples are used where they exist, history elsewhere.
+    """
+    result = np.full(len(bars), np.nan)
     if oi.empty:
-        return result
-    bar_ms = _timeframe_ms(timeframe)
-    periods = sorted(oi["period"].unique(), key=_timeframe_ms)
-    fitting = [p for p in periods if _timeframe_ms(p) <= bar_ms]
-    period = fitting[-1] if fitting else periods[0]
-    sel = oi[oi["period"] == period].sort_values("ts")
-    merged = pd.merge_asof(
-        bars[["ts", "close"]].astype({"ts": "int64"}),
-        sel.astype({"ts": "int64"}),
-        on="ts",
-        direction="backward",
-        tolerance=_timeframe_ms(period) - 1,
-    )
-    amount = merged["amount"].to_numpy(dtype="float64")
-    size = merged["contract_size"].fillna(1.0).to_numpy(dtype="float64")
-    value = merged["value"].to_numpy(dtype="float64")
-    from_amount = amount * size
-    if not inverse:
-        from_amount = from_amount * merged["close"].to_numpy(dtype="float64")
-    quote = np.where(np.isfinite(from_amount), from_amount, value)
-    return pd.Series(quote, index=bars.index)
+        return pd.Series(result, index=bars.index)

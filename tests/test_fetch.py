@@ -255,3 +255,38 @@ def test_fetch_command(fake, tmp_path, capsys):
     args.symbol = "DOGE/EUR:EUR"
     assert fetch_command(args) == 1
     assert "has no market 'DOGE/EUR:EUR'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("exchange", EXCHANGES)
+def test_malformed_candles_are_refused_with_a_reason_and_asked_for_again(
+    fake, store, exchange, caplog
+):
+    start = HISTORY_START + 3 * DAY
+    bad = start + 7 * STEP
+    fake.bad_bars.add(bad)
+    try:
+        report = fetch(store, fake, exchange, start, start + 20 * STEP, open_interest=False)
+    finally:
+        fake.bad_bars.discard(bad)
+    assert len(report.refused) == 1 and "high" in report.refused[0]
+    assert "refused (high" in caplog.text
+    m_times = store._query("SELECT ts FROM bars WHERE exchange=?", (exchange,))
+    stored = {t for (t,) in m_times}
+    assert bad not in stored and len(stored) == 20  # every other bar is kept
+    dataset = "ohlcv:5m"
+    sym = "BTC/USDT:USDT"
+    assert store.missing(exchange, sym, dataset, start, start + 21 * STEP) == [(bad, bad + STEP)]
+    report = fetch(store, fake, exchange, start, start + 20 * STEP, open_interest=False)
+    assert report.bars == 1 and not report.refused  # corrected on the exchange: filled in
+
+
+def test_check_row_names_the_problem():
+    from liqwidget.sources.fetch import check_row
+
+    assert check_row([1, 10.0, 11.0, 9.0, 10.5, 1.0]) is None
+    assert "low" in check_row([1, 10.0, 11.0, 10.2, 10.5, 1.0])
+    assert "open" in check_row([1, float("nan"), 11.0, 9.0, 10.5, 1.0])
+    assert "volume" in check_row([1, 10.0, 11.0, 9.0, 10.5, -1.0])
+    assert "openInterestAmount" in check_row({"timestamp": 5, "openInterestAmount": -1.0})
+    assert "neither" in check_row({"timestamp": 5})
+    assert check_row({"timestamp": 5, "openInterestValue": 3.0}) is None

@@ -109,3 +109,15 @@ def test_write_atomic_replaces_and_names(tmp_path):
     write_atomic(path, b"two")
     assert path.read_bytes() == b"two" and [p.name for p in path.parent.iterdir()] == ["b.json"]
     assert market_slug("okx", "BTC/USDT:USDT") == "okx-btc-usdt-usdt"
+
+
+def test_live_data_survives_a_site_rebuild(tmp_path):
+    from liqwidget.live.page import keep_live_data, write_live_pages
+
+    built, staging = tmp_path / "public", tmp_path / "staging"
+    write_atomic(built / "live" / "index.json", b'{"format": 1}')
+    assert keep_live_data(built, staging) == 1
+    assert (staging / "live" / "index.json").read_bytes() == b'{"format": 1}'
+    assert keep_live_data(tmp_path / "nothing", staging) == 0
+    paths = write_live_pages(staging)
+    assert "embed/live.html" in paths and (staging / "assets" / "live.js").is_file()

@@ -94,6 +94,17 @@ def test_build_writes_posts_embeds_previews_and_bokehjs(site):
     assert any((out / "blog/category").rglob("*.html"))
 
 
+def test_live_page_is_built_linked_and_embeddable(site):
+    out = site[3].out
+    live = (out / "live.html").read_text()
+    assert 'src="embed/live.html"' in live and "liqwidget:live-snippet" not in live
+    assert "&quot;embed/live.html&quot;" in live  # the snippet, shown as code
+    assert 'href="live.html"' in (out / "index.html").read_text()  # nav and home link
+    embed = (out / "embed/live.html").read_text()
+    assert "<script>" not in embed  # no inline scripts: the page's code is a file
+    assert (out / "assets/live.js").stat().st_size > 1000
+
+
 def test_rebuild_is_incremental(site):
     opts, data, first, second = site
     assert (first.built, first.reused) == (2, 0)

@@ -25,6 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Record liquidations from the exchanges' public streams until stopped "
         "with Ctrl-C or SIGTERM. Reconnects on its own; blind stretches are stored as gaps.",
     )
+    add_recording_options(p)
+    p.set_defaults(func=run)
+
+
+def add_recording_options(p: argparse.ArgumentParser) -> None:
+    """The options of everything that records liquidations (``record`` and ``live``)."""
     p.add_argument(
         "streams",
         nargs="+",
@@ -48,7 +54,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-backfill", action="store_true", help="no REST backfill of gaps")
     p.add_argument("--api-base", help="send API calls to this mirror, e.g. http://127.0.0.1:8080")
-    p.set_defaults(func=run)
+
+
+def recorder_settings(args: argparse.Namespace):
+    """:class:`RecorderSettings` from :func:`add_recording_options`' options."""
+    from ..sources.recorder import RecorderSettings
+
+    return RecorderSettings(
+        batch_size=args.batch_size,
+        max_latency=args.max_latency,
+        backoff_base=args.backoff,
+        backoff_cap=args.backoff_cap,
+        backfill=not args.no_backfill,
+        health_file=Path(args.health_file) if args.health_file else None,
+    )
 
 
 def parse_streams(items: list[str], symbols: list[str]) -> dict[str, list[str]]:
@@ -66,17 +85,10 @@ def parse_streams(items: list[str], symbols: list[str]) -> dict[str, list[str]]:
 
 def run(args: argparse.Namespace) -> int:
     from ..sources.exchanges import ExchangeDataError
-    from ..sources.recorder import Recorder, RecorderSettings
+    from ..sources.recorder import Recorder
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    settings = RecorderSettings(
-        batch_size=args.batch_size,
-        max_latency=args.max_latency,
-        backoff_base=args.backoff,
-        backoff_cap=args.backoff_cap,
-        backfill=not args.no_backfill,
-        health_file=Path(args.health_file) if args.health_file else None,
-    )
+    settings = recorder_settings(args)
     try:
         streams = parse_streams(args.streams, args.symbols)
     except MarketNameError as exc:

@@ -364,4 +364,6 @@ def notes_html(
 
 def _td(td: pd.Timedelta) -> str:
     minutes = td / pd.Timedelta("1min")
+    if minutes < 1:
+        return f"{td / pd.Timedelta('1s'):g} s"
     return f"{minutes:g} min" if minutes < 60 else f"{minutes / 60:g} h"

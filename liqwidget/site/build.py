@@ -25,6 +25,7 @@ from PIL import Image
 from ..escape import inside
 from ..figure.bokehjs import copy_bokehjs
 from ..figure.precompiled import callbacks_path, callbacks_script, runtime_path, runtime_source
+from ..live.page import keep_live_data, write_live_pages
 from ..sources.dataset import (
     DEFAULT_MARKETS,
     SIM_MARKETS,
@@ -42,6 +43,7 @@ from .pages import (
     embed_doc_path,
     embed_html,
     embed_path,
+    live_snippet,
     numbers_path,
     post_markdown,
     post_path,
@@ -67,6 +69,7 @@ from .snapshot import (
 )
 
 CONFIG_NAME = "mkdocs.yml"
+LIVE_SNIPPET_MARKER = "<!-- liqwidget:live-snippet -->"
 
 
 @dataclass
@@ -267,6 +270,9 @@ def build_site(
     inside(staging, runtime_path()).parent.mkdir(parents=True, exist_ok=True)
     inside(staging, runtime_path()).write_bytes(runtime_source())
     copy_assets(staging)
+    write_live_pages(staging)
+    keep_live_data(out, staging)  # the live process's newest files survive the rebuild
+    _fill(staging / "live.md", {LIVE_SNIPPET_MARKER: live_snippet(options.site_url)})
     _fill(
         staging / "blog" / "posts" / "how-the-model-works.md",
         {

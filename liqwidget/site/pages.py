@@ -108,7 +108,7 @@ def fuel_text(long5: float, short5: float, side: str, ratio: float) -> str:
     return f"**{side}s** ({ratio:.1f} × the other side)"
 
 
-def snippet(slug: str, title: str, site_url: str) -> str:
+def snippet(slug: str, title: str, site_url: str, height: int = EMBED_HEIGHT) -> str:
     """The copy-paste iframe for educators (absolute when the site URL is known).
 
     ``title`` is plain text; the snippet is HTML (shown in a code block, so the page shows it
@@ -117,8 +117,17 @@ def snippet(slug: str, title: str, site_url: str) -> str:
     src = f"{site_url.rstrip('/')}/{embed_path(slug)}" if site_url else embed_path(slug)
     return (
         f'<iframe src="{html_attr(src)}" title="{html_attr(title)}" width="100%" '
-        f'height="{EMBED_HEIGHT}" style="border:0" loading="lazy"></iframe>'
+        f'height="{height}" style="border:0" loading="lazy"></iframe>'
     )
+
+
+def live_snippet(site_url: str) -> str:
+    """The live map's copy-paste iframe as a Markdown code block (for the live page)."""
+    from ..live.page import EMBED_HEIGHT as LIVE_HEIGHT
+
+    code = snippet("live", "Live liquidation map", site_url, height=LIVE_HEIGHT)
+    note = "" if site_url else "\n\nPut this site's address in front of `embed/live.html`."
+    return f"```html\n{code}\n```{note}"
 
 
 def snapshot_text(snapshot, name: str, simulated: bool) -> tuple[str, dict[str, str]]:

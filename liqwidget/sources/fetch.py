@@ -11,6 +11,7 @@ the market's contract size; :meth:`Store.load_market` turns it into quote notion
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,6 +90,7 @@ class FetchReport:
     bars: int = 0
     open_interest: int = 0
     skipped: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # malformed rows, with their reasons
 
 
 def fetch_history(
@@ -237,15 +239,23 @@ def _paged(
             until = min(since + (limit - 1) * step, hole_stop - step)
             # Ask up to `until` inclusive (+1 ms: some exchanges treat the end as exclusive).
             rows = counted.call(f"{dataset} {sym}", fetch, since, until, limit + 1)
-            rows = sorted((r for r in rows if since <= key(r) <= until and _valid(r)), key=key)
+            rows, bad = _refuse_bad(counted, ex_id, sym, dataset, rows, since, until, key)
             if rows:
                 stored += write(rows)
-                reached = key(rows[-1]) + step
+            if rows or bad:
+                reached = max(([key(rows[-1])] if rows else []) + bad) + step
             elif until >= fresh:
                 break  # nothing yet for the newest bars: leave them for the next fetch
             else:
                 reached = until + step  # the exchange has nothing here (before listing, outage)
-            store.mark_covered(ex_id, sym, dataset, since, reached)
+            # Refused rows stay uncovered: they are asked for again next time (the exchange
+            # may have corrected them by then).
+            covered_from = since
+            for t in bad:
+                if t < reached:
+                    store.mark_covered(ex_id, sym, dataset, covered_from, t)
+                    covered_from = t + step
+            store.mark_covered(ex_id, sym, dataset, covered_from, reached)
             since = reached
             done += 1
             if progress:
@@ -255,12 +265,64 @@ def _paged(
     return stored
 
 
-def _valid(row) -> bool:
+def _refuse_bad(counted, ex_id, sym, dataset, rows, since, until, key):
+    """Rows of a page inside ``[since, until]``, sorted, with malformed ones refused.
+
+    Each refused row is logged with its reason and counted in the report; it is never
+    stored. Returns the good rows and the sorted times of the refused ones.
+    """
+    good, bad = [], []
+    for row in rows:
+        reason = check_row(row)
+        if reason is None:
+            if since <= key(row) <= until:
+                good.append(row)
+            continue
+        ts = row.get("timestamp") if isinstance(row, dict) else (row[0] if row else None)
+        what = f"{ex_id} {sym} {dataset} at {ts}: refused ({reason}): {_short(row, 160)}"
+        log.warning(what)
+        counted.report.refused.append(what)
+        if isinstance(ts, int | float) and since <= ts <= until:
+            bad.append(int(ts))
+    return sorted(good, key=key), sorted(set(bad))
+
+
+def check_row(row) -> str | None:
+    """Why a candle (ccxt OHLCV row) or an open-interest sample (ccxt dict) is unusable, or None.
+
+    Candles need a time, finite positive prices with the high at or above and the low at or
+    below every other price, and a volume that is missing or not negative. Open interest
+    needs a time and an amount or value that is finite and not negative.
+    """
     if isinstance(row, dict):
-        return row.get("timestamp") is not None and (
-            row.get("openInterestAmount") is not None or row.get("openInterestValue") is not None
-        )
-    return row[0] is not None and all(x is not None for x in row[1:5])
+        ts = row.get("timestamp")
+        if not isinstance(ts, int | float) or ts <= 0:
+            return f"no valid time ({ts!r})"
+        given = {k: row.get(k) for k in ("openInterestAmount", "openInterestValue")}
+        given = {k: v for k, v in given.items() if v is not None}
+        if not given:
+            return "neither an amount nor a value of open interest"
+        for name, v in given.items():
+            if not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
+                return f"{name} is not a non-negative number ({v!r})"
+        return None
+    if len(row) < 5:
+        return f"only {len(row)} fields, need time, open, high, low, close"
+    ts, *prices = row[:5]
+    if not isinstance(ts, int | float) or ts <= 0:
+        return f"no valid time ({ts!r})"
+    for name, v in zip(("open", "high", "low", "close"), prices, strict=True):
+        if not isinstance(v, int | float) or not math.isfinite(v) or v <= 0:
+            return f"{name} is not a positive number ({v!r})"
+    o, h, lo, c = prices
+    if h < max(o, c, lo):
+        return f"high {h} is below open/low/close ({o}, {lo}, {c})"
+    if lo > min(o, c):
+        return f"low {lo} is above open/close ({o}, {c})"
+    v = row[5] if len(row) > 5 else None
+    if v is not None and (not isinstance(v, int | float) or not math.isfinite(v) or v < 0):
+        return f"volume is not a non-negative number ({v!r})"
+    return None
 
 
 def _permanent(what: str, exc: Exception) -> ExchangeDataError:

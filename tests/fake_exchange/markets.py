@@ -13,6 +13,7 @@ HISTORY_START = (int(time.time() * 1000) // DAY - 25) * DAY
 
 MINUTE = 60_000
 TIMEFRAMES = {
+    "1s": 1_000,
     "1m": MINUTE,
     "5m": 5 * MINUTE,
     "15m": 15 * MINUTE,

@@ -8,6 +8,11 @@ The server runs on its own event loop in a thread, so synchronous ccxt tests, cc
 and recorder subprocesses can all talk to it. Test code drives it with thread-safe methods:
 ``push`` (liquidations to subscribers), ``send_raw``, ``drop``, ``fail_next`` and reads
 ``requests``.
+
+A fast clock for live tests: with ``speed=N`` the synthetic market moves N times faster than
+the wall clock (one-second bars then look like N-second bars: price and open interest
+swing within a minute), ``start_bursts`` pushes bursts of liquidations near the current
+price on a timer, and ``bad_bars`` / ``bad_oi`` make the REST answers malformed.
 """
 
 from __future__ import annotations
@@ -72,8 +77,14 @@ class Subscriber:
 class FakeExchange:
     """The fake exchange server. Use as a context manager; ``.url`` is its base URL."""
 
-    def __init__(self, now_ms: int | None = None):
+    def __init__(self, now_ms: int | None = None, speed: float = 1.0):
         self.now_ms = now_ms  # fixed "now" for history; None = the wall clock
+        self.speed = float(speed)  # how much faster than the wall clock the market moves
+        self.anchor = int(time.time() * 1000)  # market time = wall time at this moment
+        self.bad_bars: set[int] = set()  # bar-open times answered with a malformed candle
+        self.bad_oi = 0  # this many current open-interest answers are malformed
+        self.bursts: list[dict] = []  # every liquidation start_bursts pushed
+        self._burst_task: asyncio.Task | None = None
         self.requests: list[dict] = []
         self.faults: dict[tuple[str, str], list[str]] = defaultdict(list)
         self.subscribers: list[Subscriber] = []
@@ -121,6 +132,7 @@ class FakeExchange:
         self.port = site._server.sockets[0].getsockname()[1]
 
     async def _stop(self) -> None:
+        await self._stop_bursts()
         for sub in list(self.subscribers):
             await sub.ws.close()
         await self._runner.cleanup()
@@ -181,6 +193,60 @@ class FakeExchange:
                 return
             time.sleep(0.02)
         raise TimeoutError(f"no {topics} subscription(s) on the fake {exchange} in {timeout}s")
+
+    # ------------------------------------------------------------------ the fast clock
+    def _market_time(self, t: int) -> float:
+        return self.anchor + (t - self.anchor) * self.speed
+
+    def _bar(self, base: str, t: int, step: int) -> tuple[float, float, float, float, float]:
+        """The bar opening at wall time ``t``, from the market at the clock's speed."""
+        o, h, lo, c, v = bar(base, self._market_time(t), step * self.speed)
+        if t in self.bad_bars:
+            h = lo * 0.99  # a high below the low
+        return o, h, lo, c, v
+
+    def _oi(self, base: str, t: int) -> float:
+        return oi_base(base, self._market_time(t))
+
+    def start_bursts(self, exchange: str, sid: str, every: float = 1.0, size: int = 4) -> None:
+        """Every ``every`` seconds, push ``size`` liquidations of ``sid`` near the current
+        price (longs below it, shorts above); each pushed event is kept in ``bursts``."""
+        self._call(self._start_bursts(exchange, sid, every, size))
+
+    def stop_bursts(self) -> None:
+        self._call(self._stop_bursts())
+
+    async def _start_bursts(self, exchange: str, sid: str, every: float, size: int) -> None:
+        base = INSTRUMENTS[exchange][sid][0]
+
+        async def loop():
+            k = 0
+            while True:
+                await asyncio.sleep(every)
+                now = self._now()
+                price = self._bar(base, now // 1000 * 1000, 1000)[3]
+                events = []
+                for i in range(size):
+                    k += 1
+                    long = (k % 3) != 0
+                    events.append(
+                        {
+                            "symbol": sid,
+                            "side": "long" if long else "short",
+                            "price": round(price * (0.998 if long else 1.002) - i * 0.1, 1),
+                            "amount": round(0.05 + 0.01 * (k % 7), 3),
+                            "ts": now + i,
+                        }
+                    )
+                if await self._push(exchange, events):
+                    self.bursts.extend(events)
+
+        self._burst_task = asyncio.get_running_loop().create_task(loop())
+
+    async def _stop_bursts(self) -> None:
+        if self._burst_task is not None:
+            self._burst_task.cancel()
+            self._burst_task = None
 
     # ------------------------------------------------------------------ HTTP dispatch
     def _now(self) -> int:
@@ -296,7 +362,7 @@ class FakeExchange:
         base = INSTRUMENTS["binanceusdm"][sid][0]
         rows = []
         for t in aligned(start, stop, step)[:limit]:
-            o, h, lo, c, v = bar(base, t, step)
+            o, h, lo, c, v = self._bar(base, t, step)
             rows.append(
                 [
                     t,
@@ -326,8 +392,8 @@ class FakeExchange:
         base = INSTRUMENTS["binanceusdm"][sid][0]
         rows = []
         for t in aligned(start, stop, step)[:limit]:
-            amount = oi_base(base, t)
-            close = bar(base, t, step)[3]
+            amount = self._oi(base, t)
+            close = self._bar(base, t, step)[3]
             rows.append(
                 {
                     "symbol": sid,
@@ -337,6 +403,18 @@ class FakeExchange:
                 }
             )
         return web.json_response(rows)
+
+    def binance_open_interest(self, params):
+        """Current open interest (``/fapi/v1/openInterest``); see ``bad_oi``."""
+        sid = params.get("symbol", "")
+        if sid not in INSTRUMENTS["binanceusdm"]:
+            return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
+        now = self._now()
+        amount = f"{self._oi(INSTRUMENTS['binanceusdm'][sid][0], now):.4f}"
+        if self.bad_oi > 0:
+            self.bad_oi -= 1
+            amount = "-" + amount  # negative open interest
+        return web.json_response({"symbol": sid, "openInterest": amount, "time": now})
 
     # ------------------------------------------------------------------ Bybit v5
     def _bybit(self, result: dict, code: int = 0, msg: str = "OK"):
@@ -407,7 +485,7 @@ class FakeExchange:
         base = INSTRUMENTS["bybit"][sid][0]
         rows = []
         for t in reversed(times):  # Bybit lists newest first
-            o, h, lo, c, v = bar(base, t, step)
+            o, h, lo, c, v = self._bar(base, t, step)
             rows.append([str(t), str(o), str(h), str(lo), str(c), str(v), str(round(v * c, 2))])
         return self._bybit({"category": params.get("category"), "symbol": sid, "list": rows})
 
@@ -422,7 +500,7 @@ class FakeExchange:
         times = list(aligned(start, stop, step))[-limit:]
         base = INSTRUMENTS["bybit"][sid][0]
         rows = [
-            {"openInterest": f"{oi_base(base, t):.4f}", "timestamp": str(t)}
+            {"openInterest": f"{self._oi(base, t):.4f}", "timestamp": str(t)}
             for t in reversed(times)
         ]
         return self._bybit(
@@ -486,7 +564,7 @@ class FakeExchange:
         base = INSTRUMENTS["okx"][sid][0]
         rows = []
         for t in reversed(times):  # OKX lists newest first
-            o, h, lo, c, v = bar(base, t, step)
+            o, h, lo, c, v = self._bar(base, t, step)
             rows.append(
                 [
                     str(t),
@@ -514,8 +592,8 @@ class FakeExchange:
         base, _quote, size = INSTRUMENTS["okx"][sid]
         rows = []
         for t in reversed(times):
-            coins = oi_base(base, t)
-            close = bar(base, t, step)[3]
+            coins = self._oi(base, t)
+            close = self._bar(base, t, step)[3]
             rows.append([str(t), f"{coins / size:.2f}", f"{coins:.4f}", f"{coins * close:.4f}"])
         return self._okx(rows)
 
@@ -714,6 +792,7 @@ ROUTES = {
     ("binanceusdm", "/fapi/v1/exchangeInfo"): FakeExchange.binance_exchange_info,
     ("binanceusdm", "/fapi/v1/klines"): FakeExchange.binance_klines,
     ("binanceusdm", "/futures/data/openInterestHist"): FakeExchange.binance_oi_hist,
+    ("binanceusdm", "/fapi/v1/openInterest"): FakeExchange.binance_open_interest,
     ("bybit", "/v5/market/instruments-info"): FakeExchange.bybit_instruments,
     ("bybit", "/v5/market/kline"): FakeExchange.bybit_kline,
     ("bybit", "/v5/market/open-interest"): FakeExchange.bybit_open_interest,
