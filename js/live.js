@@ -19,6 +19,17 @@ async function getJSON(url) {
   return res.json();
 }
 
+/** Load a same-site script (the map's precompiled callbacks) and wait for it. */
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const el = document.createElement("script");
+    el.src = src;
+    el.onload = resolve;
+    el.onerror = () => reject(new Error(`${src}: could not load`));
+    document.head.appendChild(el);
+  });
+}
+
 function ago(ms) {
   const s = Math.max(0, Math.round(ms / 1000));
   if (s < 90) return `${s} s`;
@@ -129,6 +140,7 @@ async function main() {
     try {
       if (doc == null) {
         const skeleton = await getJSON(`${base}${slug}-doc.json`);
+        if (skeleton.callbacks) await loadScript(`${base}${skeleton.callbacks}`);
         const views = [...(await Bokeh.embed.embed_item(skeleton.item, mapEl))];
         doc = views[0].model.document;
       }

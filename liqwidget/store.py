@@ -747,3 +747,28 @@ def _oi_for_bars(
     result = np.full(len(bars), np.nan)
     if oi.empty:
         return pd.Series(result, index=bars.index)
+    bar_ms = _timeframe_ms(timeframe)
+    periods = sorted(oi["period"].unique(), key=_timeframe_ms)
+    fitting = [p for p in periods if _timeframe_ms(p) <= bar_ms]
+    order = fitting[::-1] + [p for p in periods if p not in fitting]
+    left = bars[["ts", "close"]].astype({"ts": "int64"})
+    close = left["close"].to_numpy(dtype="float64")
+    for period in order:
+        sel = oi[oi["period"] == period].sort_values("ts")
+        merged = pd.merge_asof(
+            left,
+            sel.astype({"ts": "int64"}),
+            on="ts",
+            direction="backward",
+            tolerance=_timeframe_ms(period) - 1,
+        )
+        amount = merged["amount"].to_numpy(dtype="float64")
+        size = merged["contract_size"].fillna(1.0).to_numpy(dtype="float64")
+        value = merged["value"].to_numpy(dtype="float64")
+        from_amount = amount * size if inverse else amount * size * close
+        quote = np.where(np.isfinite(from_amount), from_amount, value)
+        fill = np.isnan(result)
+        result[fill] = quote[fill]
+        if not np.isnan(result).any():
+            break
+    return pd.Series(result, index=bars.index)

@@ -270,7 +270,7 @@ def test_malformed_candles_are_refused_with_a_reason_and_asked_for_again(
         fake.bad_bars.discard(bad)
     assert len(report.refused) == 1 and "high" in report.refused[0]
     assert "refused (high" in caplog.text
-    m_times = store._query("SELECT ts FROM bars WHERE exchange=?", (exchange,))
+    m_times = store._query("SELECT ts FROM bars WHERE exchange=:ex", {"ex": exchange})
     stored = {t for (t,) in m_times}
     assert bad not in stored and len(stored) == 20  # every other bar is kept
     dataset = "ohlcv:5m"

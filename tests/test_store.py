@@ -382,12 +382,18 @@ def test_per_bar_open_interest_wins_and_history_fills_the_rest(tmp_path):
     with _Store(tmp_path / "oi.sqlite") as s:
         t0 = 1_780_000_200_000 // 300_000 * 300_000
         bars = [[t0 + 60_000 * i, 100.0, 101.0, 99.0, 100.0, 1.0] for i in range(10)]
-        s.write_bars("x", "S", "1m", bars)
+        s.write_bars("binanceusdm", "BTC/USDT:USDT", "1m", bars)
         s.write_open_interest(
-            "x", "S", "5m", [(t0, 10.0, None, 1.0), (t0 + 300_000, 20.0, None, 1.0)]
+            "binanceusdm",
+            "BTC/USDT:USDT",
+            "5m",
+            [(t0, 10.0, None, 1.0), (t0 + 300_000, 20.0, None, 1.0)],
         )
         s.write_open_interest(
-            "x", "S", "1m", [(t0 + 60_000 * i, 30.0 + i, None, 1.0) for i in (2, 3, 7)]
+            "binanceusdm",
+            "BTC/USDT:USDT",
+            "1m",
+            [(t0 + 60_000 * i, 30.0 + i, None, 1.0) for i in (2, 3, 7)],
         )
-        oi = s.load_market("x", "S", "1m").column("open_interest") / 100.0
+        oi = s.load_market("binanceusdm", "BTC/USDT:USDT", "1m").column("open_interest") / 100.0
     assert oi.tolist() == [10, 10, 32, 33, 10, 20, 20, 37, 20, 20]

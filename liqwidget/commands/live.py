@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             runner = LiveRunner(
                 store, streams, args.out, settings, recorder_settings=rec, api_base=args.api_base
             )
-            print(f"live: store {store.path}, publishing into {args.out.resolve()}", flush=True)
+            print(f"live: store {store.location}, publishing into {args.out.resolve()}", flush=True)
             for ex, symbols in streams.items():
                 print(f"  {ex}: {', '.join(symbols)}", flush=True)
                 info = feed_info(ex)

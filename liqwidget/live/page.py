@@ -1,9 +1,10 @@
 """The live page's static files: ``embed/live.html`` and the script it runs.
 
 The page holds no data of its own. Its script (``assets/live.js``, bundled from ``js/live.js``)
-embeds the map skeleton the live process wrote once, then polls the market's data file and
-redraws the open map in place. Everything comes from the same site: BokehJS from the installed
-``bokeh`` package, no inline scripts, nothing from other hosts.
+loads the map's precompiled callbacks and embeds the map skeleton the live process wrote once,
+then polls the market's data file and redraws the open map in place. Everything comes from
+the same site: BokehJS from the installed ``bokeh`` package, no inline scripts, no eval, so
+the page runs under the site's Content-Security-Policy; nothing comes from other hosts.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import bokeh
 
 from ..figure.bokehjs import asset_dir, bundle_names, copy_bokehjs
+from ..figure.precompiled import runtime_path, runtime_source
 from .publish import LIVE_DIR
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -38,9 +40,8 @@ def live_script() -> Path:
 def embed_html(title: str = "Liquidation map, live") -> str:
     """The standalone live map page (``embed/live.html``)."""
     up = "../"
-    scripts = "\n".join(
-        f'<script src="{up}{asset_dir()}/{name}"></script>' for name in bundle_names()
-    )
+    sources = [f"{asset_dir()}/{name}" for name in bundle_names()] + [runtime_path()]
+    scripts = "\n".join(f'<script src="{up}{src}"></script>' for src in sources)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -85,10 +86,15 @@ def write_live_pages(root: Path) -> list[str]:
     script = root / SCRIPT
     script.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(live_script(), script)
+    runtime = root / runtime_path()
+    runtime.parent.mkdir(parents=True, exist_ok=True)
+    runtime.write_bytes(runtime_source())
+    from ..site.csp import apply_policy  # (the site package imports this module)
+
     page = root / EMBED
     page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(embed_html(), encoding="utf-8")
-    return [*paths, SCRIPT, EMBED]
+    page.write_text(apply_policy(embed_html(), where=EMBED), encoding="utf-8")
+    return [*paths, runtime_path(), SCRIPT, EMBED]
 
 
 def keep_live_data(built: Path, staging: Path) -> int:

@@ -21,10 +21,11 @@ from bokeh.embed import json_item
 
 from ..escape import slug
 from ..figure import FigureData, figure_data, layout_from
+from ..figure.precompiled import callbacks_script
 from ..files import write_atomic
 from ..market import MarketData
 from ..model import ClusterModel
-from ..widget.wire import encode_source
+from ..widget.wire import encode_column
 
 #: Format version of the data file (the page refuses files it does not understand).
 FORMAT = 1
@@ -48,6 +49,11 @@ def doc_path(root: Path, slug: str) -> Path:
     return Path(root) / LIVE_DIR / f"{slug}-doc.json"
 
 
+def callbacks_file(slug: str) -> str:
+    """File name (in the live folder) of the map's precompiled callbacks."""
+    return f"{slug}-callbacks.js"
+
+
 def index_path(root: Path) -> Path:
     return Path(root) / LIVE_DIR / "index.json"
 
@@ -55,8 +61,9 @@ def index_path(root: Path) -> Path:
 def _b64(cols: dict[str, Any]) -> dict[str, Any]:
     """Wire-encoded columns with their binary data as base64 text (for a JSON file)."""
     out = {}
-    for name, spec in encode_source(cols).items():
-        if isinstance(spec, dict) and isinstance(spec.get("data"), bytes):
+    for name, value in cols.items():
+        spec = encode_column(value)
+        if isinstance(spec, dict):
             spec = {**spec, "data": base64.b64encode(spec["data"]).decode("ascii")}
         out[name] = spec
     return out
@@ -143,7 +150,10 @@ class LiveMap:
     def publish_doc(self, root: Path, data: FigureData) -> None:
         """Write the document skeleton the page embeds (once, or when the tiers change)."""
         layout = layout_from(data.placeholder(), width=960, height=440, title=self.title)
-        item = {"tiers": list(data.tiers), "item": json_item(layout)}
+        # The callbacks as a script file, so the page runs under a policy without eval.
+        callbacks = callbacks_file(self.slug)
+        write_atomic(Path(root) / LIVE_DIR / callbacks, callbacks_script(layout).encode())
+        item = {"tiers": list(data.tiers), "callbacks": callbacks, "item": json_item(layout)}
         write_atomic(doc_path(root, self.slug), json.dumps(item).encode())
 
 

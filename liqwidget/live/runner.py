@@ -225,10 +225,11 @@ class LiveRunner:
         if mark <= self._mark or (self._build is not None and self._build.returncode is None):
             return
         self._mark = mark
-        m = self.markets[0]
+        store = self.store.path or self.store.url.render_as_string(hide_password=False)
+        symbols = ",".join(dict.fromkeys(m.symbol for m in self.markets))
         cmd = [
             sys.executable, "-m", "liqwidget.cli", "site", "build", "--source", "store",
-            "--store", str(self.store.path), "--symbol", m.symbol, "--cadence", s.cadence,
+            "--store", str(store), "--symbol", symbols, "--cadence", s.cadence,
             "--out", str(self.out), "--jobs", "1",
         ]  # fmt: skip
         if s.project is not None:

@@ -279,7 +279,7 @@ def _refuse_bad(counted, ex_id, sym, dataset, rows, since, until, key):
                 good.append(row)
             continue
         ts = row.get("timestamp") if isinstance(row, dict) else (row[0] if row else None)
-        what = f"{ex_id} {sym} {dataset} at {ts}: refused ({reason}): {_short(row, 160)}"
+        what = f"{ex_id} {sym} {dataset} at {ts}: refused ({reason}): {short(row, 160)}"
         log.warning(what)
         counted.report.refused.append(what)
         if isinstance(ts, int | float) and since <= ts <= until:

@@ -238,7 +238,7 @@ class FakeExchange:
                             "ts": now + i,
                         }
                     )
-                if await self._push(exchange, events):
+                if await self._push(exchange, events, False):
                     self.bursts.extend(events)
 
         self._burst_task = asyncio.get_running_loop().create_task(loop())
