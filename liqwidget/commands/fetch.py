@@ -11,7 +11,7 @@ import pandas as pd
 from ..names import check_exchange, check_symbol, cli_type
 from ..store import STORE_HELP, Store, StoreError
 
-EXCHANGES = "binanceusdm, bybit, okx"  # tested ones; ccxt is imported only when run
+EXCHANGES = "binanceusdm, binancecoinm, bybit, okx"  # tested ones; ccxt is imported only when run
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -1,6 +1,7 @@
 """Creating ccxt / ccxt.pro exchange objects the way liqwidget uses them.
 
-Only linear perpetual and futures markets are loaded (that is where liquidations happen),
+Only perpetual and futures markets are loaded (linear, and coin-margined ones where the
+exchange lists them) (that is where liquidations happen),
 rate limiting is on, and the API can be redirected to a local mirror or test server with
 ``api_base`` (every ``https://host/...`` / ``wss://host/...`` API URL becomes
 ``<api_base>/host/...``).
@@ -16,10 +17,15 @@ import ccxt
 import ccxt.pro
 
 #: Exchanges liqwidget is tested against (any ccxt id with the needed methods may work).
-SUPPORTED = ("binanceusdm", "bybit", "okx")
+SUPPORTED = ("binanceusdm", "binancecoinm", "bybit", "okx")
 
 #: Market types to load per exchange: derivatives only, to keep start-up small.
-_MARKET_TYPES = {"bybit": ["linear"], "okx": ["swap", "future"], "binanceusdm": ["linear"]}
+_MARKET_TYPES = {
+    "bybit": ["linear", "inverse"],
+    "okx": ["swap", "future"],
+    "binanceusdm": ["linear"],
+    "binancecoinm": ["inverse"],
+}
 
 
 class ExchangeDataError(RuntimeError):

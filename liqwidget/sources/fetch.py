@@ -25,13 +25,14 @@ log = logging.getLogger(__name__)
 
 TRANSIENT = (ccxt.NetworkError,)  # includes RateLimitExceeded, DDoSProtection, RequestTimeout
 #: Largest page per request that each exchange serves.
-OHLCV_PAGE = {"binanceusdm": 1500, "bybit": 1000, "okx": 100}
-OI_PAGE = {"binanceusdm": 500, "bybit": 200, "okx": 100}
+OHLCV_PAGE = {"binanceusdm": 1500, "binancecoinm": 1500, "bybit": 1000, "okx": 100}
+OI_PAGE = {"binanceusdm": 500, "binancecoinm": 500, "bybit": 200, "okx": 100}
 #: How far back open-interest history reaches (ms), where the exchange limits it.
-OI_HISTORY = {"binanceusdm": 30 * 86_400_000}
+OI_HISTORY = {"binanceusdm": 30 * 86_400_000, "binancecoinm": 30 * 86_400_000}
 #: Open-interest history periods each exchange offers (ccxt timeframe names).
 OI_PERIODS = {
     "binanceusdm": ("5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d"),
+    "binancecoinm": ("5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d"),
     "bybit": ("5m", "15m", "30m", "1h", "4h", "1d"),
     "okx": ("5m", "1h", "1d"),
 }

@@ -30,7 +30,29 @@ INSTRUMENTS = {
     "okx": {"BTC-USDT-SWAP": ("BTC", "USDT", 0.01), "ETH-USDT-SWAP": ("ETH", "USDT", 0.1)},
 }
 
+#: Coin-margined (inverse) perpetuals: exchange id -> (base, quote, contract value in USD).
+INVERSE = {
+    "binancecoinm": {"BTCUSD_PERP": ("BTC", "USD", 100.0)},
+    "bybit": {"BTCUSD": ("BTC", "USD", 1.0)},
+    "okx": {"BTC-USD-SWAP": ("BTC", "USD", 100.0)},
+}
+
 BASE_PRICE = {"BTC": 60_000.0, "ETH": 3_000.0}
+
+
+def instrument(exchange: str, sid: str) -> tuple[str, str, float, bool] | None:
+    """(base, quote, contract size, inverse) of an exchange's instrument id, if it has it."""
+    if sid in INSTRUMENTS.get(exchange, {}):
+        return (*INSTRUMENTS[exchange][sid], False)
+    if sid in INVERSE.get(exchange, {}):
+        return (*INVERSE[exchange][sid], True)
+    return None
+
+
+def oi_usd_inverse(base: str, ts: int) -> float:
+    """Open interest of a coin-margined contract in USD at ``ts``: a whole number of 100 USD
+    contracts."""
+    return 100.0 * round(200.0 * oi_base(base, ts))
 
 
 def bar(base: str, ts: int, step: int) -> tuple[float, float, float, float, float]:

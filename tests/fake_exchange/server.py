@@ -26,7 +26,17 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
-from .markets import HISTORY_START, INSTRUMENTS, TIMEFRAMES, aligned, bar, oi_base
+from .markets import (
+    HISTORY_START,
+    INSTRUMENTS,
+    INVERSE,
+    TIMEFRAMES,
+    aligned,
+    bar,
+    instrument,
+    oi_base,
+    oi_usd_inverse,
+)
 
 BYBIT_INTERVALS = {
     "1": "1m",
@@ -58,6 +68,8 @@ OKX_OI_PERIODS = {"5m": "5m", "1H": "1h", "1D": "1d"}
 
 
 def exchange_of(host: str) -> str | None:
+    if host.startswith("dapi.") and "binance" in host:
+        return "binancecoinm"
     if "binance" in host:
         return "binanceusdm"
     if "bybit" in host:
@@ -208,6 +220,9 @@ class FakeExchange:
     def _oi(self, base: str, t: int) -> float:
         return oi_base(base, self._market_time(t))
 
+    def _oi_usd_inverse(self, base: str, t: int) -> float:
+        return oi_usd_inverse(base, self._market_time(t))
+
     def start_bursts(self, exchange: str, sid: str, every: float = 1.0, size: int = 4) -> None:
         """Every ``every`` seconds, push ``size`` liquidations of ``sid`` near the current
         price (longs below it, shorts above); each pushed event is kept in ``bursts``."""
@@ -351,17 +366,30 @@ class FakeExchange:
             }
         )
 
-    def binance_klines(self, params):
-        sid = params.get("symbol", "")
-        if sid not in INSTRUMENTS["binanceusdm"]:
-            return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
+    def _binance_klines_times(self, params) -> tuple[int, range]:
+        """Bar step and bar times a Binance klines request asks for (both futures APIs)."""
         step = TIMEFRAMES[params["interval"]]
         limit = min(int(params.get("limit", 500)), 1500)
         start = int(params.get("startTime", self._now() - limit * step))
         stop = min(int(params.get("endTime", self._now())), self._now())
+        return step, aligned(start, stop, step)[:limit]
+
+    def _binance_oi_times(self, params) -> tuple[int, range]:
+        """Period and sample times a Binance openInterestHist request asks for."""
+        step = TIMEFRAMES[params["period"]]
+        limit = min(int(params.get("limit", 30)), 500)
+        stop = min(int(params.get("endTime", self._now())), self._now())
+        start = int(params.get("startTime", stop - limit * step))
+        return step, aligned(start, stop, step)[:limit]
+
+    def binance_klines(self, params):
+        sid = params.get("symbol", "")
+        if sid not in INSTRUMENTS["binanceusdm"]:
+            return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
+        step, times = self._binance_klines_times(params)
         base = INSTRUMENTS["binanceusdm"][sid][0]
         rows = []
-        for t in aligned(start, stop, step)[:limit]:
+        for t in times:
             o, h, lo, c, v = self._bar(base, t, step)
             rows.append(
                 [
@@ -385,13 +413,10 @@ class FakeExchange:
         sid = params.get("symbol", "")
         if sid not in INSTRUMENTS["binanceusdm"]:
             return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
-        step = TIMEFRAMES[params["period"]]
-        limit = min(int(params.get("limit", 30)), 500)
-        stop = min(int(params.get("endTime", self._now())), self._now())
-        start = int(params.get("startTime", stop - limit * step))
+        step, times = self._binance_oi_times(params)
         base = INSTRUMENTS["binanceusdm"][sid][0]
         rows = []
-        for t in aligned(start, stop, step)[:limit]:
+        for t in times:
             amount = self._oi(base, t)
             close = self._bar(base, t, step)[3]
             rows.append(
@@ -416,6 +441,107 @@ class FakeExchange:
             amount = "-" + amount  # negative open interest
         return web.json_response({"symbol": sid, "openInterest": amount, "time": now})
 
+    # ------------------------------------------------------------------ Binance COIN-M
+    def coinm_exchange_info(self, params):
+        symbols = [
+            {
+                "symbol": sid,
+                "pair": sid.split("_")[0],
+                "contractType": "PERPETUAL",
+                "deliveryDate": 4133404800000,
+                "onboardDate": 1597042800000,
+                "contractStatus": "TRADING",
+                "contractSize": int(size),
+                "marginAsset": base,
+                "maintMarginPercent": "2.5000",
+                "requiredMarginPercent": "5.0000",
+                "baseAsset": base,
+                "quoteAsset": quote,
+                "pricePrecision": 1,
+                "quantityPrecision": 0,
+                "baseAssetPrecision": 8,
+                "quotePrecision": 8,
+                "equalQtyPrecision": 4,
+                "triggerProtect": "0.0500",
+                "underlyingType": "COIN",
+                "underlyingSubType": [],
+                "liquidationFee": "0.015000",
+                "marketTakeBound": "0.05",
+                "filters": [
+                    {
+                        "filterType": "PRICE_FILTER",
+                        "minPrice": "1000",
+                        "maxPrice": "4520958",
+                        "tickSize": "0.1",
+                    },
+                    {"filterType": "LOT_SIZE", "minQty": "1", "maxQty": "1000000", "stepSize": "1"},
+                ],
+                "orderTypes": ["LIMIT", "MARKET"],
+                "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+            }
+            for sid, (base, quote, size) in INVERSE["binancecoinm"].items()
+        ]
+        return web.json_response(
+            {
+                "timezone": "UTC",
+                "serverTime": self._now(),
+                "rateLimits": [],
+                "exchangeFilters": [],
+                "symbols": symbols,
+            }
+        )
+
+    def coinm_klines(self, params):
+        sid = params.get("symbol", "")
+        if sid not in INVERSE["binancecoinm"]:
+            return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
+        step, times = self._binance_klines_times(params)
+        base, _quote, size = INVERSE["binancecoinm"][sid]
+        rows = []
+        for t in times:
+            o, h, lo, c, v = self._bar(base, t, step)
+            contracts = v * 100  # volume in contracts, base volume in coin
+            rows.append(
+                [
+                    t,
+                    str(o),
+                    str(h),
+                    str(lo),
+                    str(c),
+                    f"{contracts:g}",
+                    t + step - 1,
+                    f"{contracts * size / c:.8f}",
+                    100,
+                    f"{contracts / 2:g}",
+                    f"{contracts * size / c / 2:.8f}",
+                    "0",
+                ]
+            )
+        return web.json_response(rows)
+
+    def coinm_oi_hist(self, params):
+        pair = params.get("pair", "")
+        sids = [k for k in INVERSE["binancecoinm"] if k.split("_")[0] == pair]
+        if not sids or params.get("contractType") != "PERPETUAL":
+            return web.json_response({"code": -1121, "msg": "Invalid pair."}, status=400)
+        step, times = self._binance_oi_times(params)
+        base, _quote, size = INVERSE["binancecoinm"][sids[0]]
+        rows = []
+        for t in times:
+            usd = self._oi_usd_inverse(base, t)
+            close = self._bar(base, t, step)[3]
+            # contracts, and their value in coin (Binance COIN-M reports it in the base)
+            rows.append(
+                {
+                    "pair": pair,
+                    "contractType": "PERPETUAL",
+                    "sumOpenInterest": f"{usd / size:.8f}",
+                    "sumOpenInterestValue": f"{usd / close:.8f}",
+                    "timestamp": t,
+                }
+            )
+        return web.json_response(rows)
+
     # ------------------------------------------------------------------ Bybit v5
     def _bybit(self, result: dict, code: int = 0, msg: str = "OK"):
         return web.json_response(
@@ -431,6 +557,11 @@ class FakeExchange:
     def bybit_instruments(self, params):
         category = params.get("category", "linear")
         rows = []
+        if category == "inverse":
+            rows = [
+                _bybit_inverse(sid, base, quote)
+                for sid, (base, quote, _s) in INVERSE["bybit"].items()
+            ]
         if category == "linear":
             for sid, (base, quote, _size) in INSTRUMENTS["bybit"].items():
                 rows.append(
@@ -474,7 +605,7 @@ class FakeExchange:
 
     def bybit_kline(self, params):
         sid = params.get("symbol", "")
-        if sid not in INSTRUMENTS["bybit"]:
+        if instrument("bybit", sid) is None:
             return self._bybit({}, 10001, "params error: Symbol Is Invalid")
         step = TIMEFRAMES[BYBIT_INTERVALS[params["interval"]]]
         limit = min(int(params.get("limit", 200)), 1000)
@@ -482,7 +613,7 @@ class FakeExchange:
         stop = min(int(params.get("end", self._now())), self._now())
         times = list(aligned(start, stop, step))
         times = times[:limit] if "start" in params and "end" not in params else times[-limit:]
-        base = INSTRUMENTS["bybit"][sid][0]
+        base = instrument("bybit", sid)[0]
         rows = []
         for t in reversed(times):  # Bybit lists newest first
             o, h, lo, c, v = self._bar(base, t, step)
@@ -491,20 +622,23 @@ class FakeExchange:
 
     def bybit_open_interest(self, params):
         sid = params.get("symbol", "")
-        if sid not in INSTRUMENTS["bybit"]:
+        inst = instrument("bybit", sid)
+        if inst is None:
             return self._bybit({}, 10001, "params error: Symbol Is Invalid")
         step = TIMEFRAMES[BYBIT_OI_INTERVALS[params["intervalTime"]]]
         limit = min(int(params.get("limit", 50)), 200)
         stop = min(int(params.get("endTime", self._now())), self._now())
         start = int(params.get("startTime", 0))
         times = list(aligned(start, stop, step))[-limit:]
-        base = INSTRUMENTS["bybit"][sid][0]
-        rows = [
-            {"openInterest": f"{self._oi(base, t):.4f}", "timestamp": str(t)}
-            for t in reversed(times)
-        ]
+        base, inverse = inst[0], inst[3]
+        # Linear: coins; inverse: USD (contracts of 1 USD).
+        amount = (
+            (lambda t: self._oi_usd_inverse(base, t)) if inverse else (lambda t: self._oi(base, t))
+        )
+        rows = [{"openInterest": f"{amount(t):.4f}", "timestamp": str(t)} for t in reversed(times)]
+        category = "inverse" if inverse else "linear"
         return self._bybit(
-            {"symbol": sid, "category": "linear", "list": rows, "nextPageCursor": ""}
+            {"symbol": sid, "category": category, "list": rows, "nextPageCursor": ""}
         )
 
     # ------------------------------------------------------------------ OKX v5
@@ -515,16 +649,18 @@ class FakeExchange:
         if params.get("instType") != "SWAP":
             return self._okx([])
         rows = []
-        for sid, (base, quote, size) in INSTRUMENTS["okx"].items():
+        listed = [(*v, False, k) for k, v in INSTRUMENTS["okx"].items()]
+        listed += [(*v, True, k) for k, v in INVERSE["okx"].items()]
+        for base, quote, size, inverse, sid in listed:
             rows.append(
                 {
                     "alias": "",
                     "baseCcy": "",
                     "category": "1",
                     "ctMult": "1",
-                    "ctType": "linear",
-                    "ctVal": str(size),
-                    "ctValCcy": base,
+                    "ctType": "inverse" if inverse else "linear",
+                    "ctVal": f"{size:g}",
+                    "ctValCcy": quote if inverse else base,
                     "expTime": "",
                     "instFamily": f"{base}-{quote}",
                     "instId": sid,
@@ -543,7 +679,7 @@ class FakeExchange:
                     "minSz": "0.01",
                     "optType": "",
                     "quoteCcy": "",
-                    "settleCcy": quote,
+                    "settleCcy": base if inverse else quote,
                     "state": "live",
                     "stk": "",
                     "tickSz": "0.1",
@@ -554,14 +690,14 @@ class FakeExchange:
 
     def okx_candles(self, params):
         sid = params.get("instId", "")
-        if sid not in INSTRUMENTS["okx"]:
+        if instrument("okx", sid) is None:
             return self._okx([], "51001", "Instrument ID does not exist")
         step = TIMEFRAMES[OKX_BARS[params.get("bar", "1m")]]
         limit = min(int(params.get("limit", 100)), 300)
         after = min(int(params.get("after", self._now() + 1)), self._now() + 1)
         before = int(params.get("before", 0))
         times = [t for t in aligned(before + 1, after - 1, step)][-limit:]
-        base = INSTRUMENTS["okx"][sid][0]
+        base = instrument("okx", sid)[0]
         rows = []
         for t in reversed(times):  # OKX lists newest first
             o, h, lo, c, v = self._bar(base, t, step)
@@ -582,18 +718,23 @@ class FakeExchange:
 
     def okx_oi_history(self, params):
         sid = params.get("instId", "")
-        if sid not in INSTRUMENTS["okx"]:
+        inst = instrument("okx", sid)
+        if inst is None:
             return self._okx([], "51001", "Instrument ID does not exist")
         step = TIMEFRAMES[OKX_OI_PERIODS[params.get("period", "5m")]]
         limit = min(int(params.get("limit", 100)), 100)
         end = min(int(params.get("end", self._now() + 1)), self._now() + 1)
         begin = int(params.get("begin", 0))
         times = list(aligned(begin + 1, end - 1, step))[-limit:]
-        base, _quote, size = INSTRUMENTS["okx"][sid]
+        base, _quote, size, inverse = inst
         rows = []
         for t in reversed(times):
-            coins = self._oi(base, t)
             close = self._bar(base, t, step)[3]
+            if inverse:  # contracts of `size` USD: [ts, contracts, coins, USD]
+                usd = self._oi_usd_inverse(base, t)
+                rows.append([str(t), f"{usd / size:.2f}", f"{usd / close:.4f}", f"{usd:.4f}"])
+                continue
+            coins = self._oi(base, t)
             rows.append([str(t), f"{coins / size:.2f}", f"{coins:.4f}", f"{coins * close:.4f}"])
         return self._okx(rows)
 
@@ -767,6 +908,37 @@ async def _send(ws: web.WebSocketResponse, text: str) -> int:
     return 1
 
 
+def _bybit_inverse(sid: str, base: str, quote: str) -> dict:
+    """A Bybit v5 inverse perpetual instrument (quantity in USD contracts, settled in coin)."""
+    return {
+        "symbol": sid,
+        "contractType": "InversePerpetual",
+        "status": "Trading",
+        "baseCoin": base,
+        "quoteCoin": quote,
+        "launchTime": "1585526400000",
+        "deliveryTime": "0",
+        "deliveryFeeRate": "",
+        "priceScale": "2",
+        "leverageFilter": {"minLeverage": "1", "maxLeverage": "100.00", "leverageStep": "0.01"},
+        "priceFilter": {"minPrice": "0.50", "maxPrice": "1999999.00", "tickSize": "0.50"},
+        "lotSizeFilter": {
+            "maxOrderQty": "100000000",
+            "minOrderQty": "1",
+            "qtyStep": "1",
+            "postOnlyMaxOrderQty": "100000000",
+            "maxMktOrderQty": "20000000",
+            "minNotionalValue": "1",
+        },
+        "unifiedMarginTrade": True,
+        "fundingInterval": 480,
+        "settleCoin": base,
+        "copyTrading": "none",
+        "upperFundingRate": "0.00375",
+        "lowerFundingRate": "-0.00375",
+    }
+
+
 def _fault(exchange: str, kind: str) -> web.Response:
     if kind == "server":
         return web.Response(status=503, text="Service Unavailable")
@@ -789,6 +961,9 @@ def _fault(exchange: str, kind: str) -> web.Response:
 
 
 ROUTES = {
+    ("binancecoinm", "/dapi/v1/exchangeInfo"): FakeExchange.coinm_exchange_info,
+    ("binancecoinm", "/dapi/v1/klines"): FakeExchange.coinm_klines,
+    ("binancecoinm", "/futures/data/openInterestHist"): FakeExchange.coinm_oi_hist,
     ("binanceusdm", "/fapi/v1/exchangeInfo"): FakeExchange.binance_exchange_info,
     ("binanceusdm", "/fapi/v1/klines"): FakeExchange.binance_klines,
     ("binanceusdm", "/futures/data/openInterestHist"): FakeExchange.binance_oi_hist,
