@@ -19,39 +19,15 @@ import sys
 import time
 
 import numpy as np
-import pandas as pd
 
 WIDTH, HEIGHT = 2000, 1000
 
 
 def synthetic_bars(n: int, seed: int = 7):
     """One-minute BTC-like bars with open interest in USD."""
-    import liqwidget as lw
+    from liqwidget.synthetic import synthetic_market
 
-    rng = np.random.default_rng(seed)
-    vol = 0.0007 * np.exp(np.cumsum(rng.normal(0, 0.02, n)).clip(-1.5, 1.5))
-    ret = rng.standard_t(4, n) * vol / np.sqrt(2)
-    close = 60_000 * np.exp(np.cumsum(ret))
-    open_ = np.concatenate([[60_000.0], close[:-1]])
-    wick = np.abs(rng.normal(0, 1, (2, n))) * vol * close
-    high = np.maximum(open_, close) + wick[0]
-    low = np.minimum(open_, close) - wick[1]
-    d_oi = rng.normal(0, 0.0008, n) + 0.6 * ret
-    oi = 5e9 * np.exp(np.cumsum(d_oi - d_oi.mean()))
-    idx = pd.date_range("2025-01-01", periods=n, freq="1min", tz="UTC")
-    net = rng.normal(0, 50, n) + ret * 2e5
-    df = pd.DataFrame(
-        {
-            "open": open_,
-            "high": high,
-            "low": low,
-            "close": close,
-            "open_interest": oi,
-            "taker_net": net,
-        },
-        index=idx,
-    )
-    return lw.MarketData.from_frame(df)
+    return synthetic_market(n, seed)
 
 
 def _rss_mb() -> float:

@@ -74,6 +74,11 @@ def _build_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-cache", action="store_true", help="recompute every snapshot")
     p.add_argument("--strict", action="store_true", help="fail on any mkdocs warning")
+    p.add_argument(
+        "--scheduler",
+        help="render new snapshots on the workers of this Dask scheduler, e.g. "
+        "tcp://10.0.0.5:8786 (needs liqwidget[scale]; default: --jobs local processes)",
+    )
     jobs = min(2, os.cpu_count() or 1)
     p.add_argument(
         "--jobs",
@@ -103,6 +108,7 @@ def _options(args: argparse.Namespace):
         store_path=args.store_path,
         symbol=args.symbol,
         markets=tuple(m.strip() for m in args.markets.split(",") if m.strip()),
+        scheduler=args.scheduler,
     )
 
 

@@ -15,6 +15,7 @@ import os
 import pickle
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -93,6 +94,7 @@ class SiteOptions:
     symbol: str | None = None  # store symbols to publish, comma-separated (default: all)
     jobs: int = 1  # worker processes for new snapshots (forked; see _generate_all)
     markets: tuple[str, ...] = DEFAULT_MARKETS  # built-in simulated markets (SIM_MARKETS)
+    scheduler: str | None = None  # a Dask scheduler address: new snapshots render on its workers
 
 
 @dataclass
@@ -172,13 +174,42 @@ def _worker_job(job: tuple[str, int, SnapshotSpec, str, Path]) -> tuple[str, dic
     return key, generate_snapshot(_WORKER_DATA[which], spec, site_url, tmp)
 
 
-def _generate_all(data: list[Dataset], todo, site_url: str, tmp: Path, jobs: int):
-    """Generate snapshots ``(key, market number, spec)``, in ``jobs`` forked worker processes
-    when there is more than one.
+def _dask_job(key: str, data: Dataset, spec: SnapshotSpec, site_url: str):
+    with tempfile.TemporaryDirectory(prefix="liqwidget-snapshot-") as tmp:
+        return key, generate_snapshot(data, spec, site_url, Path(tmp))
+
+
+def _generate_on_dask(data: list[Dataset], todo, site_url: str, scheduler: str):
+    """The snapshots rendered by the workers of a Dask scheduler, in the order they finish;
+    the files come back as bytes, so workers need no shared folder."""
+    from distributed import as_completed
+
+    from ..cluster import RETRIES, dask_client
+
+    with dask_client(scheduler) as client:
+        shared = client.scatter(list(data), broadcast=True, hash=False)
+        futures = [
+            client.submit(
+                _dask_job, key, shared[which], spec, site_url, retries=RETRIES, pure=False
+            )
+            for key, which, spec in todo
+        ]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def _generate_all(
+    data: list[Dataset], todo, site_url: str, tmp: Path, jobs: int, scheduler: str | None = None
+):
+    """Generate snapshots ``(key, market number, spec)``: on a Dask scheduler's workers when
+    one is given, else in ``jobs`` forked worker processes when there is more than one.
 
     The workers are forked (they inherit the data and the imported modules, and callers need
     no ``if __name__ == "__main__"`` guard); without ``fork`` the work runs in this process.
     """
+    if scheduler and todo:
+        yield from _generate_on_dask(data, todo, site_url, scheduler)
+        return
     jobs = max(1, min(jobs, len(todo)))
     if jobs == 1 or "fork" not in mp.get_all_start_methods():
         for key, which, spec in todo:
@@ -311,7 +342,8 @@ def build_site(
     tmp.mkdir()
     label = {k: f"{datasets[m].name} {spec.time:%Y-%m-%d %H:%M}" for k, m, spec in todo}
     for done, (key, files) in enumerate(
-        _generate_all(datasets, todo, options.site_url, tmp, options.jobs), start=1
+        _generate_all(datasets, todo, options.site_url, tmp, options.jobs, options.scheduler),
+        start=1,
     ):
         cache.put(key, files)
         found[key] = files
