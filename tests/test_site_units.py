@@ -410,3 +410,45 @@ def test_prose_says_plainly_when_the_model_loses_to_a_baseline():
     assert "On the long side the forecast does **not** beat reach only" in text
     assert "short side the forecast does **not**" not in text
     assert "true book scored the same way sets the ceiling" in text
+
+
+def test_server_sends_precompressed_copies_like_a_static_host(tmp_path):
+    import gzip
+    import urllib.request
+
+    import brotli
+
+    from liqwidget.site.serve import serve_in_thread
+
+    body = b"<!DOCTYPE html><title>x</title>" + b"liquidation " * 400
+    (tmp_path / "index.html").write_bytes(body)
+    (tmp_path / "index.html.gz").write_bytes(gzip.compress(body))
+    (tmp_path / "index.html.br").write_bytes(brotli.compress(body))
+    (tmp_path / "plain.css").write_bytes(b"a{}")
+    server, base = serve_in_thread(tmp_path)
+    try:
+
+        def get(path: str, accept: str | None):
+            req = urllib.request.Request(base + path)
+            if accept:
+                req.add_header("Accept-Encoding", accept)
+            with urllib.request.urlopen(req) as r:
+                return r.headers.get("Content-Encoding"), r.headers["Content-Type"], r.read()
+
+        enc, ctype, data = get("index.html", "gzip, deflate, br")
+        assert (enc, ctype) == ("br", "text/html") and brotli.decompress(data) == body
+        enc, _, data = get("index.html", "gzip")
+        assert enc == "gzip" and gzip.decompress(data) == body
+        assert get("index.html", None) == (None, "text/html", body)
+        assert get("plain.css", "br")[::2] == (None, b"a{}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    plain, base = serve_in_thread(tmp_path, precompressed=False)
+    try:
+        req = urllib.request.Request(base + "index.html", headers={"Accept-Encoding": "br"})
+        with urllib.request.urlopen(req) as r:
+            assert r.headers.get("Content-Encoding") is None and r.read() == body
+    finally:
+        plain.shutdown()
+        plain.server_close()
