@@ -21,9 +21,11 @@ from scipy.optimize import nnls
 from scipy.stats import spearmanr
 
 from .estimate import ClusterEstimate
+from .events import validate_events
 from .market import MarketData
 from .model import ClusterModel
 from .sides import SIDES
+from .times import utc_index
 
 Z95 = 1.959963984540054
 #: Fewer real liquidation events than this and no score is quoted (maps, posts, reports).
@@ -33,10 +35,11 @@ MIN_EVENTS = 30
 # ---------------------------------------------------------------------- inputs
 def events_within(events: pd.DataFrame, market: MarketData) -> pd.DataFrame:
     """The events that fall inside the bars (for scoring a window of a longer recording)."""
-    t = _utc_index(events["time"], "time").asi8
+    ev = validate_events(events, prices=False)
+    t = ev["time"].to_numpy(dtype="datetime64[ns]").astype("int64")
     start = market.index.asi8[0]
     end = market.index.asi8[-1] + market.timeframe.value
-    return events[(t >= start) & (t < end)].reset_index(drop=True)
+    return ev[(t >= start) & (t < end)].reset_index(drop=True)
 
 
 def per_bar_liquidations(liquidations: pd.DataFrame, market: MarketData) -> pd.DataFrame:
@@ -50,8 +53,8 @@ def per_bar_liquidations(liquidations: pd.DataFrame, market: MarketData) -> pd.D
         raise TypeError("liquidations must be a pandas DataFrame")
     df = liquidations
     if {"long", "short"} <= set(df.columns):
-        times = df["time"] if "time" in df.columns else df.index.to_series()
-        idx = _utc_index(times, "time")
+        times = df["time"] if "time" in df.columns else df.index
+        idx = utc_index(times, "column 'time'" if "time" in df.columns else "the index")
         totals = pd.DataFrame(
             {s: pd.to_numeric(df[s], errors="raise").to_numpy(float) for s in SIDES}, index=idx
         )
@@ -65,24 +68,19 @@ def per_bar_liquidations(liquidations: pd.DataFrame, market: MarketData) -> pd.D
         out = np.zeros((len(market), 2))
         np.add.at(out, pos, totals.to_numpy())
         return pd.DataFrame(out, index=market.index, columns=list(SIDES))
-    missing = [c for c in ("time", "side", "notional") if c not in df.columns]
-    if missing:
-        raise ValueError(
-            f"liquidations need columns time, side, notional (events) or long, short (per-bar "
-            f"totals); missing {missing}"
-        )
-    bar = event_bars(df, market)
-    side = _side_index(df["side"])
-    notional = df["notional"].to_numpy(float)
-    _finite_nonneg(pd.DataFrame({"notional": notional}), ["notional"])
+    ev = validate_events(df, prices=False)
+    bar = event_bars(ev, market)
+    side = _side_index(ev)
+    notional = ev["notional"].to_numpy(float)
     out = np.zeros((len(market), 2))
     np.add.at(out, (bar, side), notional)
     return pd.DataFrame(out, index=market.index, columns=list(SIDES))
 
 
 def event_bars(events: pd.DataFrame, market: MarketData) -> np.ndarray:
-    """Index of the bar each event falls in; raises for events outside the bars."""
-    t = _utc_index(events["time"], "time").asi8
+    """Index of the bar each event of a validated frame falls in; raises for events outside
+    the bars (:func:`liqwidget.events.validate_events` makes a validated frame)."""
+    t = events["time"].to_numpy(dtype="datetime64[ns]").astype("int64")
     starts = market.index.asi8
     bar = np.searchsorted(starts, t, side="right") - 1
     end = starts[-1] + market.timeframe.value
@@ -90,28 +88,16 @@ def event_bars(events: pd.DataFrame, market: MarketData) -> np.ndarray:
     if outside.any():
         i = int(np.flatnonzero(outside)[0])
         raise ValueError(
-            f"liquidation event at row {i} ({pd.Timestamp(t[i], tz='UTC')}) is outside the bars "
+            f"liquidation event {i} in time order ({pd.Timestamp(t[i], tz='UTC')}) is outside "
+            "the bars "
             f"({market.index[0]} to {pd.Timestamp(end, tz='UTC')}); slice the events or the bars"
         )
     return bar
 
 
-def _utc_index(values, name: str) -> pd.DatetimeIndex:
-    idx = pd.DatetimeIndex(values)
-    if idx.tz is None:
-        raise ValueError(f"column '{name}' has no time zone; liquidation times must be UTC")
-    if idx.hasnans:
-        raise ValueError(f"column '{name}' has a missing time at row {int(np.argmax(idx.isna()))}")
-    return idx.tz_convert("UTC").as_unit("ns")
-
-
-def _side_index(side: pd.Series) -> np.ndarray:
-    s = side.astype(str).str.lower()
-    ok = s.isin(SIDES)
-    if not ok.all():
-        i = int(np.flatnonzero(~ok.to_numpy())[0])
-        raise ValueError(f"column 'side' at row {i} is {side.iloc[i]!r}; use 'long' or 'short'")
-    return (s == "short").to_numpy().astype("int64")
+def _side_index(events: pd.DataFrame) -> np.ndarray:
+    """0 for long, 1 for short, per event of a validated frame."""
+    return (events["side"].to_numpy() == "short").astype("int64")
 
 
 def _finite_nonneg(df: pd.DataFrame, cols) -> None:
@@ -309,7 +295,8 @@ def fit(
     unit = {s: bucket(by_tier[s]) / per_unit for s in SIDES}
     yr = {s: bucket(real[[s]])[:, 0] for s in SIDES}
     if price_band and {"price", "side", "time"} <= set(liquidations.columns):
-        x, y = _price_resolved(base, liquidations, per_unit, n_train, rule, price_band)
+        events = validate_events(liquidations)
+        x, y = _price_resolved(base, events, per_unit, n_train, rule, price_band)
     else:
         y = np.concatenate([yr["long"], yr["short"]])
         x = np.vstack([unit["long"], unit["short"]])
@@ -353,11 +340,11 @@ def _price_resolved(base, events, per_unit, n_train, rule, band):
     hit = (bar < n_train) & (amount > 0)
     lt = (m.index.asi8[bar[hit]] - t0) // width
     lp = np.floor(np.log(lv.price[hit]) / np.log1p(band)).astype("int64")
-    ev_t = _utc_index(events["time"], "time").asi8
+    ev_t = events["time"].to_numpy(dtype="datetime64[ns]").astype("int64")
     ev_keep = ev_t < train_end
     et = (ev_t[ev_keep] - t0) // width
     ep = np.floor(np.log(events["price"].to_numpy(float)[ev_keep]) / np.log1p(band)).astype("int64")
-    es = _side_index(events["side"])[ev_keep]
+    es = _side_index(events)[ev_keep]
     cells_model = np.stack([lt, lv.side[hit].astype("int64"), lp], 1)
     cells_real = np.stack([et, es, ep], 1)
     cells, inv = np.unique(np.vstack([cells_model, cells_real]), axis=0, return_inverse=True)

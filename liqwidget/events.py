@@ -3,7 +3,7 @@
 An event frame has one row per liquidation with columns ``time`` (UTC), ``side`` (``"long"``
 or ``"short"``: the side of the position that was closed; a long liquidation is a forced
 sell), ``price`` and ``notional`` (quote currency, e.g. USD), and optionally ``exchange``,
-``symbol`` and ``leverage``.
+``symbol``, ``leverage`` and ``amount`` (base currency). Times follow :mod:`liqwidget.times`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,13 @@ import pandas as pd
 from .feeds import FEEDS
 from .heatmap import Heatmap, bin_index
 from .sides import SIDES
+from .times import utc_index
 
 REQUIRED = ("time", "side", "price", "notional")
-OPTIONAL = ("exchange", "symbol", "leverage")
+#: Enough for per-bar timing scores (``validate_events(..., prices=False)``).
+TIMING = ("time", "side", "notional")
+OPTIONAL = ("exchange", "symbol", "leverage", "amount")
+UNITS = {"notional": " (quote currency, e.g. USD)", "amount": " (base currency, e.g. BTC)"}
 
 
 class LiquidationDataError(ValueError):
@@ -28,24 +32,30 @@ def _first(mask: np.ndarray) -> int | None:
     return int(hits[0]) if hits.size else None
 
 
-def validate_events(events: pd.DataFrame) -> pd.DataFrame:
-    """Check an event frame and return a clean copy sorted by time.
+def validate_events(
+    events: pd.DataFrame, *, prices: bool = True, keep: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Check an event frame and return a clean copy sorted by time: the one event contract.
 
     Raises :class:`LiquidationDataError` naming the column and row of the first problem:
-    missing columns, missing or naive times, sides other than ``long``/``short``, prices that
-    are not positive and finite, notionals that are negative or not finite.
+    missing columns, missing times or times without a zone (see :mod:`liqwidget.times`),
+    sides other than ``long``/``short``, prices that are not positive and finite, notionals
+    that are negative or not finite, leverage below 1, amounts that are not positive.
+    ``prices=False`` accepts frames without a ``price`` column (per-bar timing needs none);
+    columns named in ``keep`` are carried along unchecked (e.g. the store's ``seq``).
     """
     if not isinstance(events, pd.DataFrame):
         raise LiquidationDataError(
             f"expected a pandas DataFrame of liquidation events, got {type(events).__name__}"
         )
-    missing = [c for c in REQUIRED if c not in events.columns]
+    required = REQUIRED if prices or "price" in events.columns else TIMING
+    missing = [c for c in required if c not in events.columns]
     if missing:
         raise LiquidationDataError(
-            f"missing column(s) {missing}; liquidation events need {list(REQUIRED)} "
+            f"missing column(s) {missing}; liquidation events need {list(required)} "
             f"(got {[str(c) for c in events.columns]})"
         )
-    frame = events[[c for c in (*REQUIRED, *OPTIONAL) if c in events.columns]].copy()
+    frame = events[[c for c in (*REQUIRED, *OPTIONAL, *keep) if c in events.columns]].copy()
     frame = frame.reset_index(drop=True)
     labels = events.index
 
@@ -53,7 +63,7 @@ def validate_events(events: pd.DataFrame) -> pd.DataFrame:
         label = labels[pos]
         return f"row {pos}" + (f" (index {label})" if str(label) != str(pos) else "")
 
-    frame["time"] = _check_time(events["time"], where)
+    frame["time"] = utc_index(events["time"], "column 'time'", LiquidationDataError, where)
 
     side = events["side"].to_numpy(dtype=object)
     bad = _first(~np.isin(side, SIDES))
@@ -64,7 +74,10 @@ def validate_events(events: pd.DataFrame) -> pd.DataFrame:
         )
     frame["side"] = side.astype(str)
 
-    for col, allow_zero in (("price", False), ("notional", True)):
+    checks = (("price", "positive"), ("notional", "nonnegative"), ("amount", "positive"))
+    for col, rule in checks:
+        if col not in events.columns:
+            continue
         try:
             v = pd.to_numeric(events[col], errors="raise").to_numpy(dtype="float64")
         except (ValueError, TypeError) as exc:
@@ -72,10 +85,10 @@ def validate_events(events: pd.DataFrame) -> pd.DataFrame:
         bad = _first(~np.isfinite(v))
         if bad is not None:
             raise LiquidationDataError(f"column '{col}' is NaN or infinite at {where(bad)}")
-        bad = _first(v < 0 if allow_zero else v <= 0)
+        bad = _first(v < 0 if rule == "nonnegative" else v <= 0)
         if bad is not None:
-            need = "negative" if allow_zero else "not positive"
-            unit = " (quote currency, e.g. USD)" if col == "notional" else ""
+            need = "negative" if rule == "nonnegative" else "not positive"
+            unit = UNITS.get(col, "")
             raise LiquidationDataError(f"column '{col}' is {need} ({v[bad]}) at {where(bad)}{unit}")
         frame[col] = v
 
@@ -86,35 +99,6 @@ def validate_events(events: pd.DataFrame) -> pd.DataFrame:
             raise LiquidationDataError(f"column 'leverage' is below 1 ({lev[bad]}) at {where(bad)}")
         frame["leverage"] = lev
     return frame.sort_values("time", kind="stable").reset_index(drop=True)
-
-
-def _check_time(col: pd.Series, where) -> pd.Series:
-    values = col
-    if not isinstance(values.dtype, pd.DatetimeTZDtype):
-        if pd.api.types.is_numeric_dtype(values.dtype):
-            raise LiquidationDataError(
-                "column 'time' is numeric; convert it to UTC datetimes first, e.g. "
-                "pd.to_datetime(df['time'], unit='ms', utc=True)"
-            )
-        if pd.api.types.is_datetime64_dtype(values.dtype):
-            raise LiquidationDataError(
-                "column 'time' has no time zone; liquidation times must be UTC "
-                "(use df['time'].dt.tz_localize('UTC') if they are UTC)"
-            )
-        try:
-            values = pd.to_datetime(values, utc=True, format="ISO8601")
-        except (ValueError, TypeError) as exc:
-            raise LiquidationDataError(f"column 'time' is not datetimes: {exc}") from exc
-        naive = [x is not None and pd.Timestamp(x).tzinfo is None for x in col.dropna()]
-        if any(naive):
-            raise LiquidationDataError(
-                "column 'time' has no time zone; liquidation times must be UTC "
-                "(write them with a 'Z' or '+00:00' suffix, or tz_localize('UTC'))"
-            )
-    bad = _first(values.isna().to_numpy())
-    if bad is not None:
-        raise LiquidationDataError(f"column 'time' is missing (NaT) at {where(bad)}")
-    return values.dt.tz_convert("UTC").dt.as_unit("ns").reset_index(drop=True)
 
 
 def empty_events() -> pd.DataFrame:
@@ -157,11 +141,7 @@ def realized_grid(
 
 def bin_events(ev: pd.DataFrame, time_edges: pd.DatetimeIndex, price_edges: np.ndarray) -> Heatmap:
     """:func:`realized_grid` for a frame :func:`validate_events` already returned."""
-    time_edges = pd.DatetimeIndex(time_edges)
-    if time_edges.tz is None:
-        raise LiquidationDataError(
-            "time_edges have no time zone; use UTC edges (Heatmap.time_edges)"
-        )
+    time_edges = utc_index(time_edges, "time_edges", LiquidationDataError)
     price_edges = np.asarray(price_edges, dtype="float64")
     width, height = len(time_edges) - 1, len(price_edges) - 1
     if width < 1 or height < 1:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .times import utc
+
 
 @dataclass(frozen=True, eq=False)
 class Heatmap:
@@ -80,9 +82,7 @@ def time_columns(
     if time_range is None:
         start, end = bar_times[0], bar_times[-1] + timeframe
     else:
-        start, end = (pd.Timestamp(x) for x in time_range)
-        start = start.tz_localize("UTC") if start.tzinfo is None else start
-        end = end.tz_localize("UTC") if end.tzinfo is None else end
+        start, end = (utc(x, "time_range") for x in time_range)
         if not end > start:
             raise ValueError(f"time_range end {end} must be after start {start}")
     edges_ns = np.linspace(start.value, end.value, width + 1).round().astype("int64")

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .names import check_market
+from .times import utc, utc_index
 
 REQUIRED = ("open", "high", "low", "close", "open_interest")
 OPTIONAL = ("volume", "taker_buy", "taker_sell", "taker_net", "funding_rate")
@@ -156,8 +157,7 @@ class MarketData:
 
     def state_at(self, t) -> int:
         """Number of bars that have ended by time ``t``: the book state shown at ``t``."""
-        ts = pd.Timestamp(t)
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        ts = utc(t, "t", MarketDataError)
         bar_end = self.index.asi8 + self.timeframe.value
         return int(np.searchsorted(bar_end, ts.value, side="right"))
 
@@ -170,6 +170,8 @@ class MarketData:
 
     def slice(self, start=None, end=None) -> MarketData:
         """Bars with ``start <= time <= end`` (either bound may be None)."""
+        start = None if start is None else utc(start, "start", MarketDataError)
+        end = None if end is None else utc(end, "end", MarketDataError)
         sub = self.frame.loc[start:end]
         return dataclasses.replace(self, frame=sub)
 
@@ -192,29 +194,9 @@ class MarketData:
 def _time_index(frame: pd.DataFrame) -> pd.DatetimeIndex:
     if "timestamp" in frame.columns:
         ts = pd.to_numeric(frame["timestamp"], errors="coerce")
-        bad = _first(~np.isfinite(ts.to_numpy(dtype="float64")))
-        if bad is not None:
-            raise MarketDataError(
-                f"column 'timestamp' has a missing or non-numeric value at row {bad}; "
-                "expected milliseconds since the epoch (UTC)"
-            )
-        values = ts.to_numpy(dtype="float64")
-        if len(values) and (values.min() < 1e11 or values.max() > 1e14):
-            pos = _first((values < 1e11) | (values > 1e14))
-            raise MarketDataError(
-                f"column 'timestamp' at row {pos} is {values[pos]:.0f}, which is not "
-                "milliseconds since the epoch (seconds or microseconds? convert to ms)"
-            )
-        times = pd.to_datetime(values.astype("int64"), unit="ms", utc=True)
-        return pd.DatetimeIndex(times).as_unit("ns")
+        return utc_index(ts, "column 'timestamp'", MarketDataError)
     if isinstance(frame.index, pd.DatetimeIndex):
-        idx = frame.index
-        if idx.tz is None:
-            raise MarketDataError(
-                "the DatetimeIndex has no time zone; bars must be in UTC "
-                "(use df.tz_localize('UTC') if the times are UTC)"
-            )
-        return idx.tz_convert("UTC").as_unit("ns")
+        return utc_index(frame.index, "the DatetimeIndex", MarketDataError)
     raise MarketDataError(
         "no bar times: give a UTC DatetimeIndex or a 'timestamp' column in ms since the epoch"
     )

@@ -31,9 +31,11 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import store_sql as sql
+from .events import validate_events
 from .market import MarketData
 from .names import MarketNameError, check_exchange, check_market, check_symbol
 from .store_sql import ENV_VAR
+from .times import from_ms, utc_index, utc_ms
 from .venues import aggregate, is_inverse
 
 log = logging.getLogger(__name__)
@@ -97,20 +99,8 @@ def is_url(target: str | os.PathLike | None) -> bool:
 
 
 def to_ms(value) -> int | None:
-    """A time (Timestamp, datetime, ISO string or ms integer) as UTC epoch milliseconds."""
-    if value is None:
-        return None
-    if isinstance(value, int | np.integer) and not isinstance(value, bool):
-        return int(value)
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is None:
-        ts = ts.tz_localize("UTC")
-    return int(ts.value // 1_000_000)
-
-
-def _times(ms: Sequence[int] | np.ndarray) -> pd.DatetimeIndex:
-    arr = np.asarray(ms, dtype="int64")
-    return pd.DatetimeIndex(pd.to_datetime(arr, unit="ms", utc=True)).as_unit("ns")
+    """A time as UTC epoch milliseconds, by the rule of :mod:`liqwidget.times` (None stays)."""
+    return None if value is None else utc_ms(value, "time", StoreError)
 
 
 class Store:
@@ -328,11 +318,11 @@ class Store:
         if missing.all():
             raise StoreError(
                 f"no open interest stored for {exchange} {symbol} between "
-                f"{_times(frame.ts.iloc[[0]])[0]} and {_times(frame.ts.iloc[[-1]])[0]}; run "
+                f"{from_ms(frame.ts.iloc[[0]])[0]} and {from_ms(frame.ts.iloc[[-1]])[0]}; run "
                 f"`liqwidget fetch` for that range (some exchanges keep only ~30 days of OI)"
             )
         if missing.any():
-            first = _times(frame.ts[missing].iloc[[0]])[0]
+            first = from_ms(frame.ts[missing].iloc[[0]])[0]
             log.warning(
                 "%s %s: %d of %d bars have no open interest (first at %s) and are left out; "
                 "fetch OI for that range to fill them",
@@ -445,7 +435,7 @@ class Store:
             args,
         )
         frame = pd.DataFrame(rows, columns=["exchange", "symbol", "received", "reason", "raw"])
-        frame["received"] = _times(frame["received"].to_numpy(dtype="int64"))
+        frame["received"] = from_ms(frame["received"].to_numpy(dtype="int64"))
         return frame
 
     # ------------------------------------------------------------------ recorder health
@@ -567,8 +557,8 @@ class Store:
             args,
         )
         frame = pd.DataFrame(rows, columns=["exchange", "symbol", "start", "end", "reason"])
-        frame["start"] = _times(frame["start"].to_numpy(dtype="int64"))
-        frame["end"] = _times(frame["end"].to_numpy(dtype="int64"))
+        frame["start"] = from_ms(frame["start"].to_numpy(dtype="int64"))
+        frame["end"] = from_ms(frame["end"].to_numpy(dtype="int64"))
         return frame
 
     # ------------------------------------------------------------------ listing and export
@@ -583,7 +573,7 @@ class Store:
         )
         frame["bars"] = frame["bars"].astype("int64")
         for col in ("first", "last"):
-            frame[col] = _times(frame[col].to_numpy(dtype="int64"))
+            frame[col] = from_ms(frame[col].to_numpy(dtype="int64"))
         return frame
 
     def export_parquet(self, directory: str | os.PathLike, **filters) -> dict[str, Path]:
@@ -612,7 +602,7 @@ class Store:
             frame = pd.DataFrame(rows, columns=columns)
             floats = [c.name for c in table.columns if isinstance(c.type, sa.Float)]
             frame = frame.astype({c: "float64" for c in floats})
-            frame.insert(3, "time", _times(frame.pop("ts").to_numpy(dtype="int64")))
+            frame.insert(3, "time", from_ms(frame.pop("ts").to_numpy(dtype="int64")))
             frame.to_parquet(paths[name], index=False)
         return paths
 
@@ -633,8 +623,8 @@ def _ohlcv_rows(bars) -> list[tuple]:
         frame = bars
         if "timestamp" in frame.columns:
             ts = frame["timestamp"].to_numpy(dtype="int64")
-        elif isinstance(frame.index, pd.DatetimeIndex) and frame.index.tz is not None:
-            ts = frame.index.tz_convert("UTC").as_unit("ms").asi8
+        elif isinstance(frame.index, pd.DatetimeIndex):
+            ts = utc_index(frame.index, "the bars' index", StoreError).asi8 // 1_000_000
         else:
             raise StoreError("bars need a 'timestamp' column (ms) or a UTC DatetimeIndex")
         cols = [frame[c].to_numpy(dtype="float64") for c in ("open", "high", "low", "close")]
@@ -657,60 +647,37 @@ def _ohlcv_rows(bars) -> list[tuple]:
 
 
 def _event_rows(events: pd.DataFrame) -> list[tuple]:
-    if not isinstance(events, pd.DataFrame):
-        raise StoreError(f"expected a DataFrame of liquidation events, got {type(events).__name__}")
-    need = ("time", "side", "price", "notional", "exchange", "symbol")
-    missing = [c for c in need if c not in events.columns]
+    """Rows to insert: the frame passes :func:`~liqwidget.events.validate_events` (the one
+    event contract) and names its ``exchange`` and ``symbol``."""
+    ev = validate_events(events, keep=("seq",))
+    missing = [c for c in ("exchange", "symbol") if c not in ev.columns]
     if missing:
-        raise StoreError(f"liquidation events are missing column(s) {missing}; need {list(need)}")
-    if not len(events):
-        return []
-    times = pd.DatetimeIndex(pd.to_datetime(events["time"], utc=True))
-    if times.hasnans:
-        raise StoreError(f"column 'time' is missing at row {int(np.flatnonzero(times.isna())[0])}")
-    ts = times.as_unit("ns").asi8 // 1_000_000
-    price = events["price"].to_numpy(dtype="float64")
-    notional = events["notional"].to_numpy(dtype="float64")
-    amount = (
-        events["amount"].to_numpy(dtype="float64")
-        if "amount" in events.columns
-        else notional / price
-    )
-    side = events["side"].astype(str).to_numpy()
-    for name, arr in (("price", price), ("notional", notional), ("amount", amount)):
-        bad = np.flatnonzero(~np.isfinite(arr) | (arr <= 0))
-        if bad.size:
-            raise StoreError(f"column '{name}' is not a positive number at row {int(bad[0])}")
-    bad = np.flatnonzero(~np.isin(side, ["long", "short"]))
-    if bad.size:
         raise StoreError(
-            f"column 'side' is {side[bad[0]]!r} at row {int(bad[0])}; use 'long' or 'short' "
-            "(the side of the position that was liquidated)"
+            f"liquidation events are missing column(s) {missing}; the store keeps each event "
+            "under its exchange and symbol"
         )
-    exchanges = events["exchange"].astype(str)
-    symbols = events["symbol"].astype(str)
-    for column, values, check in (
-        ("exchange", exchanges, check_exchange),
-        ("symbol", symbols, check_symbol),
-    ):
+    if not len(ev):
+        return []
+    for column, check in (("exchange", check_exchange), ("symbol", check_symbol)):
+        values = events[column].astype(str)  # the caller's row order, for the row named
         for value in values.unique():
             try:
                 check(value, what=f"column '{column}'")
             except MarketNameError as exc:
                 row = int(np.flatnonzero((values == value).to_numpy())[0])
                 raise MarketNameError(f"{exc} (row {row})") from None
+    ts = ev["time"].to_numpy(dtype="datetime64[ns]").astype("int64") // 1_000_000
+    price = ev["price"].to_numpy(dtype="float64")
+    notional = ev["notional"].to_numpy(dtype="float64")
+    amount = ev["amount"].to_numpy(dtype="float64") if "amount" in ev.columns else notional / price
     now = int(time.time() * 1000)
-    seq = (
-        events["seq"].to_numpy(dtype="int64")
-        if "seq" in events.columns
-        else np.zeros(len(ts), dtype="int64")
-    )
+    seq = ev["seq"].to_numpy(dtype="int64") if "seq" in ev.columns else np.zeros(len(ts), "int64")
     return list(
         zip(
-            exchanges.tolist(),
-            symbols.tolist(),
+            ev["exchange"].astype(str).tolist(),
+            ev["symbol"].astype(str).tolist(),
             ts.tolist(),
-            side.tolist(),
+            ev["side"].tolist(),
             price.tolist(),
             amount.tolist(),
             notional.tolist(),
@@ -723,7 +690,7 @@ def _event_rows(events: pd.DataFrame) -> list[tuple]:
 
 def _event_frame(rows: list[tuple]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["ts", "side", "price", "notional", "exchange", "symbol"])
-    frame.insert(0, "time", _times(frame.pop("ts").to_numpy(dtype="int64")))
+    frame.insert(0, "time", from_ms(frame.pop("ts").to_numpy(dtype="int64")))
     frame["price"] = frame["price"].astype("float64")
     frame["notional"] = frame["notional"].astype("float64")
     for col in ("side", "exchange", "symbol"):

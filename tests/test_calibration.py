@@ -90,15 +90,15 @@ def test_summary_says_when_the_model_loses(sample, est):
 
 def test_bad_liquidation_input_is_named(sample, est):
     ev = events_from(est.swept, sample.column("low")).head(5)
-    with pytest.raises(ValueError, match=r"missing \['notional'\]"):
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['notional'\]"):
         calibrate(est, ev.drop(columns="notional"))
     with pytest.raises(ValueError, match="no time zone"):
         calibrate(est, ev.assign(time=ev["time"].dt.tz_localize(None)))
-    with pytest.raises(ValueError, match="side' at row 0"):
+    with pytest.raises(ValueError, match="column 'side' is 'up' at row 0"):
         calibrate(est, ev.assign(side="up"))
     with pytest.raises(ValueError, match="outside the bars"):
         calibrate(est, ev.assign(time=ev["time"] + pd.Timedelta("400D")))
-    with pytest.raises(ValueError, match="'notional' at row 1"):
+    with pytest.raises(ValueError, match="column 'notional' is NaN or infinite at row 1"):
         calibrate(est, ev.assign(notional=[1.0, np.nan, 1, 1, 1]))
 
 

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from liqwidget import MarketData
+from liqwidget.events import LiquidationDataError
 from liqwidget.store import SCHEMA_VERSION, Store, StoreError, default_path
 
 T0 = pd.Timestamp("2026-06-01", tz="UTC")
@@ -127,21 +128,23 @@ def test_filters_by_exchange_and_symbol(store):
     ("column", "value", "message"),
     [
         ("side", "buy", "column 'side' is 'buy' at row 2"),
-        ("price", -1.0, "column 'price' is not a positive number at row 2"),
-        ("notional", np.nan, "column 'notional' is not a positive number at row 2"),
+        ("price", -1.0, r"column 'price' is not positive \(-1.0\) at row 2"),
+        ("notional", np.nan, "column 'notional' is NaN or infinite at row 2"),
     ],
 )
 def test_bad_events_are_refused_with_row_and_column(store, column, value, message):
     ev = events(4)
     ev.loc[2, column] = value
-    with pytest.raises(StoreError, match=message):
+    with pytest.raises(LiquidationDataError, match=message):
         store.write_liquidations(ev)
     assert store.count_liquidations() == 0  # nothing half-written
 
 
 def test_missing_event_column_is_named(store):
-    with pytest.raises(StoreError, match=r"missing column\(s\) \['notional'\]"):
+    with pytest.raises(LiquidationDataError, match=r"missing column\(s\) \['notional'\]"):
         store.write_liquidations(events(2).drop(columns="notional"))
+    with pytest.raises(StoreError, match=r"missing column\(s\) \['exchange'\]"):
+        store.write_liquidations(events(2).drop(columns="exchange"))
 
 
 def test_events_since_follows_new_rows(store):

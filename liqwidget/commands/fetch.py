@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..names import check_exchange, check_symbol, cli_type
 from ..store import STORE_HELP, Store, StoreError
+from ..times import utc_flag
 
 EXCHANGES = "binanceusdm, binancecoinm, bybit, okx"  # tested ones; ccxt is imported only when run
 
@@ -28,8 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "symbol", type=cli_type(check_symbol), help="ccxt unified symbol, e.g. BTC/USDT:USDT"
     )
     p.add_argument("--timeframe", "-t", default="5m", help="bar length (default 5m)")
-    p.add_argument("--start", help="first bar, e.g. 2026-06-01 (default: --days before end)")
-    p.add_argument("--end", help="last bar (default: the last closed bar)")
+    p.add_argument(
+        "--start",
+        help="first bar in UTC, e.g. 2026-06-01 (default: --days before end)",
+    )
+    p.add_argument("--end", help="last bar in UTC (default: the last closed bar)")
     p.add_argument("--days", type=float, default=7.0, help="length when --start is not given (7)")
     p.add_argument("--no-oi", action="store_true", help="candles only, no open interest")
     p.add_argument("--store", help=STORE_HELP)
@@ -45,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from ..sources.fetch import Retry, fetch_history
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    end = pd.Timestamp(args.end, tz="UTC") if args.end else pd.Timestamp.now(tz="UTC")
-    start = pd.Timestamp(args.start, tz="UTC") if args.start else end - pd.Timedelta(days=args.days)
+    end = utc_flag(args.end) if args.end else pd.Timestamp.now(tz="UTC")
+    start = utc_flag(args.start) if args.start else end - pd.Timedelta(days=args.days)
     try:
         with Store(args.store) as store:
             print(f"fetching {args.exchange} {args.symbol} {args.timeframe} {start} → {end}")

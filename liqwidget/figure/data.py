@@ -26,6 +26,8 @@ from ..events import bin_events, empty_events, events_in, undercount_notes, vali
 from ..feeds import completeness_line
 from ..forecast import DEFAULT_HORIZON, forecast_grid, horizon_bars
 from ..heatmap import Heatmap, bin_index, time_columns
+from ..times import epoch_ms as _ms
+from ..times import utc
 from .callbacks import LAYER_LABELS, LAYERS
 
 #: Codes per side in a heat layer (1..LEVELS for long, SHORT_OFFSET + 1.. for short).
@@ -118,10 +120,6 @@ def _image_columns(grid: Heatmap, dynamic_range: float) -> dict[str, Any]:
         "vmin": np.array([vmin]),
         "vmax": np.array([vmax]),
     }
-
-
-def _ms(t) -> float:
-    return pd.Timestamp(t).value / 1e6
 
 
 # ---------------------------------------------------------------------------- price
@@ -260,7 +258,7 @@ def figure_data(
     if cursor_range is None:
         c0, c1 = grid.time_edges[0].value, grid.time_edges[-1].value
     else:
-        c0, c1 = (pd.Timestamp(t).value for t in cursor_range)
+        c0, c1 = (utc(t, "cursor_range").value for t in cursor_range)
     frames, bars, tiers = level_frames(
         estimate, grid.price_edges, max(int(cursor_steps), 1), level_bins, span=(c0, c1)
     )

@@ -29,6 +29,7 @@ from bokeh.plotting import figure
 
 from ..estimate import ClusterEstimate
 from ..forecast import DEFAULT_HORIZON
+from ..times import utc
 from . import callbacks as js
 from .data import DEFAULT_RESOLUTION, FigureData, bar_column_names, figure_data
 from .palettes import (
@@ -449,7 +450,7 @@ def _levels_title(frame_times) -> str:
     """Title of the levels panel for the last stored frame (the cursor callback renews it)."""
     if len(frame_times) == 0:
         return "Levels at the cursor"
-    when = pd.Timestamp(round(float(frame_times[-1]) * 1e6), tz="UTC")
+    when = utc(float(frame_times[-1]))
     return f"Levels at {when:%m-%d %H:%M} UTC"
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..times import utc
 from .scenarios import Phase, Scenario
 
 
@@ -68,9 +69,8 @@ def make_clock(sc: Scenario, timeframe: str | pd.Timedelta, step: str | pd.Timed
     if bars < 2:
         raise ValueError(f"days={sc.days} gives fewer than 2 bars of {tf}")
     warmup = round(pd.Timedelta(days=sc.warmup_days) / st)
-    start = pd.Timestamp(sc.start)
-    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
-    return Clock(start.as_unit("ns"), st, int(tf // st), warmup, bars)
+    start = utc(sc.start, "Scenario.start")
+    return Clock(start, st, int(tf // st), warmup, bars)
 
 
 @dataclass(eq=False)

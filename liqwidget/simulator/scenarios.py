@@ -43,7 +43,7 @@ class Scenario:
     phases: tuple[Phase, ...] = (Phase(72.0),)
     days: float = 3.0  # reported length; the last phase is stretched or cut to fit
     warmup_days: float = 1.0  # simulated before the first bar so the book starts full
-    start: str = "2026-06-01 00:00"
+    start: str = "2026-06-01T00:00Z"  # UTC (liqwidget.times: a zone is required)
     start_price: float = 62_000.0
     tick: float = 0.1  # price increment (quote); prices and liquidation levels sit on ticks
     daily_vol: float = 0.022  # volatility of the background price noise, per day

@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..store import Store, StoreError, write_failure
+from ..times import from_ms
 from .checks import Event
 from .exchanges import short
 from .fetch import backoff_delay
@@ -286,7 +287,7 @@ def frame(batch: list[Event]) -> pd.DataFrame:
     ts = [e.ts for e in batch]
     return pd.DataFrame(
         {
-            "time": pd.to_datetime(ts, unit="ms", utc=True),
+            "time": from_ms(ts),
             "side": [e.side for e in batch],
             "price": [e.price for e in batch],
             "notional": [e.notional for e in batch],

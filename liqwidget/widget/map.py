@@ -22,6 +22,7 @@ from ..forecast import DEFAULT_HORIZON
 from ..heatmap import price_bins
 from ..market import MarketData, load_sample
 from ..model import ClusterModel
+from ..times import utc
 from . import protocol
 from .follow import StoreFollower, running_loop
 from .traits import TIME, TIME_RANGE, PriceRange, TimeRange, Timestamp
@@ -242,7 +243,7 @@ class LiquidationMap(anywidget.AnyWidget):
             price_range=price_range,
             cursor_steps=self._cursor_steps,
             max_markers=self._max_markers,
-            cursor_range=tuple(pd.Timestamp(round(t * 1e6), tz="UTC") for t in extent[:2]),
+            cursor_range=tuple(utc(t) for t in extent[:2]),
             forecast_horizon=self.forecast_horizon,
         )
         self._figure_data = data
@@ -306,7 +307,7 @@ class LiquidationMap(anywidget.AnyWidget):
         rx, ry = self._resolution
         width = int(np.clip(round(rx * (we - ws) / (xe - xs)), 16, 2 * rx))
         height = int(np.clip(round(ry * (pe - ps) / (ye - ys)), 16, 2 * ry))
-        times = (pd.Timestamp(round(ws * 1e6), tz="UTC"), pd.Timestamp(round(we * 1e6), tz="UTC"))
+        times = (utc(ws), utc(we))
         return times, (ps, pe), (width, height)
 
     @traitlets.validate("layers")

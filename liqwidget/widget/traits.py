@@ -5,19 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import traitlets
 
+from ..times import epoch_ms as _ms
+from ..times import utc
+
 
 def to_timestamp(value) -> pd.Timestamp | None:
-    """A UTC Timestamp from a Timestamp, datetime, ISO string or epoch milliseconds."""
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        return pd.Timestamp(int(round(value * 1e6)), tz="UTC")
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
-def _ms(ts: pd.Timestamp | None) -> float | None:
-    return None if ts is None else ts.value / 1e6
+    """A UTC Timestamp by the rule of :mod:`liqwidget.times` (None stays None)."""
+    return None if value is None else utc(value)
 
 
 def time_to_json(value, _widget) -> float | None:
@@ -41,7 +35,7 @@ TIME_RANGE = {"to_json": range_to_json, "from_json": range_from_json}
 
 
 class Timestamp(traitlets.TraitType):
-    """A UTC ``pandas.Timestamp`` (naive values are taken as UTC)."""
+    """A UTC ``pandas.Timestamp``; values follow :mod:`liqwidget.times` (a zone is required)."""
 
     info_text = "a UTC timestamp"
 
@@ -50,8 +44,8 @@ class Timestamp(traitlets.TraitType):
             return None
         try:
             return to_timestamp(value)
-        except (TypeError, ValueError):
-            self.error(obj, value)
+        except ValueError as exc:
+            raise traitlets.TraitError(f"{self.name}: {exc}") from None
 
 
 class TimeRange(traitlets.TraitType):
@@ -64,8 +58,10 @@ class TimeRange(traitlets.TraitType):
             return None
         try:
             start, end = (to_timestamp(v) for v in value)
-        except (TypeError, ValueError):
+        except TypeError:
             self.error(obj, value)
+        except ValueError as exc:
+            raise traitlets.TraitError(f"{self.name}: {exc}") from None
         if not end > start:
             raise traitlets.TraitError(f"time range end {end} must be after start {start}")
         return (start, end)
