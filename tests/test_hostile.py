@@ -350,3 +350,48 @@ def test_parquet_export_writes_its_own_file_names_only(hostile_site, tmp_path):
     assert set(bars["symbol"]) == set(SYMBOLS)  # the names kept as data, unchanged
     liq = pd.read_parquet(target / "liquidations.parquet")
     assert set(liq["symbol"]) == {SYMBOLS[-1]}
+
+
+def test_the_embed_works_framed_by_another_site(chromium, hostile_site, tmp_path):
+    """An educator's page on another origin frames an embed: the policy lets it, the map
+    opens and runs its callbacks inside the frame, and nothing is reported or run."""
+    out = hostile_site["out"]
+    embed = sorted((out / "embed").glob("*.html"))[0].relative_to(out).as_posix()
+    site, site_base = serve_in_thread(out)
+    try:
+        (tmp_path / "index.html").write_text(
+            '<!DOCTYPE html><html><head><link rel="icon" href="data:,"></head><body>'
+            f'<h1>Lesson</h1><iframe src="{site_base}{embed}" width="1000" height="700">'
+            "</iframe></body></html>",
+            encoding="utf-8",
+        )
+        other, other_base = serve_in_thread(tmp_path)
+        context = chromium.new_context(viewport={"width": 1100, "height": 800})
+        try:
+            log = {"csp": [], "dialogs": [], "errors": []}
+            pg = _open(context, other_base + "index.html", log)
+            assert other_base != site_base  # another origin (another port)
+            frame = pg.frame_locator("iframe")
+            frame.locator(".lw-facade").click()
+            inner = next(f for f in pg.frames if "/embed/" in f.url)
+            inner.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0")
+            frame.locator("canvas").first.wait_for()
+            hidden = inner.evaluate(
+                """async () => {
+                  const d = Bokeh.documents[0];
+                  d.get_model_by_name("layer-toggle").active = [1, 2];
+                  await new Promise((r) => setTimeout(r, 300));
+                  return d.get_model_by_name("clusters-image").visible;
+                }"""
+            )
+            assert hidden is False  # the toggle's precompiled callback ran in the frame
+            if SHOTS:
+                pg.screenshot(path=str(Path(SHOTS) / "hostile-framed.png"))
+            assert log == {"csp": [], "dialogs": [], "errors": []}
+        finally:
+            context.close()
+            other.shutdown()
+            other.server_close()
+    finally:
+        site.shutdown()
+        site.server_close()
