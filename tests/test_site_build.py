@@ -315,16 +315,22 @@ def open_map(where) -> None:
     where.locator(".lw-facade").click()
 
 
-@pytest.mark.browser
-def test_snapshot_post_shows_the_interactive_map(page, served):
-    base, slugs = served
-    page.goto(f"{base}{post_url(slugs[-1])}")
+def open_post_map(page, base: str, slug: str):
+    """Open a snapshot post and its embedded map; return the iframe's locator and frame."""
+    page.goto(f"{base}{post_url(slug)}")
     frame = page.frame_locator(".lw-map iframe")
     frame.locator(".lw-facade img").wait_for(timeout=15000)
     open_map(frame)
     frame.locator("canvas").first.wait_for(timeout=15000)
     inner = next(f for f in page.frames if "/embed/" in f.url)
     inner.wait_for_function(WAIT_IDLE, timeout=15000)
+    return frame, inner
+
+
+@pytest.mark.browser
+def test_snapshot_post_shows_the_interactive_map(page, served):
+    base, slugs = served
+    open_post_map(page, base, slugs[-1])
     shot = page.locator(".lw-map iframe").screenshot()
     keep("post-map.png", shot)
     keep("post-full.png", page.screenshot(full_page=True))
@@ -407,13 +413,7 @@ def test_forecast_layer_toggles_in_the_embed_and_the_post(page, served):
     page.log.assert_clean()
 
     # The same layer in the snapshot post's embedded map.
-    page.goto(f"{base}{post_url(slugs[-1])}")
-    frame = page.frame_locator(".lw-map iframe")
-    frame.locator(".lw-facade img").wait_for(timeout=15000)
-    open_map(frame)
-    frame.locator("canvas").first.wait_for(timeout=15000)
-    inner = next(f for f in page.frames if "/embed/" in f.url)
-    inner.wait_for_function(WAIT_IDLE, timeout=15000)
+    frame, inner = open_post_map(page, base, slugs[-1])
     label = frame.get_by_label("Forecast (next 4h)")
     label.click()
     inner.wait_for_function(
