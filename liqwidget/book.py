@@ -146,6 +146,8 @@ class Book:
     every item proportionally, as the model's closing does. ``liquidated`` (optional) says
     per item whether its death was a liquidation; without it every death is a sweep (the
     model's case), with it the other deaths are ordinary closes (the truth's case).
+    ``spread`` says how well the prices are known (a model built from bars knows where a
+    bar's positions entered only to within the bar's range).
     """
 
     price: np.ndarray
@@ -157,6 +159,8 @@ class Book:
     death: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="int64"))
     log_level: np.ndarray | None = None
     liquidated: np.ndarray | None = None
+    #: How well the levels' prices are known: a log-price std (0 = exact, as the truth's).
+    spread: float = 0.0
 
     _ARRAYS = ("price", "weight", "side", "tier", "birth")
     _OPTIONAL = ("death", "liquidated")
@@ -172,7 +176,7 @@ class Book:
         for k in self._OPTIONAL:
             v = getattr(self, k)
             arrays[k] = v[mask] if v is not None and v.size else v
-        return Book(**arrays, leverage=self.leverage, log_level=self.log_level)
+        return Book(**arrays, leverage=self.leverage, log_level=self.log_level, spread=self.spread)
 
     def __len__(self) -> int:
         return self.price.size

@@ -4,14 +4,17 @@ A level only turns into a liquidation if price reaches it. Over a horizon ``H`` 
 that price touches a level a log distance ``x`` away is the first-passage probability of a
 driftless random walk with the data's own recent volatility ``σ`` per bar:
 ``P = erfc(x / (σ √(2 H/bar)))`` (the reflection principle: twice the chance of ending
-beyond ``x``). The forecast per price bin is the outstanding notional there times that
-chance — what the Forecast layer draws and what :mod:`liqwidget.location` scores.
+beyond ``x``). The forecast per price bin is the outstanding notional there (spread over
+the book's own price uncertainty) times that chance, plus the positions that will
+open during the horizon, spread like the chance itself — what the Forecast layer draws and
+what :mod:`liqwidget.location` scores.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.ndimage import gaussian_filter1d
 from scipy.special import erfc
 
 from .heatmap import Heatmap
@@ -60,6 +63,21 @@ def recent_volatility(market: MarketData, lookback: pd.Timedelta = VOL_LOOKBACK)
 VOL_MIX = ((1.0, 0.7), (2.5, 0.3))
 
 
+def entry_spread(market: MarketData) -> float:
+    """Log-price spread of where a bar's positions may have entered: the std of a uniform
+    draw over the median bar's range. A book built from bars knows its levels only to this
+    width (its ``spread``), so the forecast spreads its density over it."""
+    rng = np.log(market.column("high") / market.column("low"))
+    return float(np.median(rng)) / np.sqrt(12.0) if rng.size else 0.0
+
+
+def smooth(density: np.ndarray, width: float) -> np.ndarray:
+    """``density`` spread along its last axis by a Gaussian ``width`` bins wide (std)."""
+    if width < 0.3:
+        return density
+    return gaussian_filter1d(density, width, axis=-1, mode="constant", truncate=3.0)
+
+
 def reach_probability(distance: np.ndarray, sigma, bars: float) -> np.ndarray:
     """Chance that price touches a level ``distance`` (absolute log price) away within
     ``bars`` bars, for per-bar volatility ``sigma`` (broadcast), averaged over
@@ -86,14 +104,19 @@ def blend(book: np.ndarray, reach: np.ndarray, new_share: float | None = None) -
 
 
 def forecast_grid(
-    book: Heatmap, market: MarketData, states: np.ndarray, horizon: str | pd.Timedelta
+    book: Heatmap,
+    market: MarketData,
+    states: np.ndarray,
+    horizon: str | pd.Timedelta,
+    spread: float = 0.0,
 ) -> Heatmap:
     """Expected liquidation notional over ``horizon`` per cell of a book grid.
 
     ``states`` are the book states the grid's columns show (as
     :func:`~liqwidget.heatmap.time_columns` returns them); each column's reference price is
     the last close at that state, its volatility :func:`recent_volatility` there. Each side
-    is :func:`blend` of its ``density × reach`` and the positions still to open (long ones
+    is :func:`blend` of its ``density × reach`` (the density spread by the book's ``spread``,
+    a log-price std) and the positions still to open (long ones
     below the reference price, short ones above), the forecast
     :func:`~liqwidget.location.forecast_scores` scores.
     """
@@ -105,6 +128,9 @@ def forecast_grid(
     dist = np.log(book.prices)[:, None] - np.log(ref)[None, :]
     reach = reach_probability(dist, sigma[None, :], bars)
     below, above = (dist <= 0), (dist >= 0)
-    long = blend((book.long * reach).T, (reach * below).T).T
-    short = blend((book.short * reach).T, (reach * above).T).T
+    edges = book.price_edges
+    width = spread / np.log(edges[-1] / edges[-2]) if edges[0] > 0 else 0.0
+    dens = {s: smooth(getattr(book, s).T, width).T for s in ("long", "short")}
+    long = blend((dens["long"] * reach).T, (reach * below).T).T
+    short = blend((dens["short"] * reach).T, (reach * above).T).T
     return Heatmap(book.time_edges, book.price_edges, long, short)

@@ -9,7 +9,9 @@
   over the touched range, and nearness to the open.
 * **Forecast over a horizon** — :func:`forecast_scores`. From each origin, expected
   liquidation notional per price bin = the book's density × the chance that price reaches
-  the bin within the horizon (:mod:`liqwidget.forecast`). Scored on what happened in the
+  the bin within the horizon (:mod:`liqwidget.forecast`; the density spread over the
+  book's own price uncertainty, ``Book.spread``: a model's levels are known to within a
+  bar's range, the truth's exactly). Scored on what happened in the
   horizon: the share of real notional in the forecast's top-decile bins, and the log score
   (a proper scoring rule) of the forecast read as a distribution over the bins, in bits per
   dollar above a uniform forecast. Baselines: reach probability alone (a flat book), the
@@ -32,7 +34,14 @@ from scipy.stats import rankdata
 from .calibration import calibrate, event_bars
 from .estimate import ClusterEstimate
 from .events import validate_events
-from .forecast import MIN_VOL_BARS, blend, horizon_bars, reach_probability, recent_volatility
+from .forecast import (
+    MIN_VOL_BARS,
+    blend,
+    horizon_bars,
+    reach_probability,
+    recent_volatility,
+    smooth,
+)
 from .sides import SIDES
 
 TOUCHED_SCORERS = ("book", "uniform", "nearest to open")
@@ -244,7 +253,7 @@ def forecast_scores(
         dist = np.abs((cand + g0 + 0.5) * step - p0[:, None])
         dist[:, 0] = 0.0  # the bin price is in
         r = reach_probability(dist, sigma[:, None], h)
-        dens = book[s * nb + cand, cols]
+        dens = smooth(book[s * nb + cand, cols], lv.spread / step)
         real = np.zeros((origins.size, bins))
         sel = side[ev] == s
         off = sign * (ev_bin[sel] - centre[org[sel]])

@@ -27,6 +27,7 @@ import pandas as pd
 
 from .book import Book
 from .estimate import ClusterEstimate
+from .forecast import entry_spread
 from .leverage import DEFAULT_LEVERAGE, PLAIN_LEVERAGE, level_factors, normalise_mix
 from .margin import Brackets
 from .market import MarketData
@@ -180,6 +181,7 @@ class ClusterModel:
             )
         death += 1  # state index: gone from the book after bar `death`
         levels.death = death
+        levels.spread = entry_spread(market)
         return ClusterEstimate(market=market, params=self.get_params(), raw=levels)
 
     # -------------------------------------------------------------- the inputs of the book
