@@ -160,7 +160,8 @@ def _fmt(metric: str, v: float) -> str:
 
 def markdown(table: pd.DataFrame, metric: str) -> str:
     cols = list(table.columns)
-    lines = ["| scenario | side | " + " | ".join(cols) + " |", "|---|---|" + "--:|" * len(cols)]
+    heads = [c.replace("|", "\\|") for c in cols]
+    lines = ["| scenario | side | " + " | ".join(heads) + " |", "|---|---|" + "--:|" * len(cols)]
     for (scn, side), r in table.iterrows():
         lines.append(f"| {scn} | {side} | " + " | ".join(_fmt(metric, r[c]) for c in cols) + " |")
     return "\n".join(lines)
