@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy.optimize import nnls
-from scipy.stats import spearmanr
+from scipy.stats import binomtest, spearmanr
 
 from .estimate import ClusterEstimate
 from .events import validate_events
@@ -27,7 +27,6 @@ from .model import ClusterModel
 from .sides import SIDES
 from .times import utc_index
 
-Z95 = 1.959963984540054
 #: Fewer real liquidation events than this and no score is quoted (maps, posts, reports).
 MIN_EVENTS = 30
 
@@ -126,15 +125,12 @@ def baselines(market: MarketData) -> dict[str, pd.DataFrame]:
     }
 
 
-def wilson(hits: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a proportion."""
+def wilson(hits: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a proportion (SciPy's); NaN when ``n`` is 0."""
     if n == 0:
         return (float("nan"), float("nan"))
-    p = hits / n
-    den = 1 + z**2 / n
-    mid = (p + z**2 / (2 * n)) / den
-    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
-    return (mid - half, mid + half)
+    ci = binomtest(int(hits), int(n)).proportion_ci(confidence, method="wilson")
+    return (float(ci.low), float(ci.high))
 
 
 def timing_scores(score: np.ndarray, real: np.ndarray) -> dict[str, float]:

@@ -19,6 +19,7 @@ levels price has not already crossed; ``seed="none"`` starts from an empty book.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -139,10 +140,16 @@ class ClusterModel:
         return cls(**(base | params))
 
     # -------------------------------------------------------------- sklearn-style params
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        """The constructor's parameter names, read from its signature (as scikit-learn does)."""
+        params = inspect.signature(cls.__init__).parameters.values()
+        skip = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        return [p.name for p in params if p.name != "self" and p.kind not in skip]
+
     def get_params(self) -> dict[str, Any]:
         """The constructor parameters as a dict."""
-        names = self.__init__.__code__.co_varnames[1 : self.__init__.__code__.co_argcount]
-        return {n: getattr(self, n) for n in names}
+        return {n: getattr(self, n) for n in self._param_names()}
 
     def set_params(self, **params) -> ClusterModel:
         """Change parameters in place and return the model."""

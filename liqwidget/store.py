@@ -35,7 +35,7 @@ from .events import validate_events
 from .market import MarketData
 from .names import MarketNameError, check_exchange, check_market, check_symbol
 from .store_sql import ENV_VAR
-from .times import from_ms, utc_index, utc_ms
+from .times import from_ms, periods_for, timeframe_ms, utc_index, utc_ms
 from .venues import aggregate, is_inverse
 
 log = logging.getLogger(__name__)
@@ -338,7 +338,9 @@ class Store:
             frame = frame.drop(columns="volume")
         frame = frame.rename(columns={"ts": "timestamp"})
         market = MarketData.from_frame(
-            frame, timeframe=pd.Timedelta(_timeframe_ms(timeframe), unit="ms"), allow_gaps=True
+            frame,
+            timeframe=pd.Timedelta(timeframe_ms(timeframe, StoreError), unit="ms"),
+            allow_gaps=True,
         )
         # Names already in the store are read back as they are (see liqwidget.names).
         return dataclasses.replace(market, symbol=symbol, exchange=exchange)
@@ -608,16 +610,6 @@ class Store:
 
 
 # ---------------------------------------------------------------------- helpers
-def _timeframe_ms(timeframe: str) -> int:
-    units = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-    try:
-        return int(timeframe[:-1]) * units[timeframe[-1]]
-    except (KeyError, ValueError, IndexError):
-        raise StoreError(
-            f"unknown timeframe {timeframe!r}; use ccxt style like '1m', '5m', '1h', '1d'"
-        ) from None
-
-
 def _ohlcv_rows(bars) -> list[tuple]:
     if isinstance(bars, pd.DataFrame):
         frame = bars
@@ -714,10 +706,7 @@ def _oi_for_bars(
     result = np.full(len(bars), np.nan)
     if oi.empty:
         return pd.Series(result, index=bars.index)
-    bar_ms = _timeframe_ms(timeframe)
-    periods = sorted(oi["period"].unique(), key=_timeframe_ms)
-    fitting = [p for p in periods if _timeframe_ms(p) <= bar_ms]
-    order = fitting[::-1] + [p for p in periods if p not in fitting]
+    order = periods_for(oi["period"].unique(), timeframe)
     left = bars[["ts", "close"]].astype({"ts": "int64"})
     close = left["close"].to_numpy(dtype="float64")
     for period in order:
@@ -727,7 +716,7 @@ def _oi_for_bars(
             sel.astype({"ts": "int64"}),
             on="ts",
             direction="backward",
-            tolerance=_timeframe_ms(period) - 1,
+            tolerance=timeframe_ms(period, StoreError) - 1,
         )
         amount = merged["amount"].to_numpy(dtype="float64")
         size = merged["contract_size"].fillna(1.0).to_numpy(dtype="float64")

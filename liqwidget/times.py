@@ -17,7 +17,7 @@ without an offset is read as UTC (:func:`utc_flag`), because their help says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -140,3 +140,40 @@ def from_ms(ms: Any) -> pd.DatetimeIndex:
     """Epoch milliseconds (stored or from an exchange) as a UTC ``DatetimeIndex`` (ns)."""
     arr = np.asarray(ms, dtype="int64") * 1_000_000
     return pd.DatetimeIndex(arr.astype("datetime64[ns]")).tz_localize("UTC")
+
+
+# ---------------------------------------------------------------------- timeframes
+#: Milliseconds per unit of a ccxt timeframe name ("5m", "1h", "1d"; ccxt's month is 30 days).
+_UNIT_MS = {
+    "s": 1_000,
+    "m": 60_000,
+    "h": 3_600_000,
+    "d": 86_400_000,
+    "w": 604_800_000,
+    "M": 2_592_000_000,
+    "y": 31_536_000_000,
+}
+
+
+def timeframe_ms(timeframe: str, error: type[Exception] = TimeError) -> int:
+    """A ccxt timeframe name (``"5m"``, ``"1h"``, ``"1d"``) in milliseconds."""
+    try:
+        count = int(timeframe[:-1])
+        unit = _UNIT_MS[timeframe[-1]]
+    except (KeyError, ValueError, IndexError, TypeError):
+        raise error(
+            f"unknown timeframe {timeframe!r}; use ccxt style like '1m', '5m', '1h', '1d'"
+        ) from None
+    if count <= 0:
+        raise error(f"timeframe {timeframe!r} is not positive")
+    return count * unit
+
+
+def periods_for(periods: Iterable[str], timeframe: str) -> list[str]:
+    """Open-interest periods for bars of ``timeframe``, best first: the periods that fit in
+    a bar, longest first, then the coarser ones, shortest first. The one rule for which
+    open-interest series to fetch (the first) and which stored series to read (in order)."""
+    bar = timeframe_ms(timeframe)
+    ranked = sorted(set(periods), key=timeframe_ms)
+    fitting = [p for p in ranked if timeframe_ms(p) <= bar]
+    return fitting[::-1] + [p for p in ranked if timeframe_ms(p) > bar]

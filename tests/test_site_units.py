@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 
 from liqwidget import ClusterModel, MarketData
+from liqwidget.fmt import money, pct, price
 from liqwidget.heatmap import Heatmap
 from liqwidget.site.accuracy import measure
 from liqwidget.site.cache import SnapshotCache, data_digest, snapshot_key
-from liqwidget.site.fmt import money, pct, price
 from liqwidget.site.numbers import Cluster, KeyNumbers, key_numbers
 from liqwidget.site.pages import numbers_table
 from liqwidget.site.preview import render_preview

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..escape import terminal_text
+from ..fmt import money
 from ..model import ClusterModel
 from ..sources.dataset import SOURCES, load_source
 from ..store import STORE_HELP
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nLargest {side} clusters ({where} price):")
         print(f"  {'price':>12}  {'distance':>9}  {'est. notional':>15}")
         for r in rows.itertuples():
-            print(f"  {r.price:12,.0f}  {r.distance:+9.2%}  {r.notional / 1e6:12,.1f} M$")
+            print(f"  {r.price:12,.0f}  {r.distance:+9.2%}  {money(r.notional):>15}")
         if rows.empty:
             print("  (none)")
     return 0

@@ -24,6 +24,7 @@ from ..escape import html_text
 from ..estimate import ClusterEstimate
 from ..events import bin_events, empty_events, events_in, undercount_notes, validate_events
 from ..feeds import completeness_line
+from ..fmt import money
 from ..forecast import DEFAULT_HORIZON, forecast_grid, horizon_bars
 from ..heatmap import Heatmap, bin_index, time_columns
 from ..times import epoch_ms as _ms
@@ -309,13 +310,6 @@ def layer_labels(horizon: str) -> list[str]:
     return [names[layer] for layer in LAYERS]
 
 
-def _money(x: float) -> str:
-    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= div:
-            return f"${x / div:,.1f}{unit}"
-    return f"${x:,.0f}"
-
-
 def notes_html(
     estimate: ClusterEstimate,
     events: pd.DataFrame,
@@ -339,7 +333,7 @@ def notes_html(
     if len(events) == 0:
         parts.append("<b>Real</b>: no recorded liquidations were given for this period.")
     else:
-        total = _money(float(events["notional"].sum()))
+        total = money(float(events["notional"].sum()))
         line = f"<b>Real</b>: {len(events):,} recorded liquidations ({total})"
         if inside < len(events):
             line += f", {len(events) - inside:,} of them outside the drawn window"

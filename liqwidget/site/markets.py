@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..escape import html_attr, html_text, md_text, yaml_str
-from .fmt import money, pct, price
+from ..fmt import money, pct, price
 from .pages import EMBED_HEIGHT, embed_path, fuel_text, post_path
 
 MARKETS_MARKER = "<!-- liqwidget:markets -->"

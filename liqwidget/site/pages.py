@@ -17,8 +17,8 @@ from bokeh.embed import json_item
 from ..escape import html_attr, html_text, js_str, json_script, md_text, yaml_str
 from ..figure.bokehjs import asset_dir, bundle_names
 from ..figure.precompiled import runtime_path
+from ..fmt import money, pct, price, when
 from .assets import asset_urls, content_hash
-from .fmt import money, pct, price, when
 from .numbers import Cluster, KeyNumbers
 from .prose import BALANCED, commentary, headline
 

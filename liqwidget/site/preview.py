@@ -9,13 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageColor, ImageDraw, ImageFont
 
+from ..figure.palettes import BACKGROUND as MAP_BACKGROUND
+from ..fmt import price as fmt_price
 from ..heatmap import Heatmap
 from ..market import MarketData
-from .fmt import price as fmt_price
 
-BACKGROUND = np.array([12, 16, 28], dtype="float64")
+BACKGROUND = np.array(ImageColor.getrgb(MAP_BACKGROUND), dtype="float64")  # the map's own
 LONG_RGB = np.array([64, 170, 255], dtype="float64")  # long liquidations (below price)
 SHORT_RGB = np.array([255, 140, 40], dtype="float64")  # short liquidations (above price)
 PRICE_RGB = (240, 240, 240)

@@ -12,8 +12,8 @@ import random
 from collections.abc import Sequence
 
 from ..escape import md_text
+from ..fmt import money, pct, price, when
 from .accuracy import Accuracy
-from .fmt import money, pct, price, when
 from .numbers import Cluster, KeyNumbers
 
 SIDE_WORD = {"long": "long", "short": "short"}

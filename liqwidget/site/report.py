@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ..escape import md_text
+from ..fmt import pct
 from ..forecast import HORIZONS
 from ..location import oracle_check, scorecard
 from ..model import ClusterModel
 from ..sources.dataset import Dataset
 from .accuracy import MIN_EVENTS
-from .fmt import pct
 
 ACCURACY_MARKER = "<!-- liqwidget:accuracy -->"
 
@@ -96,27 +97,35 @@ def _fmt(metric: str, v: float) -> str:
 SETTINGS_MARKER = "<!-- liqwidget:model-settings -->"
 LATEST_MARKER = "<!-- liqwidget:latest -->"
 
-_SETTING_NAMES = {
+#: How each ClusterModel parameter is named in the settings table. The table lists every
+#: constructor parameter (read from its signature), so a new one shows up by itself; a test
+#: checks that each has a label here.
+SETTING_LABELS = {
     "leverage": "Leverage mix (leverage: share of new open interest)",
     "side_split": "Long/short split of new open interest",
-    "entry": "Entry price of a bar's new positions",
     "formula": "Liquidation-price formula",
     "mmr": "Maintenance margin rate",
-    "turnover": "Turnover (positions re-entered near price over this time)",
-    "leverage_jitter": "Spread of leverage around each setting",
+    "brackets": "Maintenance-margin brackets",
+    "position_notional": "Notional of one position, for bracket lookup",
+    "entry": "Entry price of a bar's new positions",
     "seed": "Positions already open at the start",
+    "seed_age": "Age spread of the positions open at the start",
+    "seed_long_share": "Long share of the positions open at the start",
     "decay": "Extra closing half-life",
+    "turnover": "Turnover (positions re-entered near price over this time)",
+    "turnover_every": "Turnover pooled onto one bar per",
+    "leverage_jitter": "Spread of leverage around each setting",
+    "tick": "Price grid of the levels",
+    "exchange_formulas": "Each exchange's own formula on aggregated markets",
 }
 
 
 def settings_markdown(model_params: dict | None = None) -> str:
-    """The model settings a build used, as a Markdown table."""
+    """The model settings a build used, as a Markdown table: every constructor parameter."""
     params = ClusterModel(**(model_params or {})).get_params()
     rows = ["| Setting | Value |", "|---|---|"]
-    for key, label in _SETTING_NAMES.items():
-        if key not in params:
-            continue
-        value = params[key]
+    for key, value in params.items():
+        label = SETTING_LABELS.get(key, key)
         if key == "leverage":
             total = sum(value.values())
             value = ", ".join(f"{lev:g}x: {w / total:.0%}" for lev, w in sorted(value.items()))
@@ -124,6 +133,8 @@ def settings_markdown(model_params: dict | None = None) -> str:
             value = pct(float(value))
         elif value is None:
             value = "none"
+        elif not isinstance(value, str | int | float | bool | pd.Timedelta):
+            value = type(value).__name__
         rows.append(f"| {label} | {md_text(str(value))} |")
     return "\n".join(rows)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import ccxt
 
 from ..store import Store, to_ms
+from ..times import periods_for
 from .exchanges import ExchangeDataError, make_exchange, resolve_symbol, short
 
 log = logging.getLogger(__name__)
@@ -208,10 +209,7 @@ def _iso(ex, ms: int) -> str:
 def oi_period(exchange_id: str, timeframe: str) -> str:
     """The open-interest period to fetch for bars of ``timeframe``: the longest one the
     exchange offers that is not longer than the bars (else its shortest)."""
-    periods = OI_PERIODS.get(exchange_id, ("5m", "1h", "1d"))
-    bar_ms = ccxt.Exchange.parse_timeframe(timeframe)
-    fitting = [p for p in periods if ccxt.Exchange.parse_timeframe(p) <= bar_ms]
-    return fitting[-1] if fitting else periods[0]
+    return periods_for(OI_PERIODS.get(exchange_id, ("5m", "1h", "1d")), timeframe)[0]
 
 
 # ---------------------------------------------------------------------- internals

@@ -1,4 +1,5 @@
-"""Number formatting shared by the tables and the prose."""
+"""Numbers as people read them: one style for money, prices, percentages and times, used by
+the map's notes, the command line, the site's tables and the generated prose."""
 
 from __future__ import annotations
 
