@@ -99,17 +99,28 @@ def transfer(out: Path, files: list[str]) -> tuple[int, int, int]:
     return raw, gz, br
 
 
+def on_demand(out: Path, page: str) -> list[str]:
+    """Site-relative files an embed's facade loads when the reader opens the map."""
+    import html
+    import re
+    from urllib.parse import urljoin
+
+    text = (out / page).read_text()
+    srcs = re.findall(r'data-bokeh="([^"]+)"', text)[0].split()
+    srcs += re.findall(r'data-doc="([^"]+)"', text)
+    base = "http://x/" + page
+    return [urljoin(base, html.unescape(s))[len("http://x/") :] for s in srcs]
+
+
 def reader_downloads(out: Path, slug: str) -> dict[str, tuple[int, int, int]]:
     """What a reader's browser fetches: the embed at first sight and once made interactive,
     and the snapshot post (its own files plus the embed at first sight)."""
     embed = embed_path(slug)
     at_once = [embed, *references(out, embed)]
-    doc = [str(f.relative_to(out)) for f in (out / "embed").glob(f"{slug}.*.js")]
-    bokeh = [str(f.relative_to(out)) for f in sorted((out / "assets" / "bokeh").rglob("*.js"))]
     post = [post_url(slug), *references(out, post_url(slug))]
     return {
         "embed, at first sight": transfer(out, at_once),
-        "embed, made interactive": transfer(out, at_once + bokeh + doc),
+        "embed, made interactive": transfer(out, at_once + on_demand(out, embed)),
         "snapshot post (with its embed)": transfer(out, post + at_once),
     }
 
