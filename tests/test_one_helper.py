@@ -3,6 +3,11 @@ rule, Wilson intervals and the model's parameter list each live in one place."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -89,3 +94,19 @@ def test_the_settings_table_lists_every_parameter():
     assert r"| Maintenance margin rate | 0\.4 % |" in rows  # md_text escapes the dot
     assert "| Extra closing half-life | 7D |" in rows
     assert "| Maintenance-margin brackets | none |" in rows
+
+
+def test_the_map_hover_writes_money_like_python(tmp_path):
+    """The heat map's hover (figure/js/hover_layer.js, run by Node) prints fmt.money's text."""
+    node = shutil.which("node")
+    assert node, "Node runs the figure's JS in this test (npm ci installs it in CI)"
+    values = [512.0, 999.4, 820e3, 1234.5, 45.6e6, 9.996e6, 123.4e6, 1.234e9, 4321e9]
+    hover = (Path(__file__).resolve().parent.parent / "liqwidget/figure/js/hover_layer.js").as_uri()
+    script = tmp_path / "hover.mjs"
+    script.write_text(
+        f'import hoverLayer from "{hover}";\n'
+        f"for (const v of {json.dumps(values)}) "
+        "console.log(hoverLayer({ source: { data: { vmin: [v], vmax: [v] } } }, 129));\n"
+    )
+    out = subprocess.run([node, str(script)], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == [f"short ≈ {money(v)}" for v in values]
