@@ -43,8 +43,17 @@ def fill_store(path: Path) -> None:
         }
     )
     with lw.Store(path) as store:
-        store.write_bars("binanceusdm", "BTC/USDT:USDT", "5m", bars)
-        store.write_open_interest("binanceusdm", "BTC/USDT:USDT", "5m", oi)
+        # the same sample under the venues of the README's aggregated market, as each one
+        # reports its open interest (quote value; inverse: a count of 100 USD contracts)
+        contracts = [(t, v / 100, None, 100.0) for t, _, v, _ in oi]
+        for ex, sym, rows in [
+            ("binanceusdm", "BTC/USDT:USDT", oi),
+            ("okx", "BTC/USDT:USDT", oi),
+            ("bybit", "BTC/USD:BTC", oi),
+            ("binancecoinm", "BTC/USD:BTC", contracts),
+        ]:
+            store.write_bars(ex, sym, "5m", bars)
+            store.write_open_interest(ex, sym, "5m", rows)
         store.write_liquidations(events)
 
 
