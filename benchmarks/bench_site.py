@@ -11,6 +11,11 @@ Builds ``--count`` snapshots from built-in data several ways, in one run:
 * **new data** — the site one cadence step earlier, then the data that adds the newest
   snapshot: only that one is computed.
 
+Then builds sites of 1, 2 and 4 built-in simulated markets (``--markets-per-site``), each
+market with the same number of snapshots, and compares each with the plain reference of
+building every market as a site of its own: build time should grow linearly with markets
+(CPU seconds per market about constant, and no more than the separate sites' sum).
+
 Then weighs each snapshot's own files (post HTML, embed HTML, preview PNG, numbers JSON; the
 shared BokehJS bundles excluded) and compares them with a plain self-contained Bokeh page of
 the same figure (``bokeh.embed.file_html`` with BokehJS inlined). Targets: 30 snapshots
@@ -33,7 +38,7 @@ import pandas as pd
 from liqwidget.site.build import SiteOptions, build_site, load_data
 from liqwidget.site.pages import embed_path, numbers_path, post_url, preview_path
 from liqwidget.site.schedule import snapshot_times
-from liqwidget.sources.dataset import Dataset
+from liqwidget.sources.dataset import SIM_MARKETS, Dataset
 
 PROJECT = Path(__file__).resolve().parents[1]
 BUDGET_SECONDS = 60.0
@@ -136,6 +141,56 @@ def inline_reference_bytes(data, opts: SiteOptions, time_) -> int:
     return len(file_html(figure_for(snap), INLINE, "reference").encode())
 
 
+def markets_growth(args, base: dict, work: Path) -> bool:
+    """Sites of 1, 2, 4 markets against the same markets built as separate sites."""
+    sizes = [int(x) for x in args.markets_per_site.split(",")]
+    names = list(SIM_MARKETS)[: max(sizes)]
+    t = time.perf_counter()
+    opts = {
+        **base,
+        "source": "sim",
+        "count": args.per_market,
+        "cadence": "12h",
+        "lookback": "7D",
+        "incremental": False,
+        "jobs": 1,
+    }
+    markets = load_data(SiteOptions(**opts, markets=tuple(names)), work / "data")
+    print(
+        f"\nmarkets per site ({args.per_market} snapshots each, 1 process, no cache; "
+        f"{len(markets)} simulated markets loaded in {time.perf_counter() - t:.1f} s)"
+    )
+    alone = {}
+    for d in markets[: max(sizes)]:
+        _, res = timed_build(
+            SiteOptions(**opts, out=work / f"one-{d.section}", cache_dir=work / "m-cache"), d
+        )
+        alone[d.section] = res.cpu
+    print(
+        f"{'markets':>8} {'snapshots':>10} {'wall s':>8} {'CPU s':>8} {'CPU s/market':>13} "
+        f"{'separate sites CPU s':>21} {'ratio':>6}"
+    )
+    per = []
+    for k in sizes:
+        part = markets[:k]
+        wall, res = timed_build(
+            SiteOptions(**opts, out=work / f"m{k}", cache_dir=work / "m-cache"), part
+        )
+        ref = sum(alone[d.section] for d in part)
+        per.append(res.cpu / k)
+        print(
+            f"{k:>8} {len(res.snapshots):>10} {wall:>8.1f} {res.cpu:>8.1f} {res.cpu / k:>13.1f} "
+            f"{ref:>21.1f} {res.cpu / ref:>6.2f}"
+        )
+    spread = max(per) / min(per)
+    linear = spread < 1.35
+    print(
+        f"  CPU per market varies {spread:.2f}× across site sizes: "
+        + ("linear growth" if linear else "NOT linear")
+    )
+    return linear
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=30)
@@ -143,6 +198,8 @@ def main() -> int:
     ap.add_argument("--cadence", default="5h", help="5h fits 30 snapshots into 8 simulated days")
     ap.add_argument("--lookback", default="8D")
     ap.add_argument("--skip-parallel", action="store_true", help="skip the --jobs 2 build")
+    ap.add_argument("--markets-per-site", default="1,2,4", help="site sizes to time (1,2,4)")
+    ap.add_argument("--per-market", type=int, default=6, help="snapshots per market (6)")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-site-"))
@@ -155,7 +212,7 @@ def main() -> int:
             count=args.count,
         )
         t = time.perf_counter()
-        data = load_data(SiteOptions(**base), work / "data")
+        data = load_data(SiteOptions(**base, markets=("btc",)), work / "data")[0]
         load_s = time.perf_counter() - t
         print(f"data: {data.name} — {data.origin} ({load_s:.1f} s to load)")
         load = os.getloadavg()[0]
@@ -242,7 +299,8 @@ def main() -> int:
             f"plain reference: one self-contained Bokeh page (BokehJS inlined): "
             f"{ref_bytes / 1024:.0f} KB"
         )
-        ok = total_s <= BUDGET_SECONDS and totals[worst] <= BUDGET_BYTES
+        growth_ok = markets_growth(args, base, work)
+        ok = total_s <= BUDGET_SECONDS and totals[worst] <= BUDGET_BYTES and growth_ok
         return 0 if ok else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
