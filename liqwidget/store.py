@@ -405,8 +405,7 @@ class Store:
         table = sql.liquidations
         with self._begin(write=True) as conn:
             sql.lock_ids(conn)
-            stmt = sql.insert_ignore(conn, table).returning(table.c.id)
-            return len(conn.execute(stmt, rows).all())
+            return sql.insert_ignore_many(conn, table, rows)
 
     # ------------------------------------------------------------------ refused events
     def quarantine(self, rows: Sequence[Sequence]) -> int:

@@ -169,6 +169,13 @@ def resolve(target: str | os.PathLike | URL | None) -> URL:
     )
 
 
+def postgres_schema_url(base: str, schema: str) -> str:
+    """A PostgreSQL URL whose connections work in ``schema`` (their search_path): one
+    server database can hold several separate stores."""
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
 def describe(url: URL) -> str:
     """Where the store is, for messages (a file path, or the URL without its password)."""
     if url.get_backend_name() == "sqlite":
@@ -218,6 +225,25 @@ def insert(conn: Connection, table: Table):
 def insert_ignore(conn: Connection, table: Table):
     """INSERT that skips rows clashing with a unique key (exact repeats)."""
     return insert(conn, table).on_conflict_do_nothing()
+
+
+def insert_ignore_many(conn: Connection, table: Table, rows: list[dict]) -> int:
+    """Insert ``rows`` (dicts with the same keys), skipping exact repeats; return how many
+    were new. SQLite: one executemany (its row count is the sum). PostgreSQL: one statement
+    over arrays (``unnest``), so 500 rows are one short query, not 500 or one with 4,500
+    placeholders to parse."""
+    if not rows:
+        return 0
+    if is_sqlite(conn):
+        return conn.execute(insert_ignore(conn, table), rows).rowcount
+    names = list(rows[0])
+    types = {c.name: c.type.compile(dialect=conn.dialect) for c in table.columns}
+    arrays = ", ".join(f"CAST(:{n} AS {types[n]}[])" for n in names)
+    statement = text(
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays}) "
+        "ON CONFLICT DO NOTHING"
+    )
+    return conn.execute(statement, {n: [r[n] for r in rows] for n in names}).rowcount
 
 
 def upsert(conn: Connection, table: Table):

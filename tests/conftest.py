@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 import pytest
 
 import liqwidget
+from liqwidget.store_sql import postgres_schema_url
 
 CHROMIUM = "/usr/bin/chromium"
 #: CI sets this so that a missing browser fails the run instead of skipping browser tests.
@@ -68,12 +69,6 @@ REQUIRE_POSTGRES = (
     os.environ.get("CI") == "true" or os.environ.get("LIQWIDGET_REQUIRE_POSTGRES") == "1"
 )
 STORE_BACKENDS = ("sqlite", "postgresql")
-
-
-def postgres_schema_url(base: str, schema: str) -> str:
-    """``base`` with every connection's search_path set to ``schema``."""
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options=-csearch_path%3D{schema}"
 
 
 @contextmanager

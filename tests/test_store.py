@@ -114,6 +114,9 @@ def test_exact_repeats_are_ignored_but_near_repeats_kept(store):
     other["price"] += 0.5
     assert store.write_liquidations(other) == 5
     assert store.count_liquidations() == 10
+    twice = pd.concat([events(2, start=50)] * 2, ignore_index=True)  # repeats in one batch
+    assert store.write_liquidations(twice) == 2
+    assert store.count_liquidations() == 12
 
 
 def test_filters_by_exchange_and_symbol(store):
