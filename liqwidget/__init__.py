@@ -11,6 +11,7 @@ from importlib.metadata import version
 from .calibration import calibrate
 from .estimate import ClusterEstimate
 from .heatmap import Heatmap
+from .many import StoredMarket, estimate_many
 from .margin import Brackets, liquidation_price, load_brackets
 from .market import MarketData, MarketDataError, load_sample
 from .model import ClusterModel
@@ -28,10 +29,12 @@ __all__ = [
     "MarketDataError",
     "Simulation",
     "Store",
+    "StoredMarket",
     "Venue",
     "aggregate",
     "build_figure",
     "calibrate",
+    "estimate_many",
     "liquidation_price",
     "load_brackets",
     "load_sample",
