@@ -44,12 +44,15 @@ SYMBOLS = [
     "../../x" + "比特币" * 40 + "\x1b[31m/USDT:USDT",
 ]
 EXCHANGE = 'okx"><img src=x onerror=alert(9)>'
+#: A second exchange holding the first symbol: that market is aggregated over both.
+EXCHANGE2 = "bybit<svg onload=alert(10)>"
 TERMINAL_SYMBOL = "\x1b]0;owned\x07\x1b[2J<b>BTC</b>/USDT:USDT"
 
 
 def shown(symbol: str) -> str:
-    """The part of a symbol a page names the market by (pages drop the settle currency)."""
-    return symbol.split(":")[0]
+    """The part of a symbol every page names its market by: the base coin (a market summed
+    over exchanges is called "<base> aggregated", a single one by its symbol up to ":")."""
+    return symbol.split(":")[0].split("/")[0]
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +107,8 @@ def hostile_site(tmp_path_factory, sim):
     root = tmp_path_factory.mktemp("hostile")
     work = root / "a" / "b"  # room for ../../ to go somewhere we can see
     work.mkdir(parents=True)
-    store = hostile_store(work / "store.sqlite", sim, [(EXCHANGE, s) for s in SYMBOLS])
+    pairs = [(EXCHANGE, s) for s in SYMBOLS] + [(EXCHANGE2, SYMBOLS[0])]
+    store = hostile_store(work / "store.sqlite", sim, pairs)
     project_before = files_under(PROJECT / "site") | set(PROJECT.iterdir())
     before = files_under(root)
     out, cache = work / "public", work / "cache"
@@ -144,7 +148,7 @@ def test_site_build_writes_only_inside_its_folders(hostile_site):
         name = p.relative_to(out).as_posix()
         assert name.isascii() and len(p.name) <= 80, name
         assert all(c.isalnum() or c in "-_./" for c in name), name
-    pages = [p.name for p in (out / "embed").glob("*.html")]
+    pages = [p.name for p in (out / "embed").glob("*.html") if p.name != "live.html"]
     assert len(pages) == len(SYMBOLS)  # one map per hostile market, none lost or merged
 
 
@@ -186,7 +190,7 @@ def test_no_script_runs_on_any_page_and_names_show_as_text(chromium, hostile_sit
             rel = path.relative_to(out).as_posix()
             log = {"csp": [], "dialogs": [], "errors": []}
             pg = _open(context, base + rel, log)
-            if rel.startswith("embed/"):
+            if rel.startswith("embed/") and path.name != "live.html":
                 assert (
                     pg.get_by_role("heading", level=1)
                     .inner_text()
@@ -202,6 +206,8 @@ def test_no_script_runs_on_any_page_and_names_show_as_text(chromium, hostile_sit
                 text = pg.inner_text("article")
                 assert any(shown(s)[:60] in text for s in SYMBOLS[:5]) or "比特币" in text, rel
             pg.wait_for_timeout(150)
+            if rel.endswith("live.html"):  # no live process: its data file is not there yet
+                log["errors"] = [e for e in log["errors"] if "404 (File not found)" not in e]
             if SHOTS and (rel.startswith("embed/") or rel == "index.html"):
                 pg.screenshot(path=str(Path(SHOTS) / f"hostile-{path.stem[:40]}.png"))
             assert log["dialogs"] == [], f"{rel}: a script ran: {log['dialogs']}"
