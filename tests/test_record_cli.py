@@ -70,19 +70,18 @@ def one_error_line(err: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("typed", ["BTC-PERP", "BTCUSDT", "btc/usdt"])
-def test_record_with_a_wrong_symbol_fails_in_one_line(fake, tmp_path, capsys, typed):
-    code = main(
-        ["record", f"bybit={typed}", "--store", str(tmp_path / "s.sqlite"), "--api-base", fake.url]
-    )
-    assert code == 1
-    line = one_error_line(capsys.readouterr().err)
-    assert line.startswith("error: ") and "'BTC/USDT:USDT'" in line
-
-
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "liqwidget.cli", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("typed", ["BTC-PERP", "BTCUSDT", "btc/usdt"])
+def test_record_with_a_wrong_symbol_fails_in_one_line(fake, tmp_path, typed):
+    store = str(tmp_path / "s.sqlite")
+    done = run_cli("record", f"bybit={typed}", "--store", store, "--api-base", fake.url)
+    assert done.returncode == 1
+    line = one_error_line(done.stderr)
+    assert line.startswith("error: ") and "'BTC/USDT:USDT'" in line
 
 
 def test_option_like_symbol_and_file_as_folder_as_real_processes(fake, tmp_path):
