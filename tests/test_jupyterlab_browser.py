@@ -326,7 +326,7 @@ def test_quickstart_in_jupyterlab(page, tmp_path):
         lab.run_code(
             page,
             "lmap.threshold = 0.8\nlmap.layers = ['clusters', 'real', 'price']\n"
-            "lmap.cursor = '2026-06-02 12:00'",
+            "lmap.cursor = '2026-06-02 12:00Z'",
         )
         page.wait_for_function(
             probe("s.threshold === 0.8 && s.real_visible && s.cursor === Date.UTC(2026, 5, 2, 12)"),
