@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..files import write_atomic
@@ -34,8 +34,11 @@ class FeedStats:
     last_error: str | None = None
     last_event_at: float | None = None  # wall clock (s) when the last event arrived
     store_problem: str | None = None  # set while the store cannot take writes
-    # Stall watch: how many events were done, and since when (wall clock s).
-    _progress: tuple[int, float] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # Stall watch (not a field, so asdict() shows counters only): how many events were
+        # done, and since when (wall clock s).
+        self._progress: tuple[int, float] | None = None
 
     @property
     def pending(self) -> int:
