@@ -129,6 +129,19 @@ class MarketData:
         frame.index.name = "time"
         return cls(frame=frame, timeframe=step, symbol=symbol, exchange=exchange, gaps=gaps)
 
+    @classmethod
+    def join(
+        cls,
+        frame: pd.DataFrame,
+        timeframe: pd.Timedelta,
+        symbol: str | None = None,
+        exchange: str | None = None,
+    ) -> MarketData:
+        """Bars made of frames that were each validated (e.g. older bars plus newer ones):
+        only the order of the times is checked again, and the gaps are listed."""
+        _check_times(frame.index)
+        return cls(frame, timeframe, symbol, exchange, _find_gaps(frame.index, timeframe))
+
     # ------------------------------------------------------------------ accessors
     def __len__(self) -> int:
         return len(self.frame)

@@ -297,6 +297,8 @@ class Store:
                     f" between {start} and {end}; run `liqwidget fetch {exchange} {symbol} "
                     f"--timeframe {timeframe}` first"
                 )
+            # Plain tuples: pandas probes each SQLAlchemy Row object for attributes (slow).
+            bars = [tuple(r) for r in bars]
             frame = pd.DataFrame(bars, columns=["ts", "open", "high", "low", "close", "volume"])
             oi = conn.execute(
                 sa.text(
@@ -311,6 +313,7 @@ class Store:
                     "hi": int(frame.ts.iloc[-1]),
                 },
             ).all()
+        oi = [tuple(r) for r in oi]
         oi_frame = pd.DataFrame(oi, columns=["period", "ts", "amount", "value", "contract_size"])
         oi_frame = oi_frame.astype({c: "float64" for c in ("amount", "value", "contract_size")})
         frame["open_interest"] = _oi_for_bars(frame, oi_frame, timeframe, is_inverse(symbol))

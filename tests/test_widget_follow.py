@@ -81,3 +81,41 @@ def test_follow_rejects_a_bad_interval(tmp_path, sim):
     with Store(tmp_path / "s.sqlite") as store:
         with pytest.raises(ValueError, match="every"):
             LiquidationMap(ClusterModel().estimate(sim.market)).follow(store, every=0)
+
+
+def test_follow_appends_new_bars_and_the_clusters_move(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    n, step, t0 = 400, 60_000, 1_780_000_000_000 // 60_000 * 60_000
+    close = 60_000 * np.exp(np.cumsum(rng.normal(0, 8e-4, n)))
+    open_ = np.r_[close[0], close[:-1]]
+    rows = [
+        [t0 + step * i, o, max(o, c) * 1.0004, min(o, c) * 0.9996, c, 3.0]
+        for i, (o, c) in enumerate(zip(open_.tolist(), close.tolist(), strict=True))
+    ]
+    oi = [(t0 + step * i, 1_000.0 * (1 + 0.2 * np.sin(i / 9)), None, 1.0) for i in range(n)]
+    ex, sym = "binanceusdm", "BTC/USDT:USDT"
+    with Store(tmp_path / "s.sqlite") as store:
+        store.write_bars(ex, sym, "1m", rows[:300])
+        store.write_open_interest(ex, sym, "1m", oi[:300])
+        lmap = LiquidationMap(store.load_market(ex, sym, "1m"))
+        follower = StoreFollower(lmap, store)
+        assert follower.poll() == 0 and len(lmap.market) == 300  # nothing new yet
+        before = lmap.figure_data.sources["clusters-source"]["image"][0].copy()
+        levels_before = len(lmap.estimate.raw)
+        seq = lmap._seq
+        store.write_bars(ex, sym, "1m", rows[300:])
+        store.write_open_interest(ex, sym, "1m", oi[300:])
+        follower.poll()
+        assert follower.bars_received == 100 and len(lmap.market) == 400
+        assert lmap.market.index[-1] == pd.Timestamp(t0 + step * 399, unit="ms", tz="UTC")
+        # The model ran over the new bars: new levels, a different cluster image, one redraw.
+        assert len(lmap.estimate.raw) > levels_before
+        after = lmap.figure_data.sources["clusters-source"]["image"][0]
+        assert after.shape != before.shape or (after != before).any()
+        assert lmap._seq == seq + 1
+        # The same as estimating all 400 bars at once.
+        full = ClusterModel().estimate(store.load_market(ex, sym, "1m"))
+        assert np.array_equal(full.raw.price, lmap.estimate.raw.price)
+        assert follower.poll() == 0 and follower.bars_received == 100

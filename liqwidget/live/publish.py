@@ -82,6 +82,8 @@ class LiveMap:
     cursor_steps: int = CURSOR_STEPS
     stale_bars: float = 3.0  # the page calls the data stale after this many bars without one
     poll_seconds: float = 5.0  # how often the page looks for a new file
+    #: Tiers of the document skeleton written by this process (rewritten when they change).
+    _doc_tiers: list[float] | None = field(default=None, init=False, repr=False)
 
     @property
     def slug(self) -> str:
@@ -142,8 +144,9 @@ class LiveMap:
         data = data or self.figure(window, events)
         body = self.payload(data, window, health)
         doc = doc_path(root, self.slug)
-        if not doc.is_file() or _doc_tiers(doc) != body["tiers"]:
+        if self._doc_tiers != body["tiers"] or not doc.is_file():
             self.publish_doc(root, data)
+            self._doc_tiers = body["tiers"]
         write_atomic(data_path(root, self.slug), json.dumps(body).encode())
         return body
 
@@ -155,13 +158,6 @@ class LiveMap:
         write_atomic(Path(root) / LIVE_DIR / callbacks, callbacks_script(layout).encode())
         item = {"tiers": list(data.tiers), "callbacks": callbacks, "item": json_item(layout)}
         write_atomic(doc_path(root, self.slug), json.dumps(item).encode())
-
-
-def _doc_tiers(path: Path) -> list[float] | None:
-    try:
-        return json.loads(path.read_text())["tiers"]
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 def publish_index(root: Path, maps: list[LiveMap]) -> None:

@@ -197,8 +197,8 @@ class LiveRunner:
 
     def health(self, m: _Market) -> dict:
         """What the page and the status line show about one market's feeds."""
-        stats = self.recorder.stats.get(m.exchange)
-        liq = dataclasses.asdict(stats) if dataclasses.is_dataclass(stats) else {}
+        feed = self.recorder.health().get(m.exchange)
+        liq = dataclasses.asdict(feed) if feed is not None else {}
         market = m.window.market
         last_close = None
         if market is not None and len(market):
@@ -257,17 +257,18 @@ class LiveRunner:
         lines = []
         for m in self.markets:
             h = self.health(m)
-            liq, candles = h["liquidations"], h["candles"]
+            candles = h["candles"]
             age = (
                 f"{time.time() - h['last_bar_close'] / 1000:.0f} s ago"
                 if h["last_bar_close"]
                 else "none yet"
             )
             state = "failing: " + str(candles["last_error"]) if candles["failing_since"] else "ok"
+            feed = self.recorder.health().get(m.exchange)
             lines.append(
-                f"{m.exchange} {m.symbol}: liquidations received {liq.get('received', 0)}, "
-                f"stored {liq.get('stored', 0)}; last bar closed {age}; publish lag "
-                f"{h['publish_lag_s'] or 0:.2f} s; bar gaps {h['gaps']}; candles {state}; "
+                f"{m.exchange} {m.symbol}: liquidations "
+                f"{feed.line() if feed else 'not started'}; last bar closed {age}; publish "
+                f"lag {h['publish_lag_s'] or 0:.2f} s; bar gaps {h['gaps']}; candles {state}; "
                 f"refused rows {candles['refused']}"
             )
         return lines

@@ -47,13 +47,8 @@ class MarketWindow:
         else:
             frame = fresh.frame
         frame = frame.loc[frame.index[-1] + fresh.timeframe - self.window :]
-        market = MarketData.from_frame(
-            frame,
-            timeframe=fresh.timeframe,
-            allow_gaps=True,
-            symbol=self.symbol,
-            exchange=self.exchange,
-        )
+        # Both parts were validated as they were loaded, so only the joint is checked here.
+        market = MarketData.join(frame, fresh.timeframe, self.symbol, self.exchange)
         changed = old is None or not market.frame.equals(old.frame)
         self.market = market
         self.refresh_events()

@@ -1,4 +1,5 @@
-"""Follow a store live: liquidations recorded there appear on an open map."""
+"""Follow a store live: liquidations recorded there appear on an open map, and new bars
+with their open interest extend it, so the estimated clusters move as the market does."""
 
 from __future__ import annotations
 
@@ -7,14 +8,32 @@ from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
 
+from ..store import StoreError
+
 if TYPE_CHECKING:
+    from ..market import MarketData
     from ..store import Store
 
 
 class FollowTarget(Protocol):
-    """What a follower feeds: anything that takes new liquidation events (the map does)."""
+    """What a follower feeds: anything with a market that takes new bars and new liquidation
+    events (the map does)."""
+
+    @property
+    def market(self) -> MarketData: ...
+
+    def append_bars(self, bars: pd.DataFrame) -> None: ...
 
     def append_liquidations(self, events: pd.DataFrame) -> None: ...
+
+
+def timeframe_name(step: pd.Timedelta) -> str:
+    """A bar length as the store names it: ``1m``, ``5m``, ``1h``, ``1d``, ``1s``."""
+    seconds = int(step.total_seconds())
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    raise ValueError(f"bars of {step} have no store name")
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:
@@ -26,7 +45,10 @@ def running_loop() -> asyncio.AbstractEventLoop | None:
 
 
 class StoreFollower:
-    """Polls ``store.events_since`` and appends new events to a map (any :class:`FollowTarget`).
+    """Polls the store and appends what is new to a map (any :class:`FollowTarget`): the
+    liquidations recorded since the last poll and, with ``bars`` (the default), the bars of
+    the map's own market (exchange, symbol, timeframe) that closed after its last one, with
+    their open interest. The map re-estimates on new bars, so its Clusters layer moves.
 
     Created by :meth:`LiquidationMap.follow`. :meth:`poll` takes one step by hand; in a
     running event loop (as in Jupyter) the follower also polls every ``every`` seconds
@@ -41,6 +63,7 @@ class StoreFollower:
         symbol: str | None = None,
         every: float = 1.0,
         since_start: bool = False,
+        bars: bool = True,
     ):
         if every <= 0:
             raise ValueError(f"every must be a positive number of seconds, got {every}")
@@ -49,10 +72,14 @@ class StoreFollower:
         # Start after what is already stored, unless asked to replay the whole store.
         self.cursor = 0 if since_start else store.last_cursor()
         self.received = 0
+        self.bars_received = 0
+        self.bars = bars
         self._task: asyncio.Task | None = None
 
     def poll(self) -> int:
-        """Fetch events recorded since the last poll, append them, return how many."""
+        """Append the bars and events stored since the last poll; return how many events."""
+        if self.bars:
+            self.poll_bars()
         new, self.cursor = self.store.events_since(self.cursor)
         if self.exchange is not None:
             new = new[new["exchange"] == self.exchange]
@@ -62,6 +89,30 @@ class StoreFollower:
             self.widget.append_liquidations(new.reset_index(drop=True))
             self.received += len(new)
         return len(new)
+
+    def poll_bars(self) -> int:
+        """Append the map market's bars stored after its last bar; return how many.
+
+        Only bars with open interest count (as :meth:`Store.load_market` gives them); a map
+        whose market the store does not hold gets none.
+        """
+        m = self.widget.market
+        exchange = self.exchange or m.exchange
+        symbol = self.symbol or m.symbol
+        if not (exchange and symbol and len(m)):
+            return 0
+        last = m.index[-1]
+        try:
+            fresh = self.store.load_market(
+                exchange, symbol, timeframe_name(m.timeframe), start=last + m.timeframe
+            )
+        except StoreError:
+            return 0  # nothing newer stored yet
+        if not len(fresh):
+            return 0
+        self.widget.append_bars(fresh.frame)
+        self.bars_received += len(fresh)
+        return len(fresh)
 
     def start(self) -> StoreFollower:
         """Poll in the background of the running event loop (Jupyter's kernel has one)."""

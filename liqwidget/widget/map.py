@@ -213,11 +213,15 @@ class LiquidationMap(anywidget.AnyWidget):
         symbol: str | None = None,
         every: float = 1.0,
         since_start: bool = False,
+        bars: bool = True,
     ):
         """Follow a :class:`~liqwidget.Store` live: liquidations recorded there from now on
-        (or all of them with ``since_start``) appear on the map, polled every ``every``
-        seconds in the kernel's event loop. Returns the follower; call ``.stop()`` on it."""
-        follower = StoreFollower(self, store, exchange, symbol, every, since_start)
+        (or all of them with ``since_start``) appear on the map and, with ``bars``, new bars
+        of the map's market with their open interest extend it (the clusters are
+        re-estimated, so they move), polled every ``every`` seconds in the kernel's event
+        loop. ``liqwidget live`` (or ``record`` plus ``fetch``) fills the store. Returns the
+        follower; call ``.stop()`` on it."""
+        follower = StoreFollower(self, store, exchange, symbol, every, since_start, bars)
         if running_loop() is None:
             return follower  # no loop (plain Python): call follower.poll() yourself
         return follower.start()
