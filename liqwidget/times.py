@@ -169,6 +169,16 @@ def timeframe_ms(timeframe: str, error: type[Exception] = TimeError) -> int:
     return count * unit
 
 
+def timeframe_name(step: pd.Timedelta) -> str:
+    """A bar length as the store names it: ``1s``, ``1m``, ``5m``, ``1h``, ``1d`` (the inverse
+    of :func:`timeframe_ms`)."""
+    seconds = int(step.total_seconds())
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    raise ValueError(f"bars of {step} have no store name")
+
+
 def periods_for(periods: Iterable[str], timeframe: str) -> list[str]:
     """Open-interest periods for bars of ``timeframe``, best first: the periods that fit in
     a bar, longest first, then the coarser ones, shortest first. The one rule for which

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 import pandas as pd
 
 from ..store import StoreError
+from ..times import timeframe_name
 
 if TYPE_CHECKING:
     from ..market import MarketData
@@ -25,15 +26,6 @@ class FollowTarget(Protocol):
     def append_bars(self, bars: pd.DataFrame) -> None: ...
 
     def append_liquidations(self, events: pd.DataFrame) -> None: ...
-
-
-def timeframe_name(step: pd.Timedelta) -> str:
-    """A bar length as the store names it: ``1m``, ``5m``, ``1h``, ``1d``, ``1s``."""
-    seconds = int(step.total_seconds())
-    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    raise ValueError(f"bars of {step} have no store name")
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:
