@@ -93,3 +93,12 @@ def test_site_from_the_store_has_a_section_per_coin(store_path, tmp_path):
     assert len(rows) == 2 and "BTC aggregated" in rows[0] and "ETH/USDT" in rows[1]
     btc = (out / "markets" / "btc.html").read_text()
     assert "binancecoinm BTC/USD:BTC" in btc and "complete from bybit" in btc
+
+
+def test_clusters_command_prints_every_market_in_the_store(store_path, capsys):
+    assert (
+        cli_main(["clusters", "--source", "store", "--store", str(store_path), "--top", "2"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert out.count("Largest long clusters") == 2
+    assert "BTC aggregated" in out and "ETH/USDT" in out

@@ -7,7 +7,7 @@ import argparse
 from ..escape import terminal_text
 from ..fmt import money
 from ..model import ClusterModel
-from ..sources.dataset import SOURCES, load_source
+from ..sources.dataset import DEFAULT_MARKETS, SIM_MARKETS, SOURCES, load_markets
 from ..store import STORE_HELP
 
 
@@ -24,15 +24,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, default=5, help="bands per side (default 5)")
     p.add_argument("--band", type=float, default=0.25, help="band width in %% of price (0.25)")
     p.add_argument("--store", default=None, help=STORE_HELP + "; for --source store")
+    p.add_argument(
+        "--markets",
+        default=",".join(DEFAULT_MARKETS),
+        help=f"simulated markets for --source sim, from {', '.join(SIM_MARKETS)}",
+    )
+    p.add_argument(
+        "--symbol",
+        help="store symbols, comma-separated (default: every coin, summed over exchanges)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    data = load_source(args.source, store_path=args.store)
+    markets = [m.strip() for m in args.markets.split(",") if m.strip()]
+    symbols = [s.strip() for s in args.symbol.split(",")] if args.symbol else None
+    for i, data in enumerate(
+        load_markets(args.source, markets=markets, store_path=args.store, symbols=symbols)
+    ):
+        if i:
+            print()
+        _print_market(data, args.top, args.band)
+    return 0
+
+
+def _print_market(data, top_n: int, band: float) -> None:
     market = data.market
     est = ClusterModel().estimate(market)
     price = est.price_at()
-    top = est.top_clusters(n=args.top, bin_width=args.band / 100)
+    top = est.top_clusters(n=top_n, bin_width=band / 100)
     print(terminal_text(f"{data.name}: {data.origin}"))
     print(terminal_text(f"{market!r}; last price {price:,.2f}"))
     print(
@@ -47,4 +67,3 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {r.price:12,.0f}  {r.distance:+9.2%}  {money(r.notional):>15}")
         if rows.empty:
             print("  (none)")
-    return 0
