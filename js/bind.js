@@ -43,11 +43,18 @@ function bindTrait(model, trait, bm, attrs, { toBokeh, fromBokeh, debounceMs = 0
   };
 }
 
+/** The tier filter's option for a minimum leverage: the highest tier not above it. */
+function tierValue(select, minLeverage) {
+  let best = select.options[0][0];
+  for (const [value] of select.options) if (Number(value) <= minLeverage) best = value;
+  return best;
+}
+
 function sameList(a, b) {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-/** Bind layers, threshold, cursor and the visible ranges of one embedded figure. */
+/** Bind layers, threshold, the tier filter, cursor and the visible ranges of one figure. */
 export function bindAll(model, doc) {
   const get = (name) => {
     const m = doc.get_model_by_name(name);
@@ -68,6 +75,10 @@ export function bindAll(model, doc) {
       toBokeh: (v) => ({ value: v }),
       fromBokeh: (s) => s.value,
       debounceMs: 50,
+    }),
+    bindTrait(model, "min_leverage", get("tier-filter"), ["value"], {
+      toBokeh: (v) => ({ value: tierValue(get("tier-filter"), v) }),
+      fromBokeh: (s) => Number(s.value),
     }),
     bindTrait(model, "cursor", get("cursor-slider"), ["value"], {
       toBokeh: (v) => ({ value: v }),
@@ -97,6 +108,9 @@ export function syncFromTraits(model, doc) {
   if (!sameList(active, toggle.active)) toggle.active = active;
   const threshold = doc.get_model_by_name("threshold");
   if (threshold.value !== model.get("threshold")) threshold.value = model.get("threshold");
+  const tiers = doc.get_model_by_name("tier-filter");
+  const tier = tierValue(tiers, model.get("min_leverage"));
+  if (tiers.value !== tier) tiers.value = tier;
   for (const [trait, name] of [["x_range", "time-range"], ["y_range", "price-range"]]) {
     const v = model.get(trait);
     if (v != null) doc.get_model_by_name(name).setv({ start: v[0], end: v[1] });

@@ -259,6 +259,19 @@ LAST_DOC = (
 IMAGE_SUM = (
     " return doc.get_model_by_name('clusters-source').data.image[0].reduce((a, b) => a + b, 0); }"
 )
+#: Whether the cumulative long curve's total equals the shown (50x and above) long bars.
+CUM_MATCHES = (
+    " const d = (n) => doc.get_model_by_name(n).data;"
+    " const raw = d('levels-source'), shown = d('levels-shown'), cum = d('cumulative-source');"
+    " let want = 0, hidden = 0;"
+    " for (const k of Object.keys(raw)) {"
+    "   if (!k.startsWith('long_')) continue;"
+    "   const s = raw[k].reduce((a, b) => a + b, 0);"
+    "   if (Number(k.slice(5)) >= 50) want += s;"
+    "   else hidden += shown[k].reduce((a, b) => a + b, 0);"
+    " }"
+    " return want > 0 && hidden === 0 && Math.abs(cum.long[0] - want) <= 1e-3 * want; }"
+)
 UPDATES = "() => performance.getEntriesByName('liqwidget:update').length"
 
 
@@ -406,5 +419,22 @@ def test_quickstart_in_jupyterlab(page, tmp_path):
         )
         assert "zoomed True True" in out
         map_el.screenshot(path=str(SHOTS / "jupyterlab-after-updates.png"))
+
+        # The levels panel's tier filter and cumulative curves work in the widget too: the
+        # curves sum the bars the filter shows and follow the bars the kernel sends; the
+        # filter is the min_leverage trait both ways, so it survives a redraw.
+        page.evaluate(LAST_DOC + " doc.get_model_by_name('tier-filter').value = '50'; }")
+        page.wait_for_function(LAST_DOC + CUM_MATCHES, timeout=UI * 1000)
+        out = lab.run_code(page, "print('min_leverage', lmap.min_leverage)")
+        assert "min_leverage 50.0" in out
+        updates = page.evaluate(UPDATES)
+        lab.run_code(page, "lmap.set_params(side_split=0.5)")
+        page.wait_for_function(f"() => ({UPDATES})() > {updates}", timeout=CELL_RUN * 1000)
+        page.wait_for_function(LAST_DOC + CUM_MATCHES, timeout=UI * 1000)
+        lab.run_code(page, "lmap.min_leverage = 0")
+        page.wait_for_function(
+            LAST_DOC + " return doc.get_model_by_name('tier-filter').value === '0'; }",
+            timeout=UI * 1000,
+        )
 
     page.log.assert_clean()

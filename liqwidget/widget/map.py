@@ -48,7 +48,8 @@ class LiquidationMap(anywidget.AnyWidget):
     simulation result (anything with ``.market`` and ``.liquidations``) or ``None`` for the
     built-in sample. ``liquidations`` is an event frame (see :mod:`liqwidget.events`).
 
-    The traits ``layers``, ``threshold``, ``cursor``, ``x_range`` and ``y_range`` follow what
+    The traits ``layers``, ``threshold``, ``min_leverage`` (the levels panel's tier filter),
+    ``cursor``, ``x_range`` and ``y_range`` follow what
     the user does in the browser and can be set from Python; ``forecast_horizon`` sets the
     horizon of the Forecast layer (expected liquidations over the next ``H``). With ``sharpen`` (default), a
     zoom or pan redraws the heat layers for the visible window at display resolution.
@@ -60,6 +61,8 @@ class LiquidationMap(anywidget.AnyWidget):
     #: Horizon of the Forecast layer (a pandas time span such as ``"1h"``, ``"4h"``, ``"1D"``).
     forecast_horizon = traitlets.Unicode(DEFAULT_HORIZON).tag(sync=True)
     threshold = traitlets.Float(0.4, min=0.0, max=0.95).tag(sync=True)
+    #: The levels panel shows leverage tiers at or above this (0: all; the tier filter).
+    min_leverage = traitlets.Float(0.0, min=0.0).tag(sync=True)
     cursor = Timestamp(None, allow_none=True).tag(sync=True, **TIME)
     x_range = TimeRange(None, allow_none=True).tag(sync=True, **TIME_RANGE)
     y_range = PriceRange(None, allow_none=True).tag(sync=True)
