@@ -15,12 +15,14 @@
   horizon: the share of real notional in the forecast's top-decile bins, and the log score
   (a proper scoring rule) of the forecast read as a distribution over the bins, in bits per
   dollar above a uniform forecast. Baselines: reach probability alone (a flat book), the
-  nearest bins to price, and random bins.
+  nearest tenth of the bins to price (as a forecast: even over those bins), and random bins
+  (a uniform forecast).
 
 Both take a :class:`~liqwidget.ClusterEstimate` — a model's, or the simulator's true book
 (:meth:`~liqwidget.Simulation.truth_estimate`) — so the truth is scored exactly as the model
 is: a measure where the truth does not clearly beat every baseline is not a measure of map
-quality (``liqwidget.simulator.truth.scorecard`` checks that).
+quality (:func:`scorecard` and :func:`oracle_check` put every score side by side and say
+which ones the oracle validates).
 """
 
 from __future__ import annotations
@@ -44,8 +46,6 @@ from .forecast import (
 )
 from .sides import SIDES
 
-TOUCHED_SCORERS = ("book", "uniform", "nearest to open")
-FORECAST_SCORERS = ("book", "reach only", "nearest", "random")
 #: Share of the bins each top-decile score picks.
 DECILE = 0.1
 #: Weight of the uniform floor mixed into every forecast before the log score.
@@ -276,7 +276,6 @@ def forecast_scores(
                     "scorer": scorer,
                     "top_share": float(top / got) if got > 0 else float("nan"),
                     "log_score": _log_score(f, real),
-                    "quad_score": _quad_score(f, real),
                     "origins": int(origins.size),
                     "coverage": float(got / total) if total > 0 else float("nan"),
                     "notional": float(got),
@@ -294,15 +293,6 @@ def _log_score(forecast: np.ndarray, real: np.ndarray) -> float:
     q = (1.0 - FLOOR) * q + FLOOR / n
     got = real.sum()
     return float((real * np.log2(q * n)).sum() / got) if got > 0 else float("nan")
-
-
-def _quad_score(forecast, real):
-    n = forecast.shape[1]
-    tot = forecast.sum(axis=1, keepdims=True)
-    q = np.where(tot > 0, forecast / np.where(tot > 0, tot, 1.0), 1.0 / n)
-    per = 2 * q - (q**2).sum(axis=1, keepdims=True)  # score if the dollar lands in bin j
-    got = real.sum()
-    return float((real * per).sum() / got - 1.0 / n) * n
 
 
 # ------------------------------------------------------------------ every score, oracle first

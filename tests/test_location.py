@@ -7,7 +7,14 @@ import pytest
 import liqwidget as lw
 from liqwidget.forecast import reach_probability, recent_volatility
 from liqwidget.leverage import WIDE_LEVERAGE
-from liqwidget.location import _top_share, forecast_scores, oracle_check, scorecard, touched_scores
+from liqwidget.location import (
+    _log_score,
+    _top_share,
+    forecast_scores,
+    oracle_check,
+    scorecard,
+    touched_scores,
+)
 
 #: Small, fast markets (one day of 5-minute bars) on the wide 3x-125x mix the model does
 #: not assume; on these the ordering truth > model > every naive baseline must hold.
@@ -62,6 +69,14 @@ def test_top_share_shares_ties_and_skips_non_candidates():
     assert _top_share(flat, real, np.array([1]))[0] == pytest.approx(2.5)  # 10 * 1/4
     best = np.array([[0.0, 9.0, 1.0, -np.inf]])
     assert _top_share(best, real, np.array([2]))[0] == pytest.approx(5.0)
+
+
+def test_log_score_is_zero_for_a_flat_guess_and_best_for_the_true_shares():
+    real = np.array([[6.0, 3.0, 1.0, 0.0]])
+    assert _log_score(np.ones((1, 4)), real) == pytest.approx(0.0)
+    best = _log_score(real, real)
+    assert best > 0
+    assert best > _log_score(real**2, real) and best > _log_score(np.sqrt(real), real)
 
 
 def test_reach_probability_is_one_at_price_and_falls_with_distance():
