@@ -21,6 +21,7 @@ import pandas as pd
 from ..sources.exchanges import ExchangeDataError, make_exchange, resolve_symbol
 from ..sources.fetch import Retry, check_row, fetch_history
 from ..store import Store
+from ..times import utc
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class BarPoller:
         h.polls += 1
         try:
             self.resolve()
-            now = pd.Timestamp(self.ex.milliseconds(), unit="ms", tz="UTC")
+            now = utc(self.ex.milliseconds(), "the exchange clock")
             report = fetch_history(
                 self.store,
                 self.ex,
