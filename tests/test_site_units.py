@@ -452,3 +452,23 @@ def test_server_sends_precompressed_copies_like_a_static_host(tmp_path):
     finally:
         plain.shutdown()
         plain.server_close()
+
+
+def test_map_document_bytes_do_not_depend_on_the_process_id_counter():
+    """Bokeh numbers models from a per-process counter; the published document does not."""
+    from bokeh.models import ColumnDataSource
+    from bokeh.plotting import figure
+
+    from liqwidget.site.pages import embed_doc_js
+
+    def make():
+        fig = figure(width=200, height=100)
+        fig.line("x", "y", source=ColumnDataSource({"x": [1, 2], "y": [3, 4]}))
+        return fig
+
+    first = make()
+    figure(width=10, height=10)  # moves the id counter on
+    second = make()
+    assert first.id != second.id
+    assert embed_doc_js("s", first) == embed_doc_js("s", second)
+    assert b'"id":"p1"' in embed_doc_js("s", first)

@@ -11,6 +11,8 @@ also be browsed straight from the file system):
 
 from __future__ import annotations
 
+import re
+
 import bokeh
 from bokeh.embed import json_item
 
@@ -29,6 +31,8 @@ EMBED_TO_ROOT = "../"
 MD_TO_ROOT = "../../../"
 #: The explainer on the model and its accuracy, relative to a snapshot post's Markdown file.
 METHOD_LINK = "../how-the-model-works.md"
+#: BokehJS's model ids.
+_MODEL_ID = re.compile(r"p\d+")
 EMBED_HEIGHT = 630
 
 
@@ -244,10 +248,35 @@ def embed_doc_js(slug: str, figure) -> bytes:
     """The figure's document as a small script that registers itself for the facade.
 
     A script rather than a JSON file: ``fetch`` is refused on pages opened from the file
-    system, a ``<script src>`` is not. ``<`` is escaped so the data can never close a tag.
+    system, a ``<script src>`` is not. Model ids are renumbered in document order, so the same
+    map gives the same bytes (and file name) in any process.
     """
-    item = json_script(json_item(figure), separators=(",", ":"))
+    item = json_script(stable_ids(json_item(figure)), separators=(",", ":"))
     return f"(globalThis.liqwidgetDocs ??= {{}})[{js_str(slug)}] = {item};\n".encode()
+
+
+def stable_ids(item: dict) -> dict:
+    """``item`` with BokehJS model ids (``p1234``, from a per-process counter) renumbered
+    ``p1, p2, …`` in the order they first appear; references follow their model."""
+    ids: dict[str, str] = {}
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if (
+                    key in ("id", "root_id")
+                    and isinstance(value, str)
+                    and _MODEL_ID.fullmatch(value)
+                ):
+                    node[key] = ids.setdefault(value, f"p{len(ids) + 1}")
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(item)
+    return item
 
 
 def key_numbers_html(k: KeyNumbers) -> str:
