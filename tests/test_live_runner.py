@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pandas as pd
 
@@ -34,7 +35,10 @@ def test_a_snapshot_build_runs_once_per_cadence_mark(tmp_path, monkeypatch):
                 await runner._maybe_snapshot(pd.Timestamp(f"2026-06-01 {t}", tz="UTC"))
                 await asyncio.sleep(0)
 
-        asyncio.run(scenario())
+        # A fresh event loop in its own thread (the browser tests' fixture holds one here).
+        thread = threading.Thread(target=lambda: asyncio.run(scenario()))
+        thread.start()
+        thread.join(timeout=60)
     # The first mark after start-up is the next one: builds at 11:00 and 12:05 only.
     assert len(calls) == 2
     cmd = calls[0]
