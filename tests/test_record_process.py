@@ -116,6 +116,8 @@ def test_sigkill_loses_nothing_committed_and_restart_continues(fake, store_locat
             fake.push(ex, more[ex])
         target = len(after_kill) + 60
         wait_for(lambda: reader.count_liquidations() == target, timeout=60, what="new events")
+        # A gap is queued when its feed is connected again and committed with a later batch.
+        wait_for(lambda: len(reader.gaps()) >= 2, timeout=60, what="a gap per exchange")
         gaps = reader.gaps()
         assert sorted(gaps["exchange"]) == ["binanceusdm", "bybit"]
         assert set(gaps["reason"]) == {"recorder ended without a clean shutdown"}

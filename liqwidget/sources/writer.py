@@ -169,31 +169,25 @@ class Writer:
 
     # ------------------------------------------------------------------ one batch
     async def _flush(self) -> None:
-        items = self._pending
-        if not items:
+        """Commit what is pending; what is committed leaves ``_pending`` at once, so that a
+        fatal error part way rescues only what the store does not hold."""
+        if not self._pending:
             return
         self._check_file()
-        refused = [i for i in items if isinstance(i, Refused)]
+        refused = [astuple(i) for i in self._pending if isinstance(i, Refused)]
         if refused:
-            rows = [astuple(r) for r in refused]
-            await self._attempt("quarantining refused events", self.store.quarantine, rows)
-        for gap in (i for i in items if isinstance(i, Gap)):
-            await self._attempt(
-                "a gap",
-                self.store.add_gap,
-                gap.exchange,
-                gap.symbol,
-                gap.start,
-                gap.stop,
-                gap.reason,
-            )
+            await self._attempt("quarantining refused events", self.store.quarantine, refused)
+            self._pending = [i for i in self._pending if not isinstance(i, Refused)]
+        for gap in [i for i in self._pending if isinstance(i, Gap)]:
+            args = (gap.exchange, gap.symbol, gap.start, gap.stop, gap.reason)
+            await self._attempt("a gap", self.store.add_gap, *args)
+            self._pending.remove(gap)
         by_exchange: dict[str, list[Event]] = defaultdict(list)
-        for item in items:
-            if isinstance(item, Event):
-                by_exchange[item.exchange].append(item)
+        for item in self._pending:
+            by_exchange[item.exchange].append(item)
         for ex_id, batch in by_exchange.items():
             await self._store_events(ex_id, batch)
-        self._pending = []
+            self._pending = [i for i in self._pending if i.exchange != ex_id]
         await self._attempt("a heartbeat", self.store.set_meta_many, self.tick(False))
 
     async def _store_events(self, ex_id: str, batch: list[Event]) -> None:
