@@ -26,6 +26,7 @@ from PIL import Image
 from ..escape import inside
 from ..figure.bokehjs import copy_bokehjs
 from ..figure.precompiled import callbacks_path, callbacks_script, runtime_path, runtime_source
+from ..files import write_atomic
 from ..live.page import keep_live_data, write_live_pages
 from ..sources.dataset import (
     DEFAULT_MARKETS,
@@ -254,11 +255,7 @@ def _cached(path: Path, make: Callable[[], Dataset]) -> Dataset:
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
             path.unlink(missing_ok=True)
     data = make()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_suffix(".part")
-    with part.open("wb") as f:
-        pickle.dump(data, f)
-    os.replace(part, path)  # never leave a half-written file under the real name
+    write_atomic(path, pickle.dumps(data))  # never a half-written file under the real name
     return data
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import brotli
 
+from ..files import write_atomic
+
 #: Text formats worth compressing (images are compressed already).
 SUFFIXES = (".html", ".js", ".css", ".json", ".xml", ".svg", ".txt", ".map")
 #: Brotli 9 gives all but a few per cent of 11 in a twentieth of the time.
@@ -61,8 +63,5 @@ def _cached(data: bytes, kind: str, compress, cache_dir: Path | None) -> bytes:
     if entry.is_file():
         return entry.read_bytes()
     out = compress(data)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = entry.with_suffix(entry.suffix + ".tmp")
-    tmp.write_bytes(out)
-    tmp.replace(entry)
+    write_atomic(entry, out)
     return out
