@@ -198,8 +198,11 @@ def test_no_script_runs_on_any_page_and_names_show_as_text(chromium, hostile_sit
                 ), rel
                 pg.locator(".lw-facade").click()  # the map loads on first interaction
                 pg.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0")
-                # The map notes (a Bokeh Div, rendered as HTML) name exchange and symbol.
-                assert pg.get_by_text(EXCHANGE, exact=False).count() >= 1, rel
+                # The map notes (a Bokeh Div, rendered as HTML) name exchange and symbol;
+                # BokehJS draws the Div after the document exists, so wait for it.
+                notes = pg.get_by_text(EXCHANGE, exact=False)
+                notes.first.wait_for(timeout=15000)
+                assert notes.count() >= 1, rel
                 pg.mouse.move(400, 300)  # a tooltip over the map
             elif rel.startswith("blog/") and "-20" in path.name:
                 pg.frame_locator(".lw-map iframe").locator(".lw-facade img").wait_for()

@@ -455,20 +455,34 @@ def test_server_sends_precompressed_copies_like_a_static_host(tmp_path):
 
 
 def test_map_document_bytes_do_not_depend_on_the_process_id_counter():
-    """Bokeh numbers models from a per-process counter; the published document does not."""
-    from bokeh.models import ColumnDataSource
-    from bokeh.plotting import figure
+    """Bokeh numbers models from a per-process counter; the published document does not,
+    and every reference in it still names a model the document defines."""
+    import re
 
+    import liqwidget as lw
     from liqwidget.site.pages import embed_doc_js
 
-    def make():
-        fig = figure(width=200, height=100)
-        fig.line("x", "y", source=ColumnDataSource({"x": [1, 2], "y": [3, 4]}))
-        return fig
-
-    first = make()
-    figure(width=10, height=10)  # moves the id counter on
-    second = make()
+    sim = lw.simulate("calm-range", seed=1, days=1)
+    est = lw.ClusterModel().estimate(sim.market)
+    first = lw.build_figure(est, sim.liquidations)
+    second = lw.build_figure(est, sim.liquidations)
     assert first.id != second.id
-    assert embed_doc_js("s", first) == embed_doc_js("s", second)
-    assert b'"id":"p1"' in embed_doc_js("s", first)
+    doc = embed_doc_js("s", first)
+    assert doc == embed_doc_js("s", second)
+    refs = set(re.findall(rb'"id":"(p\d+)"', doc))
+    defined = set(re.findall(rb'"type":"object","name":"\w+","id":"(p\d+)"', doc))
+    assert b"p1" in defined and refs == defined
+
+
+def test_stable_ids_rename_shared_reference_objects_once():
+    from liqwidget.site.pages import stable_ids
+
+    ref = {"id": "p907"}  # Bokeh's serialiser reuses one reference object in several places
+    item = {
+        "root_id": "p900",
+        "doc": {"roots": [{"id": "p900", "attributes": {"a": ref, "b": ref, "c": {"id": "p907"}}}]},
+    }
+    out = stable_ids(item)
+    attrs = out["doc"]["roots"][0]["attributes"]
+    assert out["root_id"] == "p1" and attrs["a"] == attrs["b"] == attrs["c"] == {"id": "p2"}
+    assert ref == {"id": "p907"}  # the input is left as it was

@@ -256,27 +256,29 @@ def embed_doc_js(slug: str, figure) -> bytes:
 
 
 def stable_ids(item: dict) -> dict:
-    """``item`` with BokehJS model ids (``p1234``, from a per-process counter) renumbered
-    ``p1, p2, …`` in the order they first appear; references follow their model."""
+    """A copy of ``item`` with BokehJS model ids (``p1234``, from a per-process counter)
+    renumbered ``p1, p2, …`` in the order they first appear; references follow their model.
+
+    The serialiser shares reference objects between places, so the copy is built anew
+    rather than edited in place (an edited shared object would be renamed twice).
+    """
     ids: dict[str, str] = {}
 
-    def walk(node) -> None:
+    def copy(node):
         if isinstance(node, dict):
-            for key, value in node.items():
-                if (
-                    key in ("id", "root_id")
-                    and isinstance(value, str)
-                    and _MODEL_ID.fullmatch(value)
-                ):
-                    node[key] = ids.setdefault(value, f"p{len(ids) + 1}")
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
+            return {
+                key: ids.setdefault(value, f"p{len(ids) + 1}")
+                if key in ("id", "root_id")
+                and isinstance(value, str)
+                and _MODEL_ID.fullmatch(value)
+                else copy(value)
+                for key, value in node.items()
+            }
+        if isinstance(node, (list, tuple)):  # map entries come as (key, value) tuples
+            return [copy(value) for value in node]
+        return node
 
-    walk(item)
-    return item
+    return copy(item)
 
 
 def key_numbers_html(k: KeyNumbers) -> str:
