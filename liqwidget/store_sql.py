@@ -206,11 +206,10 @@ def connect(url: URL, timeout: float) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
-    return create_engine(
-        url,
-        pool_pre_ping=True,
-        connect_args={"connect_timeout": max(1, int(timeout))},
-    )
+    # No ping before each use: a connection the server dropped fails its next statement,
+    # the pool discards it, and the caller's retry (the recorder treats it as "busy") gets
+    # a fresh one; a ping would add a round trip to every commit.
+    return create_engine(url, connect_args={"connect_timeout": max(1, int(timeout))})
 
 
 def is_sqlite(conn: Connection) -> bool:

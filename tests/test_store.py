@@ -403,3 +403,23 @@ def test_per_bar_open_interest_wins_and_history_fills_the_rest(tmp_path):
         )
         oi = s.load_market("binanceusdm", "BTC/USDT:USDT", "1m").column("open_interest") / 100.0
     assert oi.tolist() == [10, 10, 32, 33, 10, 20, 20, 37, 20, 20]
+
+
+def test_postgresql_store_carries_on_after_its_connection_is_dropped():
+    """A server restart or a dropped connection fails one write as "busy" (the recorder
+    retries those); the next write gets a fresh connection."""
+    import psycopg
+    from conftest import POSTGRES_URL, postgres_store_url
+
+    from liqwidget.store import write_failure
+
+    with postgres_store_url() as url, Store(url) as store:
+        assert store.write_liquidations(events(2)) == 2
+        pid = store._query("SELECT pg_backend_pid()")[0][0]  # the pooled connection
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        with pytest.raises(Exception) as info:
+            store.write_liquidations(events(2, start=2))
+        assert write_failure(info.value) == "busy"
+        assert store.write_liquidations(events(2, start=2)) == 2
+        assert store.count_liquidations() == 4
