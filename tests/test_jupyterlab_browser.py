@@ -328,11 +328,17 @@ def test_quickstart_in_jupyterlab(page, tmp_path):
         assert fig["cursor"] == fig["span"]
         page.mouse.click(box["x"] + 200, box["y"] + 250)
         page.wait_for_function(probe(f"s.cursor !== {before}"), timeout=UI * 1000)
-        out = lab.run_code(page, "print('cursor=', lmap.cursor.isoformat())")
         clicked = page.evaluate(BOKEH_STATE)["cursor"]
         import pandas as pd
 
         expected = pd.Timestamp(int(clicked * 1e6), tz="UTC").isoformat()[:16]
+        # The browser sends the cursor after a short debounce: ask until the kernel has it.
+        deadline = time.monotonic() + UI
+        while True:
+            out = lab.run_code(page, "print('cursor=', lmap.cursor.isoformat())")
+            if f"cursor= {expected}" in out or time.monotonic() > deadline:
+                break
+            page.wait_for_timeout(250)
         assert f"cursor= {expected}" in out
 
         # Kernel → browser: threshold, layers and cursor set from Python show in the page.
