@@ -9,14 +9,12 @@ the page runs under the site's Content-Security-Policy; nothing comes from other
 
 from __future__ import annotations
 
-import html
 import shutil
 from pathlib import Path
 
-import bokeh
-
 from ..figure.bokehjs import asset_dir, bundle_names, copy_bokehjs
 from ..figure.precompiled import runtime_path, runtime_source
+from ..html_page import standalone_head
 from .publish import LIVE_DIR
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -42,15 +40,10 @@ def embed_html(title: str = "Liquidation map, live") -> str:
     up = "../"
     sources = [f"{asset_dir()}/{name}" for name in bundle_names()] + [runtime_path()]
     scripts = "\n".join(f'<script src="{up}{src}"></script>' for src in sources)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="liqwidget, bokeh {bokeh.__version__}">
-<title>{html.escape(title)}</title>
-<link rel="icon" href="data:,">
-<style>
+    head = standalone_head(
+        title,
+        "Liquidation map that updates itself: estimated clusters and recorded liquidations.",
+        f"""<style>
   html, body {{ margin: 0; padding: 0; background: #fff; color: #222;
     font: 13px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }}
   .lw-live {{ padding: 4px; }}
@@ -63,8 +56,9 @@ def embed_html(title: str = "Liquidation map, live") -> str:
   .lw-caption {{ margin: 4px 2px 0; color: #555; }}
 </style>
 {scripts}
-<script src="{up}{SCRIPT}" defer></script>
-</head>
+<script src="{up}{SCRIPT}" defer></script>""",
+    )
+    return f"""{head}
 <body>
 <div class="lw-live" data-liqwidget-live data-base="{up}{LIVE_DIR}/">
 <div class="lw-live-markets"></div>

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import re
 
-import bokeh
 from bokeh.embed import json_item
 
 from ..escape import html_attr, html_text, js_str, json_script, md_text, yaml_str
 from ..figure.bokehjs import asset_dir, bundle_names
 from ..figure.precompiled import runtime_path
 from ..fmt import money, pct, price, when
+from ..html_page import standalone_head
 from .assets import asset_urls, content_hash
 from .numbers import Cluster, KeyNumbers
 from .prose import BALANCED, commentary, headline
@@ -331,18 +331,13 @@ def embed_html(
         f" to {when(snapshot.time_range[1])}."
     )
     w, h = image_size
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="liqwidget, bokeh {bokeh.__version__}">
-<meta name="description" content="{html_attr(title)}: estimated liquidation clusters, interactive.">
-<title>{html_text(title)}</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="{EMBED_TO_ROOT}{assets["embed.css"]}">
-<script src="{EMBED_TO_ROOT}{assets["embed.js"]}" defer></script>
-</head>
+    head = standalone_head(
+        title,
+        f"{title}: estimated liquidation clusters, interactive.",
+        f'<link rel="stylesheet" href="{EMBED_TO_ROOT}{assets["embed.css"]}">\n'
+        f'<script src="{EMBED_TO_ROOT}{assets["embed.js"]}" defer></script>',
+    )
+    return f"""{head}
 <body>
 <main class="lw-embed">
 <h1 class="lw-title">{html_text(title)}</h1>
