@@ -11,6 +11,8 @@ integrity check.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -183,6 +185,23 @@ def describe(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=True)
 
 
+def _wal(cur, timeout: float) -> None:
+    """Switch a new SQLite file to WAL. Two connections opening the same new file at once can
+    both hold a shared lock and want the exclusive one; SQLite then answers "locked" at once,
+    without waiting, to avoid a deadlock. Try again, for up to the store's busy timeout."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 def connect(url: URL, timeout: float) -> Engine:
     """An engine for ``url``. SQLite: WAL (readers never wait for the writer), synchronous
     NORMAL (a killed process loses nothing committed), a busy timeout, and write transactions
@@ -195,7 +214,7 @@ def connect(url: URL, timeout: float) -> Engine:
         def _pragmas(dbapi_conn, _record) -> None:
             dbapi_conn.isolation_level = None  # transactions begin below, not in the driver
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            _wal(cur, timeout)
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             cur.close()
