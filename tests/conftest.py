@@ -1,5 +1,5 @@
-"""Shared fixtures: the real sample, a real Chromium for tests of what people see, and a
-fresh store on each backend (SQLite file, PostgreSQL schema)."""
+"""Shared fixtures: the real sample, a real Chromium for tests of what people see, a
+fresh store on each backend (SQLite file, PostgreSQL schema) and the fake exchange."""
 
 from __future__ import annotations
 
@@ -99,6 +99,24 @@ def store_location(request, tmp_path) -> Iterator[str]:
     else:
         with postgres_store_url() as url:
             yield url
+
+
+@pytest.fixture
+def store(store_location) -> Iterator:
+    """A fresh, open store on each backend (SQLite; PostgreSQL where a test server is set up)."""
+    from liqwidget.store import Store
+
+    with Store(store_location) as s:
+        yield s
+
+
+@pytest.fixture
+def fake() -> Iterator:
+    """The fake exchange (REST and WebSockets on 127.0.0.1), one for each test."""
+    from fake_exchange import FakeExchange
+
+    with FakeExchange() as fx:
+        yield fx
 
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}

@@ -11,9 +11,8 @@ import threading
 import time
 
 import pytest
-from fake_exchange import FakeExchange
 from fake_exchange.guard import no_foreign_hosts  # noqa: F401 (fixture)
-from fake_exchange.helpers import wait_for
+from fake_exchange.helpers import now_ms, wait_for
 
 from liqwidget.store import Store
 
@@ -62,16 +61,10 @@ def as_rows(exchange: str, evs: list[dict]) -> set[tuple]:
     }
 
 
-@pytest.fixture
-def fake():
-    with FakeExchange() as fx:
-        yield fx
-
-
 @pytest.mark.slow
 def test_sigkill_loses_nothing_committed_and_restart_continues(fake, store_location):
     path = store_location
-    t0 = int(time.time() * 1000)
+    t0 = now_ms()
     sent = {ex: events(ex, 400, t0) for ex in IDS}
     proc = start_recorder(path, fake.url)
     try:
@@ -151,7 +144,7 @@ def test_ctrl_c_commits_pending_events(fake, store_location):
     reader.start()
     try:
         fake.wait_subscribed("binanceusdm", timeout=60)
-        sent = events("binanceusdm", 25, int(time.time() * 1000))
+        sent = events("binanceusdm", 25, now_ms())
         fake.push("binanceusdm", sent)
         wait_for(
             lambda: any("received 25, stored 0" in line for line in lines),
@@ -180,7 +173,7 @@ def test_a_store_file_removed_underneath_ends_the_process_loudly(fake, tmp_path)
     proc = start_recorder(path, fake.url, "bybit", "--max-latency", "0.05")
     try:
         fake.wait_subscribed("bybit", timeout=60)
-        t0 = int(time.time() * 1000)
+        t0 = now_ms()
         with Store(path) as reader:
             fake.push("bybit", events("bybit", 3, t0))
             wait_for(lambda: reader.count_liquidations() == 3, timeout=60, what="3 stored")

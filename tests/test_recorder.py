@@ -7,9 +7,8 @@ import time
 
 import pandas as pd
 import pytest
-from fake_exchange import FakeExchange
 from fake_exchange.guard import no_foreign_hosts  # noqa: F401 (fixture)
-from fake_exchange.helpers import RecorderThread, wait_for
+from fake_exchange.helpers import RecorderThread, now_ms, wait_for
 
 from liqwidget.feeds import FEEDS, feed_info
 from liqwidget.sources.exchanges import ExchangeDataError
@@ -21,18 +20,6 @@ ETH = "ETH/USDT:USDT"
 IDS = {"binanceusdm": "BTCUSDT", "bybit": "BTCUSDT", "okx": "BTC-USDT-SWAP"}
 
 pytestmark = pytest.mark.usefixtures("no_foreign_hosts")
-
-
-@pytest.fixture
-def fake():
-    with FakeExchange() as fx:
-        yield fx
-
-
-@pytest.fixture
-def store(store_location):
-    with Store(store_location) as s:
-        yield s
 
 
 def liqs(n: int, t0: int, sid: str = "BTCUSDT", first: int = 0) -> list[dict]:
@@ -59,10 +46,6 @@ def expected(events: list[dict], size: float = 1.0) -> list[tuple]:
     return sorted(
         (e["ts"], e["side"], float(e["price"]), e["price"] * e["amount"] * size) for e in events
     )
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def test_three_exchanges_recorded_at_once(fake, store):

@@ -10,9 +10,8 @@ import threading
 import time
 
 import pytest
-from fake_exchange import FakeExchange
 from fake_exchange.guard import no_foreign_hosts  # noqa: F401 (fixture)
-from fake_exchange.helpers import FAST, RecorderThread, wait_for
+from fake_exchange.helpers import FAST, RecorderThread, now_ms, wait_for
 
 from liqwidget.sources.health import FeedStats, read_health_file
 from liqwidget.sources.writer import StoreUnwritable
@@ -24,27 +23,10 @@ pytestmark = pytest.mark.usefixtures("no_foreign_hosts")
 
 
 @pytest.fixture
-def fake():
-    with FakeExchange() as fx:
-        yield fx
-
-
-@pytest.fixture
-def store(store_location):
-    """A store on each backend (SQLite; PostgreSQL where a test server is set up)."""
-    with Store(store_location) as s:
-        yield s
-
-
-@pytest.fixture
 def sqlite_store(tmp_path):
     """An SQLite store, for what is about its file: locks, removal, the health file."""
     with Store(tmp_path / "rec.sqlite") as s:
         yield s
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def ev(ts: int, price=60_000, amount=1, side="long") -> dict:

@@ -39,12 +39,6 @@ def bars(n: int, t0: int):
     return [[int(t), c - 0.5, c + 1, c - 1, c, 5.0] for t, c in zip(ts, close, strict=True)]
 
 
-@pytest.fixture
-def store(store_location):
-    with Store(store_location) as s:
-        yield s
-
-
 def test_new_store_is_versioned_and_healthy(store):
     assert store.schema_version == SCHEMA_VERSION
     assert store.get_meta("schema_version") == str(SCHEMA_VERSION)

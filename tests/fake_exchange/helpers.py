@@ -16,6 +16,11 @@ FAST = RecorderSettings(
 )
 
 
+def now_ms() -> int:
+    """The wall clock in epoch milliseconds, the exchanges' unit of time."""
+    return int(time.time() * 1000)
+
+
 def wait_for(condition: Callable[[], object], timeout: float = 15.0, what: str = "condition"):
     """Poll ``condition`` until it is truthy; fail the test after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
