@@ -1,12 +1,14 @@
 """Where liquidations happen: two scores of a book's price profile, each with its baselines.
 
 * **Given that price went there** — :func:`touched_scores`. For each window (every bar, or
-  every hour on finer bars), take the price bins the window traded through on each side of
-  its open (long: open down to the low; short: open up to the high). Among those bins, does
-  the book's density at the window's start rank the real notional liquidated per bin?
+  every hour on finer bars), take the price range the window traded through on each side of
+  its open (long: open down to the low; short: open up to the high), cut into (at most) ten
+  equal bands. Among those bands, does the book's density at the window's start (spread
+  over the book's own price uncertainty) rank the real notional liquidated per band?
   Scores: Spearman rank correlation per window (weighted by the window's real notional) and
-  the share of real notional in the densest tenth of the touched bins. Baselines: uniform
-  over the touched range, and nearness to the open.
+  the share of real notional in the densest band. Baselines: uniform over the touched range,
+  and distance from the open (the farther band first: levels near price have mostly been
+  swept already, so this naive guess is strong).
 * **Forecast over a horizon** — :func:`forecast_scores`. From each origin, expected
   liquidation notional per price bin = the book's density × the chance that price reaches
   the bin within the horizon (:mod:`liqwidget.forecast`; the density spread over the
@@ -48,6 +50,8 @@ from .sides import SIDES
 
 #: Share of the bins each top-decile score picks.
 DECILE = 0.1
+#: Most bands a window's touched range is split into for "given that price went there".
+BANDS = 10
 #: Weight of the uniform floor mixed into every forecast before the log score.
 FLOOR = 0.2
 
@@ -92,17 +96,24 @@ def touched_scores(
     *,
     bin_width: float = 0.0005,
     every: str | pd.Timedelta = "1h",
+    bands: int = BANDS,
 ) -> pd.DataFrame:
     """ "Given that price went there": rank and top-decile scores of the book against real
-    liquidations among the price bins each window traded through (see the module doc).
+    liquidations among the price bands each window traded through (see the module doc).
 
-    Bins are ``bin_width`` (a fraction of price) wide on a log scale. Returns one row per
-    side and scorer: ``spearman`` (notional-weighted over windows with at least three
-    touched bins), ``top_share`` (real notional in the top tenth of touched bins), and
-    ``windows`` / ``notional`` scored. Real liquidations outside their window's touched
-    range on their side (positions opened inside the window) count in no bin and are
-    reported as ``outside_share``.
+    Prices are binned ``bin_width`` (a fraction of price) wide on a log scale; each window's
+    touched bins on a side are grouped, nearest to the open first, into at most ``bands``
+    equal bands (a real liquidation is recorded at its fill price, which jumps in a
+    cascade, so single bins are mostly noise). The book's density is first spread over its
+    own price uncertainty (``Book.spread``; the truth's is exact). Returns one row per side
+    and scorer (``book``, ``uniform``, ``distance from open``): ``spearman``
+    (notional-weighted over windows with at least three bands), ``top_share`` (real notional
+    in the top tenth of the bands), and ``windows`` / ``notional`` scored. Real liquidations
+    outside their window's touched range on their side (positions opened inside the window)
+    count in no band and are reported as ``outside_share``.
     """
+    if bands < 3:
+        raise ValueError(f"bands must be at least 3 to rank anything, got {bands}")
     m = estimate.market
     price, notional, side, bar, _ = _events(estimate, events)
     starts = _windows(m, pd.Timedelta(every))
@@ -116,41 +127,49 @@ def touched_scores(
     lv = estimate.raw
     pbin = np.floor(np.log(lv.price) / step).astype("int64") - g0
     keys = np.where((pbin >= 0) & (pbin < nb), lv.side.astype("int64") * nb + pbin, -1)
-    book = estimate.raw.outstanding(keys, 2 * nb, starts)  # (2 nb, windows)
+    book = lv.outstanding(keys, 2 * nb, starts).reshape(2, nb, -1)  # (side, bin, window)
+    book = smooth(book.transpose(0, 2, 1), lv.spread / step)  # (side, window, bin)
     ev_bin = np.floor(np.log(price) / step).astype("int64") - g0
     b_open = np.floor(o / step).astype("int64") - g0
     b_lo = np.floor(lo / step).astype("int64") - g0
     b_hi = np.floor(hi / step).astype("int64") - g0
     width = max(int((b_open - b_lo).max(initial=0)), int((b_hi - b_open).max(initial=0))) + 1
     offs = np.arange(width)
+    nw = len(starts)
+    row = np.broadcast_to(np.arange(nw)[:, None], (nw, width))
     rows = []
     for s, name in enumerate(SIDES):
         sign = -1 if s == 0 else 1
         span = (b_open - b_lo) if s == 0 else (b_hi - b_open)
         cand = b_open[:, None] + sign * offs[None, :]  # (windows, width): nearest first
         valid = offs[None, :] <= span[:, None]
-        dens = np.where(
-            valid, book[s * nb + np.clip(cand, 0, nb - 1), np.arange(len(starts))[:, None]], 0
-        )
-        real = np.zeros((len(starts), width))
+        dens = np.where(valid, book[s, row, np.clip(cand, 0, nb - 1)], 0.0)
+        fine = np.zeros((nw, width))
         sel = side == s
         off = sign * (ev_bin[sel] - b_open[win[sel]])
         inside = (off >= 0) & (off < width)
         inside &= off <= span[win[sel]]
-        np.add.at(real, (win[sel][inside], off[inside]), notional[sel][inside])
+        np.add.at(fine, (win[sel][inside], off[inside]), notional[sel][inside])
         total_side = notional[sel].sum()
+        # Touched bins grouped into equal bands, nearest to the open first.
+        n_bands = np.minimum(span + 1, bands)
+        band = (offs[None, :] * n_bands[:, None]) // (span[:, None] + 1)
+        density = np.zeros((nw, bands))
+        real = np.zeros((nw, bands))
+        np.add.at(density, (row[valid], band[valid]), dens[valid])
+        np.add.at(real, (row[valid], band[valid]), fine[valid])
+        ok_band = np.arange(bands)[None, :] < n_bands[:, None]
         scores = {
-            "book": dens,
-            "uniform": np.zeros_like(dens),
-            "nearest to open": -offs[None, :].astype(float) + np.zeros_like(dens),
+            "book": density,
+            "uniform": np.zeros_like(density),
+            "distance from open": np.broadcast_to(np.arange(bands, dtype=float), density.shape),
         }
-        n_bins = valid.sum(axis=1)
-        k = np.maximum(np.ceil(DECILE * n_bins).astype("int64"), 1)
+        k = np.maximum(np.ceil(DECILE * n_bands).astype("int64"), 1)
         w_real = real.sum(axis=1)
         for scorer, sc in scores.items():
-            sc = np.where(valid, sc, -np.inf)
+            sc = np.where(ok_band, sc, -np.inf)
             top = _top_share(sc, real, k)
-            rho = _window_spearman(sc, real, valid, n_bins)
+            rho = _window_spearman(sc, real, ok_band, n_bands)
             ok = np.isfinite(rho) & (w_real > 0)
             rows.append(
                 {

@@ -391,7 +391,7 @@ def test_prose_says_plainly_when_the_model_loses_to_a_baseline():
 
     weak = SideScore(
         "long", 0.12, 0.14, 0.08, 0.22, "wick × OI", 0.30,
-        given=WhereScore(0.05, "uniform", 0.095),
+        given=WhereScore(0.05, "distance from open", 0.12),
         forecast=WhereScore(0.08, "reach only", 0.2),
     )  # fmt: skip
     good = SideScore(
@@ -406,7 +406,8 @@ def test_prose_says_plainly_when_the_model_loses_to_a_baseline():
     assert "On the long side it does **not** beat the naive baseline wick × OI (0.30)" in text
     assert "short side it does **not**" not in text
     assert "5.0 % and 40.0 % of the long and short liquidation notional" in text
-    assert "On the long side that is **no better** than spreading evenly" in text
+    assert "best naive rule: distance from open 12.0 % and uniform 9.5 %" in text
+    assert "On the long side that is **no better** than distance from open" in text
     assert "On the long side the forecast does **not** beat reach only" in text
     assert "short side the forecast does **not**" not in text
     assert "true book scored the same way sets the ceiling" in text

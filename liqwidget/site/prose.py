@@ -394,13 +394,13 @@ def _where_text(sides, horizon: str, method_link: str, each) -> str:
     given = [x for x in sides if x.given is not None]
     if given:
         out += (
-            " As for where: among the price bands each hour actually traded through, the "
-            f"map's densest tenth held {each([pct(x.given.model) for x in given])} of the "
-            f"{' and '.join(x.side for x in given)} liquidation notional (spreading evenly "
-            f"over the bands traded: {each([pct(x.given.baseline_value) for x in given])})."
+            " As for where: cutting the range each hour actually traded through into ten "
+            f"bands, the band the map showed densest held {each([pct(x.given.model) for x in given])} "
+            f"of the {' and '.join(x.side for x in given)} liquidation notional (best naive "
+            f"rule: {each([f'{x.given.baseline} {pct(x.given.baseline_value)}' for x in given])})."
         )
         out += "".join(
-            f" On the {x.side} side that is **no better** than spreading evenly."
+            f" On the {x.side} side that is **no better** than {x.given.baseline}."
             for x in given
             if not x.given.beats_baseline
         )

@@ -77,8 +77,8 @@ _TITLES = {
     ("timing", "top_decile_precision"): "When: top-decile precision (random 10 %)",
     ("given price", "spearman"): "Where, given that price went there: Spearman ρ per hour",
     ("given price", "top_share"): (
-        "Where, given that price went there: share of liquidated notional in the densest tenth "
-        "of the bands traded through"
+        "Where, given that price went there: share of liquidated notional in the densest of "
+        "ten bands traded through"
     ),
     ("forecast", "top_share"): "Forecast: share of liquidated notional in the top tenth of bands",
     ("forecast", "log_score"): (
