@@ -22,8 +22,16 @@ from PIL import Image
 
 from liqwidget.cli import main as cli_main
 from liqwidget.events import validate_events
+from liqwidget.html_page import FRAME_SCRIPT
 from liqwidget.site.build import SiteOptions, build_site
-from liqwidget.site.pages import embed_path, numbers_path, post_url, preview_path
+from liqwidget.site.pages import (
+    EMBED_HEIGHT,
+    embed_path,
+    numbers_path,
+    post_url,
+    preview_path,
+    snippet,
+)
 from liqwidget.site.serve import serve_in_thread
 from liqwidget.sources.dataset import Dataset
 
@@ -340,8 +348,9 @@ def test_snapshot_post_shows_the_interactive_map(page, served):
     keep("post-full.png", page.screenshot(full_page=True))
     img = pixels(shot)
     assert img.std() > 30 and len(np.unique(img.reshape(-1, 3), axis=0)) > 500
-    snippet = page.locator("pre code", has_text="<iframe").first.inner_text()
-    assert re.search(rf'src="{re.escape(base + embed_path(slugs[-1]))}"', snippet), snippet
+    code = page.locator("pre code", has_text="<iframe").first.inner_text()
+    assert re.search(rf'src="{re.escape(base + embed_path(slugs[-1]))}"', code), code
+    assert f'<script src="{base}{FRAME_SCRIPT}" async></script>' in code, code
     page.log.assert_clean()
 
 
@@ -426,6 +435,104 @@ def test_forecast_layer_toggles_in_the_embed_and_the_post(page, served):
     assert label.is_checked()
     keep("post-forecast.png", page.locator(".lw-map iframe").screenshot())
     page.log.assert_clean()
+
+
+FIT = """() => {
+  const root = document.documentElement;
+  return [Math.ceil(root.getBoundingClientRect().height), root.scrollHeight, root.clientHeight];
+}"""
+
+
+def fitted(frame_element, inner, timeout: float = 10.0) -> dict[str, int]:
+    """Wait until the iframe is as tall as the page it shows; return the heights.
+
+    ``frame_element`` is the iframe (in the outer page), ``inner`` the page in it.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        content, scroll, view = inner.evaluate(FIT)
+        frame = frame_element.evaluate("el => el.clientHeight")
+        if (frame == view == content and scroll <= view) or time.monotonic() > deadline:
+            return {"frame": frame, "content": content, "scroll": scroll, "view": view}
+        time.sleep(0.1)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [390, 1400])
+def test_the_post_frame_fits_its_map_at_phone_and_desktop_widths(chromium, served, width):
+    """The frame takes the height of what it shows (preview, then map with its controls,
+    key numbers and caption): nothing scrolls inside it, at a phone's width too."""
+    from conftest import watch_csp
+
+    base, slugs = served
+    context = chromium.new_context(viewport={"width": width, "height": 800})
+    try:
+        page = context.new_page()
+        violations: list[str] = []
+        watch_csp(page, violations)
+        page.goto(f"{base}{post_url(slugs[-1])}")
+        frame = page.frame_locator(".lw-map iframe")
+        frame.locator(".lw-facade img").wait_for(timeout=15000)
+        iframe = page.locator(".lw-map iframe")
+        inner = next(f for f in page.frames if "/embed/" in f.url)
+        preview = fitted(iframe, inner)
+        assert preview["frame"] == preview["content"] == preview["view"], preview
+        assert preview["scroll"] <= preview["view"], preview
+        open_map(frame)
+        inner.wait_for_function(WAIT_IDLE, timeout=15000)
+        frame.locator("table.lw-numbers").wait_for()
+        shown = fitted(iframe, inner)
+        assert shown["frame"] == shown["content"] == shown["view"], shown
+        assert shown["scroll"] <= shown["view"], (shown, "the map scrolls inside its frame")
+        # The fixed height (kept for pages without JavaScript) holds the preview, not the map.
+        assert preview["frame"] <= EMBED_HEIGHT < shown["frame"], (preview, shown)
+        # The page's last line (the caption's link) is inside the frame's box.
+        box = iframe.bounding_box()
+        link = frame.get_by_role("link", name="read the snapshot").bounding_box()
+        assert box["y"] < link["y"] and link["y"] + link["height"] <= box["y"] + box["height"]
+        keep(f"post-fitted-{width}.png", iframe.screenshot())
+        assert violations == []
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_the_pasted_snippet_fits_its_frame_on_another_site(chromium, served, tmp_path):
+    """An educator pastes the snippet (iframe and script) into a page on another origin:
+    the frame grows to the opened map, though the script may load after the frame."""
+    from conftest import watch_csp
+
+    base, slugs = served
+    code = snippet(slugs[-1], "BTC map", base)
+    assert f'<script src="{base}{FRAME_SCRIPT}" async></script>' in code
+    (tmp_path / "index.html").write_text(
+        '<!DOCTYPE html><html><head><link rel="icon" href="data:,"></head><body>'
+        f"<h1>Lesson</h1><p>Read the map below.</p>{code}<p>The end.</p></body></html>",
+        encoding="utf-8",
+    )
+    other, other_base = serve_in_thread(tmp_path)
+    context = chromium.new_context(viewport={"width": 390, "height": 800})
+    try:
+        assert urlparse(other_base).port != urlparse(base).port  # another origin
+        page = context.new_page()
+        violations: list[str] = []
+        watch_csp(page, violations)
+        page.goto(other_base + "index.html")
+        frame = page.frame_locator("iframe")
+        frame.locator(".lw-facade img").wait_for(timeout=15000)
+        iframe = page.locator("iframe")
+        inner = next(f for f in page.frames if "/embed/" in f.url)
+        open_map(frame)
+        inner.wait_for_function(WAIT_IDLE, timeout=15000)
+        shown = fitted(iframe, inner)
+        assert shown["frame"] == shown["content"] > EMBED_HEIGHT, shown
+        assert shown["scroll"] <= shown["view"], shown
+        keep("snippet-fitted-390.png", page.screenshot(full_page=True))
+        assert violations == []
+    finally:
+        context.close()
+        other.shutdown()
+        other.server_close()
 
 
 @pytest.mark.browser
@@ -524,7 +631,10 @@ def test_embed_shows_preview_and_numbers_before_any_map_script(page, served):
     assert page.locator("table.lw-numbers th", has_text="Nearest long cluster").count() == 1
     page.wait_for_load_state("networkidle")
     assert not [
-        u for u in requested if "/assets/bokeh/" in u or ("/embed/" in u and u.endswith(".js"))
+        u
+        for u in requested
+        if "/assets/bokeh/" in u
+        or ("/embed/" in u and u.endswith(".js") and not u.endswith(FRAME_SCRIPT))
     ]
     assert page.evaluate("typeof window.Bokeh") == "undefined"
     keep("embed-facade.png", page.screenshot())

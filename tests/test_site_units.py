@@ -364,7 +364,10 @@ def test_embed_snippet_is_absolute_with_a_site_url():
     code = snippet("btc-2026", "BTC map", "https://maps.example.org/")
     assert 'src="https://maps.example.org/embed/btc-2026.html"' in code
     assert 'title="BTC map"' in code and "<iframe" in code
-    assert 'src="embed/btc-2026.html"' in snippet("btc-2026", "BTC map", "")
+    assert '<script src="https://maps.example.org/embed/frame-height.js" async>' in code
+    relative = snippet("btc-2026", "BTC map", "")
+    assert 'src="embed/btc-2026.html"' in relative
+    assert '<script src="embed/frame-height.js" async>' in relative
 
 
 def test_numbers_table_calls_near_equal_sides_even():

@@ -14,13 +14,14 @@ from pathlib import Path
 
 from ..figure.bokehjs import asset_dir, bundle_names, copy_bokehjs
 from ..figure.precompiled import runtime_path, runtime_source
-from ..html_page import standalone_head
+from ..html_page import standalone_head, write_frame_script
 from .publish import LIVE_DIR
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 SCRIPT = "assets/live.js"
 EMBED = "embed/live.html"  # what liqwidget.site.pages.embed_path("live") gives
-#: Height of the live map's iframe (the map plus its status line).
+#: Height of the live map's iframe (the map plus its status line) where the frame-height
+#: script does not run (see ``liqwidget/frame_height.js``).
 EMBED_HEIGHT = 700
 
 
@@ -88,7 +89,7 @@ def write_live_pages(root: Path) -> list[str]:
     page = root / EMBED
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(apply_policy(embed_html(), where=EMBED), encoding="utf-8")
-    return [*paths, runtime_path(), SCRIPT, EMBED]
+    return [*paths, runtime_path(), SCRIPT, write_frame_script(root), EMBED]
 
 
 def keep_live_data(built: Path, staging: Path) -> int:

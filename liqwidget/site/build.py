@@ -27,6 +27,7 @@ from ..escape import inside
 from ..figure.bokehjs import copy_bokehjs
 from ..figure.precompiled import callbacks_path, callbacks_script, runtime_path, runtime_source
 from ..files import write_atomic
+from ..html_page import write_frame_script
 from ..live.page import keep_live_data, write_live_pages
 from ..sources.dataset import (
     DEFAULT_MARKETS,
@@ -298,6 +299,7 @@ def build_site(
     inside(staging, runtime_path()).parent.mkdir(parents=True, exist_ok=True)
     inside(staging, runtime_path()).write_bytes(runtime_source())
     copy_assets(staging)
+    write_frame_script(staging)  # the map pages' iframes fit their content
     write_live_pages(staging)
     keep_live_data(out, staging)  # the live process's newest files survive the rebuild
     _fill(staging / "live.md", {LIVE_SNIPPET_MARKER: live_snippet(options.site_url)})

@@ -4,7 +4,8 @@ Site layout (relative to the docs root; the site uses plain ``.html`` URLs so th
 also be browsed straight from the file system):
 
 - ``blog/posts/snapshots/<slug>.md`` — the post, served at ``blog/<slug>.html``;
-- ``embed/<slug>.html`` — the standalone map page an iframe points at;
+- ``embed/<slug>.html`` — the standalone map page an iframe points at (and
+  ``embed/frame-height.js``, which fits the iframe to it);
 - ``assets/previews/<slug>.png`` — the static preview;
 - ``assets/previews/<slug>.json`` — the key numbers, machine-readable.
 """
@@ -19,7 +20,7 @@ from ..escape import html_attr, html_text, js_str, json_script, md_text, yaml_st
 from ..figure.bokehjs import asset_dir, bundle_names
 from ..figure.precompiled import runtime_path
 from ..fmt import money, pct, price, when
-from ..html_page import standalone_head
+from ..html_page import FRAME_SCRIPT, standalone_head
 from .assets import asset_urls, content_hash
 from .numbers import Cluster, KeyNumbers
 from .prose import BALANCED, commentary, headline
@@ -33,6 +34,8 @@ MD_TO_ROOT = "../../../"
 METHOD_LINK = "../how-the-model-works.md"
 #: BokehJS's model ids.
 _MODEL_ID = re.compile(r"p\d+")
+#: The map iframes' height where the frame-height script does not run (it then fits them to
+#: their content): the preview and key numbers a page without JavaScript shows.
 EMBED_HEIGHT = 630
 
 
@@ -113,15 +116,17 @@ def fuel_text(long5: float, short5: float, side: str, ratio: float) -> str:
 
 
 def snippet(slug: str, title: str, site_url: str, height: int = EMBED_HEIGHT) -> str:
-    """The copy-paste iframe for educators (absolute when the site URL is known).
+    """The copy-paste iframe for educators (absolute when the site URL is known), and the
+    script that fits its height to the map (``height`` is the fallback without it).
 
     ``title`` is plain text; the snippet is HTML (shown in a code block, so the page shows it
     as text and a reader's copy is valid, escaped HTML).
     """
-    src = f"{site_url.rstrip('/')}/{embed_path(slug)}" if site_url else embed_path(slug)
+    root = f"{site_url.rstrip('/')}/" if site_url else ""
     return (
-        f'<iframe src="{html_attr(src)}" title="{html_attr(title)}" width="100%" '
-        f'height="{height}" style="border:0" loading="lazy"></iframe>'
+        f'<iframe src="{html_attr(root + embed_path(slug))}" title="{html_attr(title)}" '
+        f'width="100%" height="{height}" style="border:0" loading="lazy"></iframe>\n'
+        f'<script src="{html_attr(root + FRAME_SCRIPT)}" async></script>'
     )
 
 
@@ -130,7 +135,11 @@ def live_snippet(site_url: str) -> str:
     from ..live.page import EMBED_HEIGHT as LIVE_HEIGHT
 
     code = snippet("live", "Live liquidation map", site_url, height=LIVE_HEIGHT)
-    note = "" if site_url else "\n\nPut this site's address in front of `embed/live.html`."
+    note = (
+        ""
+        if site_url
+        else f"\n\nPut this site's address in front of `embed/live.html` and `{FRAME_SCRIPT}`."
+    )
     return f"```html\n{code}\n```{note}"
 
 
@@ -212,7 +221,9 @@ isolate the brightest bands. Data: {md_text(origin)}. [Static image]({MD_TO_ROOT
 ## Embed this map
 
 Paste this into any page to show this snapshot's interactive map. It loads only from this
-site — no third-party scripts, no fonts, no trackers.
+site — no third-party scripts, no fonts, no trackers. The script line lets the frame grow or
+shrink to the map it shows, on a phone as well; without it the frame keeps a fixed height
+and scrolls once the map is open.
 
 ```html
 {code}
@@ -222,16 +233,16 @@ site — no third-party scripts, no fonts, no trackers.
 
 
 def _absolute_snippet_script(slug: str) -> str:
-    """Without a configured site URL, turn the snippet's relative src into this site's URL."""
-    rel = js_str(f'src="{embed_path(slug)}"')
+    """Without a configured site URL, turn the snippet's relative srcs (the map page and
+    the frame-height script, both under ``embed/``) into this site's URLs."""
     return f"""
 <script>
 (function () {{
-  var abs = new URL({js_str(POST_TO_ROOT + embed_path(slug))}, window.location.href).href;
-  var rel = {rel};
+  var root = new URL({js_str(POST_TO_ROOT)}, window.location.href).href;
+  var map = {js_str(f'src="{embed_path(slug)}"')};
   document.querySelectorAll("pre code").forEach(function (el) {{
-    if (el.textContent.indexOf(rel) >= 0) {{
-      el.textContent = el.textContent.replace(rel, 'src="' + abs + '"');
+    if (el.textContent.indexOf(map) >= 0) {{
+      el.textContent = el.textContent.split('src="embed/').join('src="' + root + 'embed/');
     }}
   }});
 }})();
