@@ -20,12 +20,14 @@ import pandas as pd
 from scipy.optimize import nnls
 from scipy.stats import binomtest, spearmanr
 
+from .bar_path import walk
 from .estimate import ClusterEstimate
 from .events import validate_events
+from .leverage import FIT_LEVERAGE
 from .market import MarketData
 from .model import ClusterModel
 from .sides import SIDES
-from .times import utc_index
+from .times import utc, utc_index
 
 #: Fewer real liquidation events than this and no score is quoted (maps, posts, reports).
 MIN_EVENTS = 30
@@ -39,6 +41,13 @@ def events_within(events: pd.DataFrame, market: MarketData) -> pd.DataFrame:
     start = market.index.asi8[0]
     end = market.index.asi8[-1] + market.timeframe.value
     return ev[(t >= start) & (t < end)].reset_index(drop=True)
+
+
+def events_from(events: pd.DataFrame, start) -> pd.DataFrame:
+    """The events at or after ``start`` (a UTC time), for scoring a held-out stretch."""
+    ev = validate_events(events, prices=False)
+    t = ev["time"].to_numpy(dtype="datetime64[ns]").astype("int64")
+    return ev[t >= utc(start, "start").value].reset_index(drop=True)
 
 
 def per_bar_liquidations(liquidations: pd.DataFrame, market: MarketData) -> pd.DataFrame:
@@ -242,6 +251,8 @@ class Fit:
     train: Calibration
     test: Calibration
     split_time: pd.Timestamp
+    #: The model with the fitted weights (everything else as the model given to :func:`fit`).
+    model: ClusterModel
 
     @property
     def side_split(self) -> float:
@@ -273,14 +284,18 @@ def fit(
     """
     if not 0.1 <= train_fraction <= 0.9:
         raise ValueError("train_fraction must be between 0.1 and 0.9")
-    base = model.estimate(market)
-    real = per_bar_liquidations(liquidations, market)
-    n_train = int(len(market) * train_fraction)
+    # On bars the model walks as a path, the regression runs on the steps: a liquidation's
+    # time inside its bar then says where along the bar it happened.
+    steps = model.steps_for(market)
+    bars = walk(market, steps)
+    base = ClusterModel(**(model.get_params() | {"path_steps": 1})).estimate(bars)
+    real = per_bar_liquidations(liquidations, bars)
+    n_train = int(len(market) * train_fraction) * steps
     by_tier = base.swept_by_tier
     lev = list(by_tier["long"].columns)
     w0 = np.array([model.leverage.get(k, 0.0) for k in lev], float)
     w0 = w0 / w0.sum()
-    rule = pd.Timedelta(every) if every is not None else market.timeframe
+    rule = pd.Timedelta(every) if every is not None else bars.timeframe
 
     def bucket(frame: pd.DataFrame) -> np.ndarray:
         return frame.iloc[:n_train].resample(rule).sum().to_numpy()
@@ -318,11 +333,30 @@ def fit(
     side_scale = {s: float(sw[s] @ yr[s] / max(sw[s] @ sw[s], 1e-300)) for s in SIDES}
     tuned = ClusterModel(**(model.get_params() | {"leverage": fitted}))
     est = tuned.estimate(market)
+    n_train //= steps
     split = market.index[n_train]
-    train = calibrate(_slice_estimate(est, 0, n_train), real.iloc[:n_train])
-    test = calibrate(_slice_estimate(est, n_train, None), real.iloc[n_train:])
+    real = per_bar_liquidations(liquidations, market)
+    train = calibrate(slice_estimate(est, 0, n_train), real.iloc[:n_train])
+    test = calibrate(slice_estimate(est, n_train, None), real.iloc[n_train:])
     identified = dict(zip(lev, ok.tolist(), strict=True))
-    return Fit(fitted, identified, side_scale["long"], side_scale["short"], train, test, split)
+    return Fit(
+        fitted, identified, side_scale["long"], side_scale["short"], train, test, split, tuned
+    )
+
+
+def calibrated(
+    market: MarketData, liquidations: pd.DataFrame, train_fraction: float = 0.5, **params
+) -> Fit:
+    """Fit the leverage mix to recorded liquidations, starting from a fine even grid of tiers
+    (:data:`~liqwidget.leverage.FIT_LEVERAGE`, exact tiers: ``leverage_jitter=0``).
+
+    The prior mix of :class:`ClusterModel` is a guess; with liquidations on record the map
+    can learn where traders really sit. ``Fit.model`` is the calibrated model; score it only
+    after ``Fit.split_time`` (the liquidations before it trained it). ``params`` go to the
+    model (e.g. ``side_split``).
+    """
+    base = ClusterModel(**({"leverage": FIT_LEVERAGE, "leverage_jitter": 0.0} | params))
+    return fit(base, market, liquidations, train_fraction=train_fraction)
 
 
 def _price_resolved(base, events, per_unit, n_train, rule, band):
@@ -362,7 +396,10 @@ class _SweptView:
     swept: pd.DataFrame
 
 
-def _slice_estimate(est: ClusterEstimate, a: int, b: int | None):
+def slice_estimate(est: ClusterEstimate, a: int, b: int | None = None):
+    """Bars ``a`` to ``b`` of an estimate's per-bar output: enough for :func:`calibrate`."""
+    if a == 0 and b is None:
+        return est
     idx = est.market.index
     view = est.market.slice(idx[a], None if b is None else idx[b - 1])
     return _SweptView(view, est.swept.iloc[a:b])

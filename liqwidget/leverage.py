@@ -38,6 +38,14 @@ WIDE_LEVERAGE: dict[float, float] = {
 }
 
 
+#: A fine grid of tiers with even weights: where :func:`liqwidget.calibration.calibrated`
+#: starts when it fits the mix to recorded liquidations (tiers it cannot identify keep their
+#: even share).
+FIT_LEVERAGE: dict[float, float] = {
+    k: 1.0 for k in (3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 75, 100, 125)
+}
+
+
 def normalise_mix(mix: Mapping[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """Leverage values and weights summing to 1, sorted by leverage."""
     if not mix:

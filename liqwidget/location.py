@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from .calibration import calibrate, event_bars
+from .calibration import calibrate, event_bars, events_from, slice_estimate
 from .estimate import ClusterEstimate
 from .events import validate_events
 from .forecast import (
@@ -331,13 +331,17 @@ def scorecard(
     *,
     truth: ClusterEstimate | None = None,
     horizons: tuple[str, ...] = ("1h", "4h"),
+    since=None,
 ) -> pd.DataFrame:
     """Every score of the ``estimate``, each baseline and (given) the oracle ``truth``.
 
     ``truth`` is a simulation's true book (:meth:`~liqwidget.Simulation.truth_estimate`),
     scored exactly as the estimate: timing by :func:`~liqwidget.calibrate`, where by
     :func:`touched_scores` and :func:`forecast_scores` (horizons too long for the bars are
-    left out). Returns a tidy frame: ``measure`` (``timing``, ``given price``,
+    left out). With ``since`` (a UTC time) only what happened from then on is scored: timing
+    over the bars from ``since``, where over the liquidations from ``since`` (forecasts
+    made before it still count for what they said about later) — for a model fitted to the
+    liquidations before ``since``. Returns a tidy frame: ``measure`` (``timing``, ``given price``,
     ``forecast``), ``horizon`` (forecast only), ``metric``, ``side``, ``scorer``
     (``oracle``, ``model`` or a baseline's name) and ``value``.
     """
@@ -355,9 +359,15 @@ def scorecard(
 
     books = [("model", estimate)] + ([("oracle", truth)] if truth is not None else [])
     m = estimate.market
+    first = 0
+    if since is not None:
+        first = m.state_at(since)
+        if not 0 < first < len(m):
+            raise ValueError(f"since={since} leaves no bars to score (or is the first bar)")
+        events = events_from(events, m.index[first])
     fits = [h for h in horizons if pd.Timedelta(h) <= (len(m) - MIN_VOL_BARS) * m.timeframe]
     for own, book in books:
-        t = calibrate(book, events).timing.reset_index()
+        t = calibrate(slice_estimate(book, first), events).timing.reset_index()
         t["scorer"] = t["score"].replace({"model": "book"})
         add("timing", "", t, own)
         add("given price", "", touched_scores(book, events), own)

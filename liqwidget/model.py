@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .bar_path import to_bars, walk
 from .book import Book
 from .estimate import ClusterEstimate
 from .forecast import entry_spread
@@ -40,6 +41,10 @@ ENTRIES = ("hlc3", "close", "ohlc4", "open")
 #: Entries that are exposed to their own bar's range.
 INTRABAR = ("open",)
 SEEDS = ("spread", "none")
+#: Bars this long or longer are walked as a price path (:mod:`liqwidget.bar_path`) in
+#: ``AUTO_STEPS`` steps when ``path_steps="auto"``.
+PATH_FROM = pd.Timedelta("30min")
+AUTO_STEPS = 4
 #: Floor for the per-bar log factor when open interest collapses to zero (exp(-50) ≈ 2e-22).
 _MIN_LOG_FACTOR = -50.0
 
@@ -78,6 +83,11 @@ class ClusterModel:
         Price grid of the levels: each level is rounded to a multiple of ``tick`` (e.g. the
         exchange's tick size, 0.1 for BTCUSDT). ``None`` keeps exact prices. The display
         grid is chosen separately, in :meth:`ClusterEstimate.grid`.
+    path_steps:
+        Positions open along each bar, not only at its open: the bar is read as the path
+        open → low → high → close (red bars: high first) cut into this many steps, and the
+        model runs on the steps (:mod:`liqwidget.bar_path`). ``"auto"``: 4 steps on bars of
+        30 minutes or longer, none on finer bars; ``1`` turns it off.
     exchange_formulas:
         On a market aggregated over several exchanges (:func:`liqwidget.venues.aggregate`),
         each exchange's share of new positions is placed with that exchange's own formula
@@ -102,6 +112,7 @@ class ClusterModel:
         turnover_every: str | pd.Timedelta = "5min",
         leverage_jitter: float = 0.3,
         tick: float | None = None,
+        path_steps: int | str = "auto",
         exchange_formulas: bool = True,
     ):
         self.leverage = dict(DEFAULT_LEVERAGE if leverage is None else leverage)
@@ -119,6 +130,7 @@ class ClusterModel:
         self.turnover_every = turnover_every
         self.leverage_jitter = leverage_jitter
         self.tick = tick
+        self.path_steps = path_steps
         self.exchange_formulas = exchange_formulas
 
     @classmethod
@@ -176,6 +188,18 @@ class ClusterModel:
         if len(market) < 2:
             raise ValueError("the model needs at least 2 bars")
         self._validate()
+        steps = self.steps_for(market)
+        levels = to_bars(self.book(walk(market, steps)), steps)
+        return ClusterEstimate(market=market, params=self.get_params(), raw=levels)
+
+    def steps_for(self, market: MarketData) -> int:
+        """How many path steps each bar of ``market`` is walked in (1: the bars as given)."""
+        if self.path_steps == "auto":
+            return AUTO_STEPS if market.timeframe >= PATH_FROM else 1
+        return int(self.path_steps)
+
+    def book(self, market: MarketData) -> Book:
+        """The model's levels over the bars as given, with the bar each one leaves the book."""
         levels = self.build_levels(market)
         low, high = market.column("low"), market.column("high")
         death = np.empty(levels.price.size, dtype="int64")
@@ -189,7 +213,7 @@ class ClusterModel:
         death += 1  # state index: gone from the book after bar `death`
         levels.death = death
         levels.spread = entry_spread(market)
-        return ClusterEstimate(market=market, params=self.get_params(), raw=levels)
+        return levels
 
     # -------------------------------------------------------------- the inputs of the book
     def build_levels(self, market: MarketData) -> Book:
@@ -494,6 +518,11 @@ class ClusterModel:
             raise ValueError(f"tick must be positive, got {self.tick}")
         if not self.position_notional > 0:
             raise ValueError("position_notional must be positive")
+        steps = self.path_steps
+        if steps != "auto" and not (
+            isinstance(steps, int | np.integer) and not isinstance(steps, bool) and 1 <= steps <= 60
+        ):
+            raise ValueError(f"path_steps must be 'auto' or a whole number 1-60, got {steps!r}")
 
 
 def _differs(a, b) -> bool:

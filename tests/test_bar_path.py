@@ -1,0 +1,69 @@
+"""Coarse bars walked as a price path: the sub-bars add up to the bars, and the book the
+model builds on them reads back onto the bars it was given."""
+
+import numpy as np
+import pytest
+
+import liqwidget as lw
+from liqwidget.bar_path import path_prices, to_bars, walk
+
+
+@pytest.fixture(scope="module")
+def hourly():
+    return lw.simulate("grind-and-sweep", seed=4, timeframe="1h", days=1.0, warmup_days=0.5).market
+
+
+def test_sub_bars_add_up_to_the_bars(hourly):
+    fine = walk(hourly, 4)
+    assert len(fine) == 4 * len(hourly) and fine.timeframe * 4 == hourly.timeframe
+    back = fine.resample("1h")
+    for col in ("open", "high", "low", "close", "open_interest", "volume", "taker_buy"):
+        np.testing.assert_allclose(back.column(col), hourly.column(col), rtol=1e-12)
+
+
+def test_a_green_bar_dips_first_and_a_red_bar_rallies_first(hourly):
+    p = path_prices(hourly, 60)
+    o, c = hourly.column("open"), hourly.column("close")
+    low_at = p.argmin(axis=1)
+    high_at = p.argmax(axis=1)
+    moving = hourly.column("high") > hourly.column("low")
+    green, red = moving & (c > o), moving & (c < o)
+    assert green.any() and red.any()
+    assert (low_at[green] <= high_at[green]).all()
+    assert (high_at[red] <= low_at[red]).all()
+    np.testing.assert_allclose(p[:, 0], o)
+    np.testing.assert_allclose(p[:, -1], c)
+
+
+def test_the_book_reads_back_onto_the_bars(hourly):
+    model = lw.ClusterModel(path_steps=4)
+    fine = model.book(walk(hourly, 4))
+    coarse = to_bars(fine, 4)
+    states = np.arange(len(hourly) + 1)
+    keys = fine.side.astype("int64")  # one bin per side
+    np.testing.assert_allclose(
+        coarse.outstanding(keys, 2, states), fine.outstanding(keys, 2, 4 * states), rtol=1e-9
+    )
+    est = model.estimate(hourly)
+    assert est.raw.birth.max() <= len(hourly) and (est.raw.death >= est.raw.birth).all()
+    # What the sub-bars swept is what the bars sweep, up to the closes inside the sweeping
+    # bar (on the bars a level is swept with its amount at the bar's start).
+    sub = lw.ClusterModel(path_steps=1).estimate(walk(hourly, 4)).swept.resample("1h").sum()
+    got, want = est.swept.to_numpy().sum(0), sub.to_numpy().sum(0)
+    assert (got >= want).all()
+    np.testing.assert_allclose(got, want, rtol=0.05)
+
+
+def test_path_steps_auto_walks_only_coarse_bars(hourly):
+    model = lw.ClusterModel()
+    assert model.steps_for(hourly) == 4
+    assert model.steps_for(walk(hourly, 12)) == 1  # five-minute bars are used as given
+    off = lw.ClusterModel(path_steps=1).estimate(hourly)
+    on = model.estimate(hourly)
+    assert not np.allclose(off.swept.to_numpy(), on.swept.to_numpy())
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "4", True, 61])
+def test_bad_path_steps_are_named(hourly, bad):
+    with pytest.raises(ValueError, match="path_steps must be 'auto' or a whole number"):
+        lw.ClusterModel(path_steps=bad).estimate(hourly)
