@@ -72,7 +72,9 @@ def test_every_callback_of_a_layout_is_precompiled_once():
     slider.js_on_change("start", CustomJS(code="export default (args, obj) => obj.end;"))
     slider.tags = [hover]
     script = callbacks_script(slider)
-    assert script.count("window.liqwidgetCallbacks.add(") == 4  # the repeated CustomJS once
+    # The repeated CustomJS once, and the document's callback naming the slider's handle.
+    assert script.count("window.liqwidgetCallbacks.add(") == 5
+    assert "function nameSliders(" in script
     assert 'function (a, b, cb_obj, cb_data, cb_context) {\n"use strict";\ncb_obj.tag' in script
     assert "function (k, value, format, special_vars)" in script
     assert "function (tick, index, ticks, u)" in script

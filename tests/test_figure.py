@@ -11,12 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from bokeh.embed import file_html
-from bokeh.models import CustomJS, CustomJSHover, CustomJSTickFormatter, HoverTool
+from bokeh.models import CustomJS, CustomJSHover, CustomJSTickFormatter, HoverTool, Slider
 from bokeh.resources import CDN, INLINE
 
 import liqwidget
 from liqwidget.figure import NAMES, build_figure, callbacks, decode_layer, encode_layer, figure_data
+from liqwidget.figure.item import document_callbacks, figure_item
 from liqwidget.figure.palettes import CLUSTER_LONG, CLUSTER_SHORT, ramp, threshold_palette
+from liqwidget.site.pages import stable_ids
 
 SHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 
@@ -59,7 +61,7 @@ def test_browser_code_comes_from_the_js_modules(layout):
     assert files == set(callbacks.FUNCTIONS) and len(files) >= 7
     custom = [
         m
-        for m in layout.references()
+        for m in [*layout.references(), *document_callbacks(layout)]
         if isinstance(m, CustomJS | CustomJSHover | CustomJSTickFormatter)
     ]
     used = set()
@@ -72,6 +74,22 @@ def test_browser_code_comes_from_the_js_modules(layout):
     toggle = next(m for m in layout.references() if m.name == "layer-toggle")
     (cb,) = toggle.js_property_callbacks["change:active"]
     assert len(cb.args["layers"]) == len(callbacks.LAYERS) == len(toggle.labels)
+
+
+def test_the_embedded_item_names_the_slider_handles_and_leaves_the_layout_plain(layout):
+    """The document BokehJS embeds names each slider's handle when it is ready; the layout
+    itself stays in no document, so Bokeh's own ``show`` can still take it."""
+    (ready,) = document_callbacks(layout)
+    titles = {m.name: m.title for m in layout.references() if isinstance(m, Slider)}
+    assert [s.name for s in ready.args["sliders"]] == ["cursor-slider", "threshold"]
+    assert ready.args["names"] == [titles["cursor-slider"], titles["threshold"]]
+    assert ready.args["names"] == ["Time cursor", "Contrast threshold (hide the faintest share)"]
+    item = figure_item(layout)
+    assert layout.document is None
+    (entry,) = item["doc"]["callbacks"]["entries"]
+    assert entry[0] == "document_ready" and entry[1][0]["attributes"]["code"] == ready.code
+    # Built again, the same document (up to Bokeh's per-process model ids).
+    assert stable_ids(figure_item(layout)) == stable_ids(item)
 
 
 def test_a_malformed_js_module_is_refused():

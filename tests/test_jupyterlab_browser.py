@@ -273,6 +273,21 @@ CUM_MATCHES = (
     " return want > 0 && hidden === 0 && Math.abs(cum.long[0] - want) <= 1e-3 * want; }"
 )
 UPDATES = "() => performance.getEntriesByName('liqwidget:update').length"
+#: The accessible names of the widget's slider handles (in Bokeh's open shadow roots).
+SLIDER_NAMES = """
+() => {
+  const names = [];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.getAttribute('role') === 'slider') names.push(el.getAttribute('aria-label'));
+      if (el.shadowRoot) walk(el.shadowRoot);
+    }
+  };
+  walk(document.querySelector('.liqwidget'));
+  return names.sort();
+}
+"""
+HANDLES = ["Contrast threshold (hide the faintest share)", "Time cursor"]
 
 
 def probe(condition: str) -> str:
@@ -303,6 +318,13 @@ def test_quickstart_in_jupyterlab(page, tmp_path):
         assert state["axes"] >= 2 and state["axis_labels"] == ["Price", "Time (UTC)"]
         assert state["image_shape"][0] > 100 and state["image_shape"][1] > 300
         assert state["active"] == [0, 1, 2] and state["clusters_visible"] and state["real_visible"]
+        # Each slider handle is named after its slider (set when the document is ready).
+        page.wait_for_function(
+            f"() => ({SLIDER_NAMES})().join('|') === {json.dumps('|'.join(HANDLES))}",
+            timeout=UI * 1000,
+        )
+        for name in HANDLES:
+            assert page.locator(".liqwidget").get_by_role("slider", name=name).count() == 1
 
         map_el = page.locator(".liqwidget").first
         map_el.scroll_into_view_if_needed()
@@ -442,5 +464,6 @@ def test_quickstart_in_jupyterlab(page, tmp_path):
             LAST_DOC + " return doc.get_model_by_name('tier-filter').value === '0'; }",
             timeout=UI * 1000,
         )
+        assert page.evaluate(SLIDER_NAMES) == HANDLES  # still named after every redraw
 
     page.log.assert_clean()

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from bokeh.embed import json_item
 
 from ..escape import slug
-from ..figure import FigureData, figure_data, layout_from
+from ..figure import FigureData, figure_data, figure_item, layout_from
 from ..figure.precompiled import callbacks_script
 from ..files import write_atomic
 from ..market import MarketData
@@ -159,7 +158,7 @@ class LiveMap:
         # The callbacks as a script file, so the page runs under a policy without eval.
         callbacks = callbacks_file(self.slug)
         write_atomic(Path(root) / LIVE_DIR / callbacks, callbacks_script(layout).encode())
-        item = {"tiers": list(data.tiers), "callbacks": callbacks, "item": json_item(layout)}
+        item = {"tiers": list(data.tiers), "callbacks": callbacks, "item": figure_item(layout)}
         write_atomic(doc_path(root, self.slug), json.dumps(item).encode())
 
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import re
 
-from bokeh.embed import json_item
-
 from ..escape import html_attr, html_text, js_str, json_script, md_text, yaml_str
+from ..figure import figure_item
 from ..figure.bokehjs import asset_dir, bundle_names
 from ..figure.precompiled import runtime_path
 from ..fmt import money, pct, price, when
@@ -262,7 +261,7 @@ def embed_doc_js(slug: str, figure) -> bytes:
     system, a ``<script src>`` is not. Model ids are renumbered in document order, so the same
     map gives the same bytes (and file name) in any process.
     """
-    item = json_script(stable_ids(json_item(figure)), separators=(",", ":"))
+    item = json_script(stable_ids(figure_item(figure)), separators=(",", ":"))
     return f"(globalThis.liqwidgetDocs ??= {{}})[{js_str(slug)}] = {item};\n".encode()
 
 

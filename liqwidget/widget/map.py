@@ -11,11 +11,10 @@ import bokeh
 import numpy as np
 import pandas as pd
 import traitlets
-from bokeh.embed import json_item
 
 from ..estimate import ClusterEstimate
 from ..events import empty_events, validate_events
-from ..figure import FigureData, figure_data, layout_from
+from ..figure import FigureData, figure_data, figure_item, layout_from
 from ..figure.callbacks import DEFAULT_LAYERS, LAYERS
 from ..figure.layout import LEVEL_PANEL_WIDTH
 from ..forecast import DEFAULT_HORIZON
@@ -264,7 +263,7 @@ class LiquidationMap(anywidget.AnyWidget):
                 threshold=self.threshold,
                 layers=self.layers,
             )
-            self._spec = json_item(layout)
+            self._spec = figure_item(layout)
         props = {k: dict(v) for k, v in data.props.items()}
         cursor = self._cursor_after(old, extent)
         props["cursor-slider"]["value"] = cursor

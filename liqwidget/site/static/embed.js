@@ -29,23 +29,6 @@
     return loaded[src];
   }
 
-  // BokehJS draws its sliders with noUiSlider handles (role="slider") that carry no name;
-  // name each after its slider's title so screen readers say what it sets.
-  function nameSliders(root) {
-    for (const el of root.querySelectorAll("*")) {
-      if (!el.shadowRoot) {
-        continue;
-      }
-      const title = el.shadowRoot.querySelector(".bk-slider-title");
-      for (const handle of el.shadowRoot.querySelectorAll('[role="slider"]:not([aria-label])')) {
-        if (title) {
-          handle.setAttribute("aria-label", title.textContent.split(":")[0].trim());
-        }
-      }
-      nameSliders(el.shadowRoot);
-    }
-  }
-
   async function activate(box) {
     if (box.dataset.state) {
       return;
@@ -67,8 +50,6 @@
       await globalThis.Bokeh.embed.embed_item(item, target);
       target.hidden = false;
       facade.remove();
-      await new Promise(requestAnimationFrame);
-      nameSliders(target);
       box.dataset.state = "ready";
       status.textContent = "";
     } catch (err) {
