@@ -314,7 +314,9 @@ def layout_from(
         name="notes", text=props["notes"]["text"], width=width, styles={"font-size": "12px"}
     )
     legend = Div(text=_legend_html(), width=width - LEVEL_PANEL_WIDTH)
-    controls = row(toggle, thresh, slider)
+    # Wider than the map (a narrow figure, long toggle labels), the controls wrap onto a
+    # second line instead of sticking out past the map's right edge.
+    controls = row(toggle, thresh, slider, width=width, styles={"flex-wrap": "wrap"})
     # The tier filter sits under the levels panel it filters.
     return column(controls, row(fig, panel), row(legend, tier_filter), notes, name="liqwidget-map")
 
