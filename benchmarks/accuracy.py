@@ -196,11 +196,58 @@ def markdown(table: pd.DataFrame, metric: str) -> str:
     return "\n".join(lines)
 
 
+#: The columns of the README summary: (measure, horizon, metric, heading).
+SUMMARY = [
+    ("timing", "", "spearman", "when: ρ"),
+    ("given price", "", "spearman", "given price went there: ρ"),
+    ("given price", "", "top_share", "given price went there: share in densest band"),
+    ("forecast", "4h", "top_share", "forecast 4 h: share in top tenth"),
+    ("forecast", "4h", "log_score", "forecast 4 h: log score, bits/$"),
+]
+
+
+def summary(card: pd.DataFrame, timeframe: str) -> str:
+    """The README table: held-out half, wide mix, one timeframe; each cell oracle /
+    calibrated model / prior model / best baseline (seed means)."""
+    part = card[
+        (card["period"] == HELD_OUT)
+        & (card["traders"] == "wide")
+        & (card["timeframe"] == timeframe)
+    ]
+    mean = part.pivot_table(
+        index=["scenario", "side"],
+        columns=["measure", "horizon", "metric", "scorer"],
+        values="value",
+        aggfunc="mean",
+        sort=False,
+    ).sort_index(axis=1)
+    heads = [h for *_, h in SUMMARY]
+    lines = [
+        "| scenario | side | " + " | ".join(heads) + " |",
+        "|---|---" + "|---" * len(heads) + "|",
+    ]
+    for (scn, side), r in mean.iterrows():
+        cells = []
+        for measure, horizon, metric, _ in SUMMARY:
+            v = r[(measure, horizon, metric)].dropna()
+            base = v.drop(["oracle", "model", "prior model"], errors="ignore")
+            best = str(base.idxmax())
+            o, m, p, b = (
+                _fmt(metric, x) for x in (v["oracle"], v["model"], v["prior model"], base[best])
+            )
+            cells.append(f"{o} / **{m}** / {p} / {b} ({best})")
+        lines.append(f"| {scn} | {side} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[11, 12, 13, 14])
     p.add_argument("--timeframes", nargs="+", default=["5min", "1h"])
     p.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    p.add_argument(
+        "--readme", action="store_true", help="also print the README summary tables (Markdown)"
+    )
     a = p.parse_args()
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     pd.set_option("display.width", 200)
@@ -222,6 +269,10 @@ def main() -> int:
         print(tg.to_string(index=False))
         flags = tg[[c for c in tg.columns if c.startswith(("forecast", "given price ≥", "hourly"))]]
         met[period] = bool(flags.fillna(True).astype(bool).all().all())
+    if a.readme:
+        for tf in a.timeframes:
+            print(f"\nREADME summary, {tf} bars (oracle / calibrated / prior / best baseline):")
+            print(summary(card, tf))
     print("\nReal Binance BTCUSDT sample, hourly bars (no liquidations to score):")
     print(real_sample().round(3).to_string(index=False))
     print(f"\n({time.perf_counter() - t0:.0f} s)")

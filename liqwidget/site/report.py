@@ -116,6 +116,7 @@ SETTING_LABELS = {
     "turnover_every": "Turnover pooled onto one bar per",
     "leverage_jitter": "Spread of leverage around each setting",
     "tick": "Price grid of the levels",
+    "path_steps": "Steps each coarse bar is walked in (positions open along the bar)",
     "exchange_formulas": "Each exchange's own formula on aggregated markets",
 }
 
