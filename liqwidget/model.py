@@ -190,6 +190,8 @@ class ClusterModel:
         self._validate()
         steps = self.steps_for(market)
         levels = to_bars(self.book(walk(market, steps)), steps)
+        # The path inside a bar is a guess: entries stay uncertain to the bar's own range.
+        levels.spread = entry_spread(market)
         return ClusterEstimate(market=market, params=self.get_params(), raw=levels)
 
     def steps_for(self, market: MarketData) -> int:
