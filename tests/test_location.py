@@ -38,23 +38,23 @@ def checked(request):
     return sim, oracle_check(card)
 
 
-def test_truth_beats_model_beats_every_naive_baseline(checked):
-    _, chk = checked
-    for measure, metric in ORDERED:
+def each_score(chk, pairs):
+    """(name, row) of the oracle check for every side of the (measure, metric) pairs."""
+    for measure, metric in pairs:
         rows = chk.xs((measure, metric), level=["measure", "metric"])
         for (_, side), r in rows.iterrows():
-            what = f"{measure} {metric} {side}"
-            assert r["oracle"] > r["model"] > r["baseline"], f"{what}: {r.to_dict()}"
+            yield f"{measure} {metric} {side}", r
+
+
+def test_truth_beats_model_beats_every_naive_baseline(checked):
+    for what, r in each_score(checked[1], ORDERED):
+        assert r["oracle"] > r["model"] > r["baseline"], f"{what}: {r.to_dict()}"
 
 
 def test_every_quoted_score_passes_the_oracle_check(checked):
-    _, chk = checked
-    for measure, metric in VALIDATED:
-        rows = chk.xs((measure, metric), level=["measure", "metric"])
-        for (_, side), r in rows.iterrows():
-            what = f"{measure} {metric} {side}"
-            assert r["valid"], f"the oracle does not clear the baselines on {what}"
-            assert r["oracle"] > r["model"], f"{what}: {r.to_dict()}"
+    for what, r in each_score(checked[1], VALIDATED):
+        assert r["valid"], f"the oracle does not clear the baselines on {what}"
+        assert r["oracle"] > r["model"], f"{what}: {r.to_dict()}"
 
 
 def test_given_price_separates_truth_from_the_naive_rules(checked):
