@@ -15,6 +15,10 @@ The first bar already carries open interest from earlier positions. ``seed="spre
 places it as positions entered at prices spread around the first open (log-normal with the
 width that the data's own volatility implies over ``seed_age``), keeping only those whose
 levels price has not already crossed; ``seed="none"`` starts from an empty book.
+
+Bars of 30 minutes or more are first walked as a price path in a few steps
+(:mod:`liqwidget.bar_path`, ``path_steps``), so that positions open along each bar; the
+book is then read back onto the bars as given.
 """
 
 from __future__ import annotations
@@ -196,6 +200,7 @@ class ClusterModel:
 
     def steps_for(self, market: MarketData) -> int:
         """How many path steps each bar of ``market`` is walked in (1: the bars as given)."""
+        self._validate()
         if self.path_steps == "auto":
             return AUTO_STEPS if market.timeframe >= PATH_FROM else 1
         return int(self.path_steps)

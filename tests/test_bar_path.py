@@ -9,8 +9,13 @@ from liqwidget.bar_path import path_prices, to_bars, walk
 
 
 @pytest.fixture(scope="module")
-def hourly():
-    return lw.simulate("grind-and-sweep", seed=4, timeframe="1h", days=1.0, warmup_days=0.5).market
+def sim():
+    return lw.simulate("grind-and-sweep", seed=4, timeframe="1h", days=1.0, warmup_days=0.5)
+
+
+@pytest.fixture(scope="module")
+def hourly(sim):
+    return sim.market
 
 
 def test_sub_bars_add_up_to_the_bars(hourly):
@@ -67,3 +72,8 @@ def test_path_steps_auto_walks_only_coarse_bars(hourly):
 def test_bad_path_steps_are_named(hourly, bad):
     with pytest.raises(ValueError, match="path_steps must be 'auto' or a whole number"):
         lw.ClusterModel(path_steps=bad).estimate(hourly)
+
+
+def test_calibration_names_bad_path_steps_too(sim):
+    with pytest.raises(ValueError, match="path_steps must be 'auto' or a whole number"):
+        lw.calibration.fit(lw.ClusterModel(path_steps="x"), sim.market, sim.liquidations)
