@@ -157,6 +157,41 @@ def watch_csp(pg, into: list[str]) -> None:
     pg.add_init_script(_CSP_WATCH)
 
 
+#: True when a page (or frame) does not scroll sideways.
+NO_SIDEWAYS_SCROLL = (
+    "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+)
+
+
+def plot_boxes(where) -> tuple[dict, dict]:
+    """The boxes of a map's heatmap and levels panel canvases, in document order (each plot
+    draws on a stack of canvas layers of one size); ``where`` is a page or frame."""
+    boxes = [c.bounding_box() for c in where.locator(".bk-Canvas canvas.bk-layer").all()]
+    plots = list(dict.fromkeys(tuple(b.items()) for b in boxes if b and b["width"] > 0))
+    assert len(plots) == 2, boxes
+    return dict(plots[0]), dict(plots[1])
+
+
+def assert_map_fits(where, box: dict) -> None:
+    """The map in ``where`` (a page or frame whose box is ``box``) fits its width: nothing
+    scrolls sideways, both plots are inside; on a phone the levels panel is under the
+    heatmap, on a desktop beside it, the heatmap as wide as the fixed layout's."""
+    from liqwidget.figure.layout import LEVEL_PANEL_WIDTH, MIN_MAP_WIDTH
+    from liqwidget.site.snapshot import FIGURE_SIZE
+
+    assert where.evaluate(NO_SIDEWAYS_SCROLL), "the map scrolls sideways"
+    heat, levels = plot_boxes(where)
+    for plot in (heat, levels):
+        assert box["x"] <= plot["x"] and plot["x"] + plot["width"] <= box["x"] + box["width"]
+    if box["width"] < MIN_MAP_WIDTH + LEVEL_PANEL_WIDTH:
+        assert levels["y"] >= heat["y"] + heat["height"], (heat, levels)
+        assert heat["width"] > 0.8 * box["width"], (heat, box)
+    else:
+        assert levels["x"] >= heat["x"] + heat["width"], (heat, levels)
+    if box["width"] > FIGURE_SIZE[0] + 20:
+        assert heat["width"] == FIGURE_SIZE[0] - LEVEL_PANEL_WIDTH, heat
+
+
 @pytest.fixture
 def page(chromium) -> Iterator:
     """A fresh page whose console errors and foreign requests are recorded in ``page.log``.

@@ -17,6 +17,7 @@ from bokeh.resources import CDN, INLINE
 import liqwidget
 from liqwidget.figure import NAMES, build_figure, callbacks, decode_layer, encode_layer, figure_data
 from liqwidget.figure.item import document_callbacks, figure_item
+from liqwidget.figure.layout import LEVEL_PANEL_WIDTH
 from liqwidget.figure.palettes import CLUSTER_LONG, CLUSTER_SHORT, ramp, threshold_palette
 from liqwidget.site.pages import stable_ids
 
@@ -90,6 +91,20 @@ def test_the_embedded_item_names_the_slider_handles_and_leaves_the_layout_plain(
     assert entry[0] == "document_ready" and entry[1][0]["attributes"]["code"] == ready.code
     # Built again, the same document (up to Bokeh's per-process model ids).
     assert stable_ids(figure_item(layout)) == stable_ids(item)
+
+
+def test_a_fitting_layout_takes_the_page_width_the_fixed_one_its_own(estimate, layout):
+    """``fit`` (the site's pages) stretches the map up to ``width``; without it (the widget)
+    every part keeps its pixel width, as before."""
+    fitted = build_figure(estimate, width=900, fit=True)
+    assert (fitted.sizing_mode, fitted.max_width) == ("stretch_width", 900)
+    heat = fitted.select_one({"name": "map"})
+    assert heat.sizing_mode == "stretch_width" and "min-width" in heat.styles
+    assert fitted.select_one({"name": "levels"}).width == LEVEL_PANEL_WIDTH
+    assert layout.sizing_mode is None and layout.max_width is None
+    assert layout.select_one({"name": "map"}).width == 1000 - LEVEL_PANEL_WIDTH
+    assert layout.select_one({"name": "notes"}).width == 1000
+    assert layout.select_one({"name": "map"}).styles == {}
 
 
 def test_a_malformed_js_module_is_refused():

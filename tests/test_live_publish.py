@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,8 @@ from liqwidget.store import Store
 
 EX, SYM, TF = "binanceusdm", "BTC/USDT:USDT", "1m"
 STEP = 60_000
+#: Set LIQWIDGET_SCREENSHOTS=/some/dir to keep the screenshots for a look.
+SHOTS = os.environ.get("LIQWIDGET_SCREENSHOTS")
 T0 = 1_780_000_000_000 // STEP * STEP
 
 
@@ -121,3 +124,42 @@ def test_live_data_survives_a_site_rebuild(tmp_path):
     assert keep_live_data(tmp_path / "nothing", staging) == 0
     paths = write_live_pages(staging)
     assert "embed/live.html" in paths and (staging / "assets" / "live.js").is_file()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [390, 1400])
+def test_the_live_page_fits_a_phone_and_a_desktop(page, store, tmp_path, width):
+    """The live map takes the page's width: on a phone it narrows (the levels panel under
+    the heatmap) instead of scrolling sideways; on a desktop it is as wide as before."""
+    from conftest import assert_map_fits
+
+    from liqwidget.live.page import EMBED, write_live_pages
+    from liqwidget.live.publish import publish_index
+    from liqwidget.site.serve import serve_in_thread
+
+    bars, oi = bars_and_oi(240)
+    store.write_bars(EX, SYM, TF, bars)
+    store.write_open_interest(EX, SYM, TF, oi)
+    window = MarketWindow(store, EX, SYM, TF, pd.Timedelta("3h"))
+    window.refresh(at(240))
+    live = LiveMap(EX, SYM, TF, window=pd.Timedelta("3h"))
+    root = tmp_path / "site"
+    write_live_pages(root)
+    live.publish(root, window.market, window.events)
+    publish_index(root, [live])
+    (root / "index.html").write_text("<!DOCTYPE html><title>site</title>")  # a site's home
+    server, base = serve_in_thread(root)
+    try:
+        page.set_viewport_size({"width": width, "height": 800})
+        page.goto(base + EMBED)
+        page.wait_for_function("() => (window.__liqwidgetLive || {}).updates >= 1", timeout=15000)
+        page.wait_for_function(
+            "() => Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle", timeout=15000
+        )
+        assert_map_fits(page, {"x": 0, "width": width})
+        if SHOTS:
+            page.screenshot(path=f"{SHOTS}/live-fitted-{width}.png", full_page=True)
+        page.log.assert_clean()
+    finally:
+        server.shutdown()
+        server.server_close()

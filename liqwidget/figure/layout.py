@@ -82,6 +82,9 @@ NAMES = (
 )
 
 LEVEL_PANEL_WIDTH = 230
+#: In a layout that fits its frame, the narrowest the heatmap (and the legend under it) gets
+#: beside the levels panel; on a narrower screen the panel wraps below the heatmap.
+MIN_MAP_WIDTH = 400
 #: The layers drawn as heat images, each with its own colour mapper.
 HEAT_LAYERS = ("clusters", "real", "forecast")
 
@@ -101,13 +104,15 @@ def build_figure(
     max_markers: int = 400,
     title: str | None = None,
     forecast_horizon: str = DEFAULT_HORIZON,
+    fit: bool = False,
 ):
     """The liquidation map of ``estimate`` (and real ``liquidations``) as a Bokeh layout.
 
     ``resolution`` is the heat grid in (time columns, price rows); page weight grows with
     it (about 2 bytes per cell as base64 in a standalone page). ``cursor_steps`` is how many
     moments the levels panel can show without a kernel. The Forecast layer (hidden unless
-    ``layers`` names it) shows the liquidations expected over ``forecast_horizon``.
+    ``layers`` names it) shows the liquidations expected over ``forecast_horizon``. ``fit``
+    makes the layout as wide as its page up to ``width`` (see :func:`layout_from`).
     """
     data = figure_data(
         estimate,
@@ -120,7 +125,7 @@ def build_figure(
         forecast_horizon=forecast_horizon,
     )
     return layout_from(
-        data, width=width, height=height, threshold=threshold, layers=layers, title=title
+        data, width=width, height=height, threshold=threshold, layers=layers, title=title, fit=fit
     )
 
 
@@ -132,8 +137,15 @@ def layout_from(
     threshold: float = 0.4,
     layers: Iterable[str] = js.DEFAULT_LAYERS,
     title: str | None = None,
+    fit: bool = False,
 ):
-    """Build the layout from prepared :class:`FigureData` (the widget sends data separately)."""
+    """Build the layout from prepared :class:`FigureData` (the widget sends data separately).
+
+    The layout is ``width`` pixels wide; with ``fit`` it is as wide as the element it is
+    embedded in, up to ``width`` (the pages of the site, phones included): the heatmap
+    narrows, and below :data:`MIN_MAP_WIDTH` the levels panel and the tier filter wrap under
+    the heatmap and its legend.
+    """
     layers = set(layers)
     unknown = layers - set(js.LAYERS)
     if unknown:
@@ -145,7 +157,7 @@ def layout_from(
 
     fig = figure(
         name="map",
-        width=width - LEVEL_PANEL_WIDTH,
+        **_width(width - LEVEL_PANEL_WIDTH, fit, beside=True),
         height=height,
         x_range=x_range,
         y_range=y_range,
@@ -270,6 +282,8 @@ def layout_from(
         labels=list(props["layer-toggle"]["labels"]),
         active=[i for i, name in enumerate(js.LAYERS) if name in layers],
         inline=True,
+        # On a narrow page the labels wrap rather than run past its edge.
+        stylesheets=[".bk-input-group.bk-inline { flex-wrap: wrap; }"] if fit else [],
     )
     renderers = {"clusters": [images["clusters"]], "real": [images["real"], markers]}
     renderers |= {"price": [band, line], "forecast": [images["forecast"]]}
@@ -310,15 +324,35 @@ def layout_from(
     slider.js_on_change("value", cursor_cb)
     fig.js_on_event("tap", js.callback("tap_to_cursor", slider=slider))
 
-    notes = Div(
-        name="notes", text=props["notes"]["text"], width=width, styles={"font-size": "12px"}
-    )
-    legend = Div(text=_legend_html(), width=width - LEVEL_PANEL_WIDTH)
+    notes = Div(name="notes", text=props["notes"]["text"], **_width(width, fit))
+    notes.styles = {**notes.styles, "font-size": "12px"}
+    legend = Div(text=_legend_html())
+    legend.update(**_width(width - LEVEL_PANEL_WIDTH, fit, beside=True, margin=legend.margin))
     # Wider than the map (a narrow figure, long toggle labels), the controls wrap onto a
     # second line instead of sticking out past the map's right edge.
-    controls = row(toggle, thresh, slider, width=width, styles={"flex-wrap": "wrap"})
+    controls = row(toggle, thresh, slider, **_width(width, fit, wrap=True))
     # The tier filter sits under the levels panel it filters.
-    return column(controls, row(fig, panel), row(legend, tier_filter), notes, name="liqwidget-map")
+    maps = row(fig, panel, **_width(None, fit, wrap=fit))
+    keys = row(legend, tier_filter, **_width(None, fit, wrap=fit))
+    size = {"sizing_mode": "stretch_width", "max_width": width} if fit else {}
+    return column(controls, maps, keys, notes, name="liqwidget-map", **size)
+
+
+def _width(
+    width: int | None, fit: bool, *, beside: bool = False, wrap: bool = False, margin: int = 0
+) -> dict:
+    """Width keywords of a model: ``width`` pixels, or with ``fit`` the width of its row
+    (``beside`` the levels panel: at least :data:`MIN_MAP_WIDTH` while the row has room;
+    ``margin`` is the model's own, which that minimum leaves room for). ``wrap`` lets a
+    row's children wrap onto more lines."""
+    styles = {"flex-wrap": "wrap"} if wrap else {}
+    if not fit:
+        size = {"width": width} if width is not None else {}
+    else:
+        size = {"sizing_mode": "stretch_width"}
+        if beside:
+            styles["min-width"] = f"min({MIN_MAP_WIDTH}px, 100% - {2 * margin}px)"
+    return size | ({"styles": styles} if styles else {})
 
 
 def _bar_columns(data: FigureData) -> list[tuple[str, float]]:

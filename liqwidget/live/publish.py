@@ -151,10 +151,12 @@ class LiveMap:
 
     def publish_doc(self, root: Path, data: FigureData) -> None:
         """Write the document skeleton the page embeds (once, or when the tiers change)."""
-        from ..site.snapshot import FIGURE_SIZE  # the snapshot embeds' size (fits the page)
+        from ..site.snapshot import FIGURE_SIZE  # the snapshot embeds' widest size
 
         width, height = FIGURE_SIZE
-        layout = layout_from(data.placeholder(), width=width, height=height, title=self.title)
+        layout = layout_from(
+            data.placeholder(), width=width, height=height, title=self.title, fit=True
+        )
         # The callbacks as a script file, so the page runs under a policy without eval.
         callbacks = callbacks_file(self.slug)
         write_atomic(Path(root) / LIVE_DIR / callbacks, callbacks_script(layout).encode())

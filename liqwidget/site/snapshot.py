@@ -18,7 +18,7 @@ from .numbers import KeyNumbers, key_numbers
 DEFAULT_WINDOW = "3D"
 PRICE_PAD = 0.02
 MAX_SPAN = 0.12
-#: Size of the interactive map in pixels (it must fit a post's content column).
+#: Size of the interactive map in pixels (its widest: on a narrower page it fits the page).
 FIGURE_SIZE = (860, 420)
 #: Preview image size in pixels (time columns, price rows) before margins.
 PREVIEW_SIZE = (720, 300)
@@ -100,6 +100,7 @@ def figure_for(snapshot: Snapshot):
         time_range=snapshot.time_range,
         width=FIGURE_SIZE[0],
         height=FIGURE_SIZE[1],
+        fit=True,  # as wide as the embed page, up to FIGURE_SIZE: phones too
     )
 
 
