@@ -21,6 +21,16 @@ from .market import VENUE_OI, MarketData
 
 #: Flow columns split evenly over a bar's steps; ``funding_rate`` is copied.
 _FLOWS = ("volume", "taker_buy", "taker_sell", "taker_net")
+#: Column of walked bars: the :func:`candle` of the bar each step came from (a step is one
+#: leg of its bar, so its own candle would say nothing about the bar's buyers and sellers).
+BAR_CANDLE = "bar_candle"
+
+
+def candle(market: MarketData) -> np.ndarray:
+    """Body over range per bar, from -1 (closed at the low) to 1 (at the high); 0 if flat."""
+    o, h, lo, c = (market.column(k) for k in ("open", "high", "low", "close"))
+    rng = h - lo
+    return np.divide(c - o, rng, out=np.zeros(o.size), where=rng > 0)
 
 
 def _vertices(market: MarketData) -> tuple[np.ndarray, np.ndarray]:
@@ -57,6 +67,11 @@ def walk(market: MarketData, steps: int) -> MarketData:
         raise ValueError(f"steps must be a positive whole number, got {steps}")
     if steps == 1:
         return market
+    if market.timeframe.value % steps:
+        raise ValueError(
+            f"{steps} steps do not divide {market.timeframe} bars evenly; "
+            "choose a step count that does (e.g. 2, 3, 4, 5, 6 or 12 for hourly bars)"
+        )
     n = len(market)
     p = path_prices(market, steps)
     opens, closes = p[:, :-1], p[:, 1:]
@@ -78,6 +93,7 @@ def walk(market: MarketData, steps: int) -> MarketData:
     for col in _FLOWS:
         if market.has(col):
             frame[col] = np.repeat(market.column(col)[:, None] / steps, steps, axis=1)
+    frame[BAR_CANDLE] = np.repeat(candle(market)[:, None], steps, axis=1)
     if market.has("funding_rate"):
         frame["funding_rate"] = np.repeat(market.column("funding_rate")[:, None], steps, axis=1)
     dt = market.timeframe / steps
@@ -92,7 +108,10 @@ def to_bars(book: Book, steps: int) -> Book:
 
     States map ``k → ceil(k / steps)``; a level's weight is carried to where it first shows
     on the original bars (its amount after the sub-bars' proportional closes up to then),
-    so its amount at every original state is the sub-bar model's.
+    so its amount at every original state is the sub-bar model's. A level swept in a later
+    bar is swept with its amount at that bar's start (the sub-bar model's closes inside the
+    sweeping bar, before the sweep, are not taken off): per-bar swept totals can be a few
+    per cent higher than the sub-bars' summed.
     """
     if steps == 1:
         return book

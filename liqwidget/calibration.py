@@ -296,6 +296,9 @@ def fit(
     w0 = np.array([model.leverage.get(k, 0.0) for k in lev], float)
     w0 = w0 / w0.sum()
     rule = pd.Timedelta(every) if every is not None else bars.timeframe
+    if {"long", "short"} <= set(liquidations.columns):
+        # Per-bar totals say nothing about where inside a bar: bucket no finer than the bars.
+        rule = max(rule, market.timeframe)
 
     def bucket(frame: pd.DataFrame) -> np.ndarray:
         return frame.iloc[:n_train].resample(rule).sum().to_numpy()

@@ -30,6 +30,7 @@ which ones the oracle validates).
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,7 @@ from .forecast import (
     smooth,
 )
 from .sides import SIDES
+from .times import utc
 
 #: Share of the bins each top-decile score picks.
 DECILE = 0.1
@@ -129,35 +131,41 @@ def touched_scores(
     keys = np.where((pbin >= 0) & (pbin < nb), lv.side.astype("int64") * nb + pbin, -1)
     book = lv.outstanding(keys, 2 * nb, starts).reshape(2, nb, -1)  # (side, bin, window)
     book = smooth(book.transpose(0, 2, 1), lv.spread / step)  # (side, window, bin)
-    ev_bin = np.floor(np.log(price) / step).astype("int64") - g0
-    b_open = np.floor(o / step).astype("int64") - g0
-    b_lo = np.floor(lo / step).astype("int64") - g0
-    b_hi = np.floor(hi / step).astype("int64") - g0
-    width = max(int((b_open - b_lo).max(initial=0)), int((b_hi - b_open).max(initial=0))) + 1
-    offs = np.arange(width)
+    x_ev = np.log(price) / step - g0  # positions in bin units
+    x_open, x_lo, x_hi = o / step - g0, lo / step - g0, hi / step - g0
+    b_open = np.floor(x_open).astype("int64")
+    width = int(np.ceil(max((x_open - x_lo).max(initial=0), (x_hi - x_open).max(initial=0)))) + 2
     nw = len(starts)
-    row = np.broadcast_to(np.arange(nw)[:, None], (nw, width))
     rows = []
     for s, name in enumerate(SIDES):
         sign = -1 if s == 0 else 1
-        span = (b_open - b_lo) if s == 0 else (b_hi - b_open)
-        cand = b_open[:, None] + sign * offs[None, :]  # (windows, width): nearest first
-        valid = offs[None, :] <= span[:, None]
-        dens = np.where(valid, book[s, row, np.clip(cand, 0, nb - 1)], 0.0)
-        fine = np.zeros((nw, width))
-        sel = side == s
-        off = sign * (ev_bin[sel] - b_open[win[sel]])
-        inside = (off >= 0) & (off < width)
-        inside &= off <= span[win[sel]]
-        np.add.at(fine, (win[sel][inside], off[inside]), notional[sel][inside])
-        total_side = notional[sel].sum()
-        # Touched bins grouped into equal bands, nearest to the open first.
-        n_bands = np.minimum(span + 1, bands)
-        band = (offs[None, :] * n_bands[:, None]) // (span[:, None] + 1)
-        density = np.zeros((nw, bands))
+        reach = (x_open - x_lo) if s == 0 else (x_hi - x_open)  # the range traded, in bins
+        n_bands = np.minimum(np.ceil(reach - 1e-9).astype("int64"), bands)
+        n_bands = np.maximum(n_bands, 0)
+        # Bins from the open outwards; bin j covers distances [j + c, j + 1 + c) from the
+        # open, and the book's density is taken as even inside a bin.
+        cand = np.clip(b_open[:, None] + sign * np.arange(width)[None, :], 0, nb - 1)
+        dens = np.take_along_axis(book[s], cand, axis=1)
+        c = (x_open - b_open - 1.0) if s == 0 else (b_open - x_open)
+        cum = np.concatenate([np.zeros((nw, 1)), np.cumsum(dens, axis=1)], axis=1)
+        # Equal bands over the exact range: edges at reach * b / n_bands (all at reach past
+        # the window's own bands), and the book's mass between them.
+        b_idx = np.arange(bands + 1)[None, :]
+        per = np.divide(reach, n_bands, out=np.zeros(nw), where=n_bands > 0)
+        edges = np.minimum(b_idx, n_bands[:, None]) * per[:, None]
+        t = np.clip(edges - c[:, None], 0.0, width - 1e-9)
+        i = np.floor(t).astype("int64")
+        mass = np.take_along_axis(cum, i, axis=1) + (t - i) * np.take_along_axis(dens, i, axis=1)
+        density = np.diff(mass, axis=1)
         real = np.zeros((nw, bands))
-        np.add.at(density, (row[valid], band[valid]), dens[valid])
-        np.add.at(real, (row[valid], band[valid]), fine[valid])
+        sel = side == s
+        w = win[sel]
+        dist = sign * (x_ev[sel] - x_open[w])
+        inside = (dist >= 0) & (dist <= reach[w]) & (n_bands[w] > 0)
+        band = np.floor(dist[inside] / np.where(per[w][inside] > 0, per[w][inside], 1.0))
+        band = np.minimum(band.astype("int64"), n_bands[w][inside] - 1)
+        np.add.at(real, (w[inside], band), notional[sel][inside])
+        total_side = notional[sel].sum()
         ok_band = np.arange(bands)[None, :] < n_bands[:, None]
         scores = {
             "book": density,
@@ -194,8 +202,10 @@ def _window_spearman(score, real, valid, n_bins) -> np.ndarray:
     fewer than three bins or constant real notional get NaN."""
     ra = rankdata(np.where(valid, score, np.nan), axis=1, nan_policy="omit")
     rb = rankdata(np.where(valid, real, np.nan), axis=1, nan_policy="omit")
-    ra -= np.nanmean(ra, axis=1, keepdims=True)
-    rb -= np.nanmean(rb, axis=1, keepdims=True)
+    with warnings.catch_warnings():  # rows without a valid column: NaN, dropped below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ra -= np.nanmean(ra, axis=1, keepdims=True)
+        rb -= np.nanmean(rb, axis=1, keepdims=True)
     va, vb = np.nansum(ra**2, axis=1), np.nansum(rb**2, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = np.nansum(ra * rb, axis=1) / np.sqrt(va * vb)
@@ -361,10 +371,11 @@ def scorecard(
     m = estimate.market
     first = 0
     if since is not None:
-        first = m.state_at(since)
+        start = utc(since, "since")
+        first = int(np.searchsorted(m.index.asi8, start.value, side="left"))  # bars from since
         if not 0 < first < len(m):
             raise ValueError(f"since={since} leaves no bars to score (or is the first bar)")
-        events = events_from(events, m.index[first])
+        events = events_from(events, start)
     fits = [h for h in horizons if pd.Timedelta(h) <= (len(m) - MIN_VOL_BARS) * m.timeframe]
     for own, book in books:
         t = calibrate(slice_estimate(book, first), events).timing.reset_index()

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .bar_path import to_bars, walk
+from .bar_path import BAR_CANDLE, candle, to_bars, walk
 from .book import Book
 from .estimate import ClusterEstimate
 from .forecast import entry_spread
@@ -142,7 +142,7 @@ class ClusterModel:
         """The textbook create/consume/proportional-removal model, as a baseline.
 
         Empty starting book, 50/50 side split, five fixed tiers (5x-100x), positions entered
-        at the end of their bar, no turnover. The defaults of :class:`ClusterModel` beat it
+        at the end of their bar (bars used as given, not walked), no turnover. The defaults of :class:`ClusterModel` beat it
         (see ``benchmarks/accuracy.py``).
         """
         base = dict(
@@ -152,6 +152,7 @@ class ClusterModel:
             turnover=None,
             leverage_jitter=0.0,
             entry="hlc3",
+            path_steps=1,
         )
         return cls(**(base | params))
 
@@ -193,7 +194,7 @@ class ClusterModel:
             raise ValueError("the model needs at least 2 bars")
         self._validate()
         steps = self.steps_for(market)
-        levels = to_bars(self.book(walk(market, steps)), steps)
+        levels = to_bars(self.book_on_bars(walk(market, steps)), steps)
         # The path inside a bar is a guess: entries stay uncertain to the bar's own range.
         levels.spread = entry_spread(market)
         return ClusterEstimate(market=market, params=self.get_params(), raw=levels)
@@ -205,8 +206,9 @@ class ClusterModel:
             return AUTO_STEPS if market.timeframe >= PATH_FROM else 1
         return int(self.path_steps)
 
-    def book(self, market: MarketData) -> Book:
-        """The model's levels over the bars as given, with the bar each one leaves the book."""
+    def book_on_bars(self, market: MarketData) -> Book:
+        """The model's levels over the bars exactly as given (no walk, whatever
+        ``path_steps`` says), with the bar each one leaves the book."""
         levels = self.build_levels(market)
         low, high = market.column("low"), market.column("high")
         death = np.empty(levels.price.size, dtype="int64")
@@ -441,10 +443,9 @@ class ClusterModel:
                 "side_split='taker' needs taker_buy and taker_sell (or taker_net) columns; "
                 "use side_split='candle' or a fixed share such as 0.5"
             )
-        o, h, lo, c = (market.column(k) for k in ("open", "high", "low", "close"))
-        rng = h - lo
-        body = np.divide(c - o, rng, out=np.zeros(n), where=rng > 0)
-        return 0.5 + 0.5 * body
+        if market.has(BAR_CANDLE):  # walked bars: the candle of the bar they came from
+            return 0.5 + 0.5 * market.column(BAR_CANDLE)
+        return 0.5 + 0.5 * candle(market)
 
     def entry_price(self, market: MarketData) -> np.ndarray:
         """Per side (row 0 long, row 1 short) and bar, the price new positions enter at."""

@@ -42,7 +42,7 @@ def test_a_green_bar_dips_first_and_a_red_bar_rallies_first(hourly):
 
 def test_the_book_reads_back_onto_the_bars(hourly):
     model = lw.ClusterModel(path_steps=4)
-    fine = model.book(walk(hourly, 4))
+    fine = model.book_on_bars(walk(hourly, 4))
     coarse = to_bars(fine, 4)
     states = np.arange(len(hourly) + 1)
     keys = fine.side.astype("int64")  # one bin per side
@@ -77,3 +77,34 @@ def test_bad_path_steps_are_named(hourly, bad):
 def test_calibration_names_bad_path_steps_too(sim):
     with pytest.raises(ValueError, match="path_steps must be 'auto' or a whole number"):
         lw.calibration.fit(lw.ClusterModel(path_steps="x"), sim.market, sim.liquidations)
+
+
+def test_steps_must_divide_the_bars(hourly):
+    with pytest.raises(ValueError, match="7 steps do not divide 0 days 01:00:00 bars evenly"):
+        walk(hourly, 7)
+
+
+def test_walked_steps_keep_their_bars_candle(hourly):
+    """A step is one leg of its bar: the side split reads the candle of the whole bar."""
+    model = lw.ClusterModel(side_split="candle")
+    share = model.long_share(walk(hourly, 4))
+    np.testing.assert_allclose(share, np.repeat(model.long_share(hourly), 4))
+
+
+def test_the_plain_textbook_model_uses_bars_as_given(hourly):
+    assert lw.ClusterModel.plain().steps_for(hourly) == 1
+
+
+def test_fit_reads_per_bar_totals_like_the_events_they_sum(sim):
+    """Totals only say which bar: on walked bars they are bucketed by bar, not put on a
+    bar's first step, so they fit exactly as the events they sum."""
+    from liqwidget.calibration import fit, per_bar_liquidations
+
+    model = lw.ClusterModel()
+    totals = per_bar_liquidations(sim.liquidations, sim.market)
+    by_events = fit(
+        model, sim.market, sim.liquidations, every="1h", price_band=None, train_fraction=0.5
+    )
+    by_totals = fit(model, sim.market, totals, every="15min", price_band=None, train_fraction=0.5)
+    for tier, w in by_events.leverage.items():
+        assert by_totals.leverage[tier] == pytest.approx(w, rel=1e-9)
