@@ -394,7 +394,7 @@ def _where_text(sides, horizon: str, method_link: str, each) -> str:
     given = [x for x in sides if x.given is not None]
     if given:
         out += (
-            " As for where: cutting the range each hour actually traded through into ten "
+            " As for where: cutting the range each hour actually traded through into up to ten "
             f"bands, the band the map showed densest held {each([pct(x.given.model) for x in given])} "
             f"of the {' and '.join(x.side for x in given)} liquidation notional (best naive "
             f"rule: {each([f'{x.given.baseline} {pct(x.given.baseline_value)}' for x in given])})."
