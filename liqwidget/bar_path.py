@@ -47,7 +47,10 @@ def _vertices(market: MarketData) -> tuple[np.ndarray, np.ndarray]:
 
 def path_prices(market: MarketData, steps: int) -> np.ndarray:
     """Price at ``steps + 1`` even points along each bar's path, shape ``(bars, steps + 1)``."""
-    verts, u = _vertices(market)
+    return _points(*_vertices(market), steps)
+
+
+def _points(verts: np.ndarray, u: np.ndarray, steps: int) -> np.ndarray:
     t = np.linspace(0.0, 1.0, steps + 1)
     # Segment of the path each point lies on (0, 1 or 2), then linear inside it.
     seg = np.clip((u[:, None, 1:3] <= t[None, :, None]).sum(axis=2), 0, 2)
@@ -73,11 +76,11 @@ def walk(market: MarketData, steps: int) -> MarketData:
             "choose a step count that does (e.g. 2, 3, 4, 5, 6 or 12 for hourly bars)"
         )
     n = len(market)
-    p = path_prices(market, steps)
+    verts, u = _vertices(market)
+    p = _points(verts, u, steps)
     opens, closes = p[:, :-1], p[:, 1:]
     hi, lo = np.maximum(opens, closes), np.minimum(opens, closes)
     # The sub-bar a turning point (the bar's high and low) falls in reaches it.
-    verts, u = _vertices(market)
     rows = np.arange(n)
     for j in (1, 2):
         step = np.clip((u[:, j] * steps).astype("int64"), 0, steps - 1)
