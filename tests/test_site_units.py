@@ -490,3 +490,44 @@ def test_stable_ids_rename_shared_reference_objects_once():
     attrs = out["doc"]["roots"][0]["attributes"]
     assert out["root_id"] == "p1" and attrs["a"] == attrs["b"] == attrs["c"] == {"id": "p2"}
     assert ref == {"id": "p907"}  # the input is left as it was
+
+
+def test_posts_quote_only_where_scores_the_true_book_validates():
+    from liqwidget.site.accuracy import Accuracy, SideScore, WhereScore
+
+    left = SideScore(
+        "long", 0.70, 0.60, 0.52, 0.68, "wick × OI", 0.31,
+        given=WhereScore(0.30, "distance from open", 0.29, oracle=0.30),  # truth ties
+        forecast=WhereScore(0.30, "reach only", 0.20, oracle=0.40),
+    )  # fmt: skip
+    kept = SideScore(
+        "short", 0.70, 0.60, 0.52, 0.68, "wick × OI", 0.31,
+        given=WhereScore(0.25, "uniform", 0.10, oracle=0.33),
+        forecast=WhereScore(0.30, "reach only", 0.20, oracle=0.41),
+    )  # fmt: skip
+    assert left.given.validated is False and kept.given.validated is True
+    assert WhereScore(0.3, "uniform", 0.1).validated is None  # no true book known
+    acc = Accuracy(sides=(left, kept), bars=1000, events=5000)
+    text = prose(kn(100e6, 90e6), acc)["trust"]
+    assert "held 25.0 % of the short liquidation notional (the true book: 33.0 %;" in text
+    assert "30.0 % of the long" not in text
+    assert (
+        "On the long side even the true book does not beat distance from open on this "
+        "stretch, so that score says nothing about the map and is left out."
+    ) in text
+    assert "the true book: 40.0 % and 41.0 %" in text  # both forecasts validated
+
+
+def test_measure_carries_the_true_books_scores_on_the_same_bars():
+    import liqwidget as lw
+
+    sim = lw.simulate("grind-and-sweep", seed=3, timeframe="5min", days=1.0, warmup_days=0.5)
+    cut = sim.market.slice(end=sim.market.index[200])
+    est = ClusterModel().estimate(cut)
+    events = sim.liquidations[sim.liquidations["time"] < cut.index[-1]]
+    acc = measure(est, events, truth=sim.truth_estimate())
+    plain = measure(est, events)
+    for with_truth, without in zip(acc.sides, plain.sides, strict=True):
+        assert with_truth.given.model == without.given.model
+        assert with_truth.given.oracle is not None and without.given.oracle is None
+        assert with_truth.given.oracle > with_truth.given.model

@@ -11,20 +11,30 @@ import pandas as pd
 from ..calibration import MIN_EVENTS, Calibration, calibrate
 from ..estimate import SIDES, ClusterEstimate
 from ..forecast import DEFAULT_HORIZON
-from ..location import forecast_scores, touched_scores
+from ..location import ORACLE_MARGIN, forecast_scores, touched_scores
 
 
 @dataclass(frozen=True)
 class WhereScore:
-    """A "where" score of the model on one side next to its strongest baseline."""
+    """A "where" score of the model on one side next to its strongest baseline, and the
+    true book's score on the same data when it is known (a simulated market)."""
 
     model: float
     baseline: str
     baseline_value: float
+    oracle: float | None = None
 
     @property
     def beats_baseline(self) -> bool:
         return bool(self.model > self.baseline_value)
+
+    @property
+    def validated(self) -> bool | None:
+        """Whether the true book clears the baseline here (``None``: no true book known).
+        Where it does not, the score says nothing about the map and is not quoted."""
+        if self.oracle is None:
+            return None
+        return bool(self.oracle > self.baseline_value + ORACLE_MARGIN)
 
 
 @dataclass(frozen=True)
@@ -60,18 +70,27 @@ class Accuracy:
         return all(s.beats_baseline for s in self.sides)
 
 
-def _where(frame: pd.DataFrame | None, side: str, metric: str) -> WhereScore | None:
+def _book_score(frame: pd.DataFrame | None, side: str, metric: str) -> pd.Series | None:
     if frame is None:
         return None
     f = frame[frame["side"] == side].set_index("scorer")[metric].astype(float)
-    if "book" not in f.index or not np.isfinite(f["book"]):
+    return f if "book" in f.index and np.isfinite(f["book"]) else None
+
+
+def _where(
+    frame: pd.DataFrame | None, side: str, metric: str, oracle: pd.DataFrame | None = None
+) -> WhereScore | None:
+    f = _book_score(frame, side, metric)
+    if f is None:
         return None
     others = f.drop("book").fillna(-np.inf)
     best = str(others.idxmax())
-    return WhereScore(float(f["book"]), best, float(others[best]))
+    o = _book_score(oracle, side, metric)
+    truth = None if o is None else float(o["book"])
+    return WhereScore(float(f["book"]), best, float(others[best]), truth)
 
 
-def _side(cal: Calibration, side: str, given, forecast) -> SideScore | None:
+def _side(cal: Calibration, side: str, given, forecast, oracle) -> SideScore | None:
     t = cal.timing
     if (side, "model") not in t.index:
         return None
@@ -88,24 +107,40 @@ def _side(cal: Calibration, side: str, given, forecast) -> SideScore | None:
         high=float(m["precision_high"]),
         baseline=best,
         baseline_spearman=float(others[best]),
-        given=_where(given, side, "top_share"),
-        forecast=_where(forecast, side, "top_share"),
+        given=_where(given, side, "top_share", oracle["given"]),
+        forecast=_where(forecast, side, "top_share", oracle["forecast"]),
     )
 
 
 def measure(
-    estimate: ClusterEstimate, events: pd.DataFrame | None, horizon: str = DEFAULT_HORIZON
+    estimate: ClusterEstimate,
+    events: pd.DataFrame | None,
+    horizon: str = DEFAULT_HORIZON,
+    truth: ClusterEstimate | None = None,
 ) -> Accuracy | None:
-    """Score the estimate over its bars; ``None`` without enough real liquidations."""
+    """Score the estimate over its bars; ``None`` without enough real liquidations.
+
+    With ``truth`` (a simulated market's true book over the same or longer bars) each
+    "where" score also carries the true book's score on the same data, so a post quotes
+    only the scores the oracle validates there.
+    """
     if events is None or len(events) < MIN_EVENTS:
         return None
     cal = calibrate(estimate, events)
-    given = touched_scores(estimate, events)
+    books = {"model": estimate}
+    if truth is not None:  # the true book over exactly the estimate's bars
+        books["oracle"] = ClusterEstimate(market=estimate.market, params={}, raw=truth.raw)
+    given = {k: touched_scores(b, events) for k, b in books.items()}
     try:
-        forecast = forecast_scores(estimate, events, horizon)
+        forecast = {k: forecast_scores(b, events, horizon) for k, b in books.items()}
     except ValueError:  # too few bars for the horizon
-        forecast = None
-    sides = tuple(s for s in (_side(cal, name, given, forecast) for name in SIDES) if s is not None)
+        forecast = {}
+    oracle = {"given": given.get("oracle"), "forecast": forecast.get("oracle")}
+    sides = tuple(
+        s
+        for s in (_side(cal, name, given["model"], forecast.get("model"), oracle) for name in SIDES)
+        if s is not None
+    )
     if not sides:
         return None
     return Accuracy(sides=sides, bars=estimate.n_bars, events=len(events), horizon=horizon)

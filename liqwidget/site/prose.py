@@ -388,28 +388,54 @@ def trust(acc: Accuracy | None, simulated: bool, w: Writer, method_link: str) ->
     return caveat + " " + timing + verdict + where
 
 
+def _quoted(sides, attr: str) -> tuple[list, str]:
+    """The sides whose ``attr`` where-score may be quoted, and a sentence for the ones the
+    true book does not validate on this stretch (left out)."""
+    scored = [x for x in sides if getattr(x, attr) is not None]
+    left = [x for x in scored if getattr(x, attr).validated is False]
+    note = "".join(
+        f" On the {x.side} side even the true book does not beat {getattr(x, attr).baseline} "
+        "on this stretch, so that score says nothing about the map and is left out."
+        for x in left
+    )
+    return [x for x in scored if x not in left], note
+
+
+def _ceiling(scores, each) -> str:
+    """ "the true book: …; " when the true book's scores are known."""
+    if not scores or any(w.oracle is None for w in scores):
+        return ""
+    return f"the true book: {each([pct(w.oracle) for w in scores])}; "
+
+
 def _where_text(sides, horizon: str, method_link: str, each) -> str:
-    """Where the liquidations happened: the two oracle-checked "where" scores, if measured."""
+    """Where the liquidations happened: the two "where" scores, if measured, quoted only
+    where the true book validates them (when it is known)."""
     out = ""
-    given = [x for x in sides if x.given is not None]
+    given, left_given = _quoted(sides, "given")
     if given:
+        scores = [x.given for x in given]
         out += (
             " As for where: cutting the range each hour actually traded through into up to ten "
-            f"bands, the band the map showed densest held {each([pct(x.given.model) for x in given])} "
-            f"of the {' and '.join(x.side for x in given)} liquidation notional (best naive "
-            f"rule: {each([f'{x.given.baseline} {pct(x.given.baseline_value)}' for x in given])})."
+            f"bands, the band the map showed densest held {each([pct(w.model) for w in scores])} "
+            f"of the {' and '.join(x.side for x in given)} liquidation notional "
+            f"({_ceiling(scores, each)}best naive rule: "
+            f"{each([f'{w.baseline} {pct(w.baseline_value)}' for w in scores])})."
         )
         out += "".join(
             f" On the {x.side} side that is **no better** than {x.given.baseline}."
             for x in given
             if not x.given.beats_baseline
         )
-    fc = [x for x in sides if x.forecast is not None]
+    out += left_given
+    fc, left_fc = _quoted(sides, "forecast")
     if fc:
+        scores = [x.forecast for x in fc]
         out += (
             f" Read as a forecast of the next {horizon}, the tenth of bands where it expected "
-            f"the most held {each([pct(x.forecast.model) for x in fc])} of what was then "
-            f"liquidated (best naive rule: {each([f'{x.forecast.baseline} {pct(x.forecast.baseline_value)}' for x in fc])}; "
+            f"the most held {each([pct(w.model) for w in scores])} of what was then "
+            f"liquidated ({_ceiling(scores, each)}best naive rule: "
+            f"{each([f'{w.baseline} {pct(w.baseline_value)}' for w in scores])}; "
             "random bands 10 %)."
         )
         out += "".join(
@@ -417,6 +443,7 @@ def _where_text(sides, horizon: str, method_link: str, each) -> str:
             for x in fc
             if not x.forecast.beats_baseline
         )
+    out += left_fc
     if given or fc:
         out += (
             " On the simulator, where every position is known, the true book scored the same "

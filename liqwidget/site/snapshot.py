@@ -83,7 +83,7 @@ def compute(data: Dataset, spec: SnapshotSpec) -> Snapshot:
         estimate=estimate,
         liquidations=events,
         numbers=numbers,
-        accuracy=measure(estimate, events),
+        accuracy=measure(estimate, events, truth=data.truth),
         price_range=(lo, hi),
         time_range=(t0, t1),
     )
