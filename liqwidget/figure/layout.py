@@ -165,7 +165,13 @@ def layout_from(
         tools="xpan,pan,wheel_zoom,box_zoom,reset,save",
         active_scroll="wheel_zoom",
         active_drag="pan",
-        title=title or "Liquidation map — clusters (estimate) and real liquidations",
+        # A plot title does not wrap: on a page the map may be phone-wide, so keep it short.
+        title=title
+        or (
+            "Liquidation map"
+            if fit
+            else "Liquidation map — clusters (estimate) and real liquidations"
+        ),
         background_fill_color=BACKGROUND,
         border_fill_color="#ffffff",
     )
