@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from liqwidget import ClusterModel, MarketData, liquidation_price
+from liqwidget.bar_path import walk
 from liqwidget.market import MarketDataError
 from liqwidget.venues import Venue, aggregate, is_inverse
 
@@ -188,3 +189,27 @@ def test_real_layer_aggregated_with_each_feed_completeness(tmp_path):
         got = st.load_liquidations([("bybit", "BTC/USD:BTC"), ("okx", "BTC/USDT:USDT")])
     assert list(got["notional"]) == [1_000.0, 2_000.0]  # bybit's USDT-margined one is not asked
     assert list(got["exchange"]) == ["bybit", "okx"]
+
+
+def test_hourly_aggregated_market_walks_each_exchanges_open_interest():
+    """On hourly bars the model walks each bar; every exchange's open interest ramps with
+    the total, so each one's share of new positions is kept and opened equals the sum."""
+    a = bars([100, 101, 103, 102], [100, 160, 160, 190], step="1h", symbol="BTC/USDT:USDT",
+             exchange="binanceusdm")  # fmt: skip
+    b = bars([100, 101, 103, 102], [50, 50, 90, 80], step="1h", symbol="BTC/USD:BTC",
+             exchange="bybit")  # fmt: skip
+    m = aggregate([a, b])
+    model = ClusterModel(leverage={10: 1.0}, seed="none", turnover=None, leverage_jitter=0.0)
+    walked = walk(m, model.steps_for(m))
+    assert model.steps_for(m) == 4
+    np.testing.assert_allclose(walked.venue_oi().sum(axis=0), walked.column("open_interest"))
+    lv = model.estimate(m).raw
+    # New positions: +60 (Binance) in bar 1, +40 (Bybit) in bar 2, +20 (net, Binance) in 3.
+    assert lv.weight.sum() == pytest.approx(60 + 40 + 20)
+    assert lv.weight[lv.birth == 3].sum() == pytest.approx(40)  # bar 2: Bybit's growth
+    # Bybit's long levels follow the inverse formula (1 / (1 + 1/10 - mmr) of entry, 0.913),
+    # Binance's the linear one (1 - 1/10 + mmr, 0.905); entries lie within 0.1 % of the close.
+    bybit = lv.price[(lv.birth == 3) & (lv.side == 0)] / 103.0
+    binance = lv.price[(lv.birth == 2) & (lv.side == 0)] / 101.0
+    np.testing.assert_allclose(bybit, 1 / 1.095, rtol=2e-3)
+    np.testing.assert_allclose(binance, 0.905, rtol=2e-3)
