@@ -451,9 +451,18 @@ def test_quickstart_in_jupyterlab(page, tmp_path):
         # The levels panel's tier filter and cumulative curves work in the widget too: the
         # curves sum the bars the filter shows and follow the bars the kernel sends; the
         # filter is the min_leverage trait both ways, so it survives a redraw.
-        page.evaluate(LAST_DOC + " doc.get_model_by_name('tier-filter').value = '50'; }")
-        page.wait_for_function(LAST_DOC + CUM_MATCHES, timeout=UI * 1000)
-        out = lab.run_code(page, "print('min_leverage', lmap.min_leverage)")
+        # The kernel gets the filter asynchronously (and a redraw still in flight may embed
+        # a fresh document with the old value): ask until it has it, choosing again on the
+        # newest document if a redraw reset the choice.
+        choose = LAST_DOC + " const f = doc.get_model_by_name('tier-filter');"
+        choose += " if (f.value !== '50') f.value = '50'; }"
+        deadline = time.monotonic() + UI
+        while True:
+            page.evaluate(choose)
+            page.wait_for_function(LAST_DOC + CUM_MATCHES, timeout=UI * 1000)
+            out = lab.run_code(page, "print('min_leverage', lmap.min_leverage)")
+            if "min_leverage 50.0" in out or time.monotonic() > deadline:
+                break
         assert "min_leverage 50.0" in out
         updates = page.evaluate(UPDATES)
         lab.run_code(page, "lmap.set_params(side_split=0.5)")
