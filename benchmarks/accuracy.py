@@ -10,7 +10,9 @@ wider 3x-125x mix the model does not assume, it scores, against the simulator's 
   needed) over the whole run, next to the plain textbook model (timing only);
 * the **calibrated model**: leverage mix fitted (``liqwidget.calibration.calibrated``) to the
   liquidations of the first half of the run, and every score taken on the second half only
-  (held out), next to the prior model on the same half.
+  (held out), next to the prior model on the same half and the **matched model**
+  (``Simulation.matched_model``: told the traders' true mix and side split, a diagnostic of
+  how much of the gap to the oracle is the fit's).
 
 The scores, each next to its naive baselines:
 
@@ -53,11 +55,11 @@ from liqwidget.location import ORACLE_MARGIN, oracle_check, scorecard
 from liqwidget.simulator import SCENARIOS, simulate
 
 HORIZONS = ("1h", "4h")
-ORDER = ["oracle", "model", "prior model", "plain model"]
+ORDER = ["oracle", "model", "prior model", "matched model", "plain model"]
 #: The two ways a model is scored (see the module doc).
 WHOLE, HELD_OUT = "whole run, prior model", "second half, calibrated model"
 #: Scorers that are models, not baselines (kept out of the oracle check's baselines).
-MODELS = ("plain model", "prior model")
+MODELS = ("plain model", "prior model", "matched model")
 
 
 def _runs(seeds, timeframes):
@@ -83,9 +85,16 @@ def simulated(seeds, timeframes) -> tuple[pd.DataFrame, pd.DataFrame]:
         est = fitted.model.estimate(sim.market)
         since = fitted.split_time
         held = scorecard(est, ev, truth=truth, horizons=HORIZONS, since=since)
-        again = scorecard(prior, ev, horizons=HORIZONS, since=since)
-        again = again[again["scorer"] == "model"].assign(scorer="prior model")
-        held = pd.concat([held, again], ignore_index=True)
+        extra = []
+        for label, other in (("prior model", prior), ("matched model", sim.matched_model())):
+            card = scorecard(
+                other if label == "prior model" else other.estimate(sim.market),
+                ev,
+                horizons=HORIZONS,
+                since=since,
+            )
+            extra.append(card[card["scorer"] == "model"].assign(scorer=label))
+        held = pd.concat([held, *extra], ignore_index=True)
         for period, card in ((WHOLE, whole), (HELD_OUT, held)):
             run = {"period": period, "timeframe": tf, "traders": mix, "scenario": name}
             run["seed"] = seed
@@ -233,7 +242,7 @@ def summary(card: pd.DataFrame, timeframe: str) -> str:
         cells = []
         for measure, horizon, metric, _ in SUMMARY:
             v = r[(measure, horizon, metric)].dropna()
-            base = v.drop(["oracle", "model", "prior model"], errors="ignore")
+            base = v.drop([*MODELS, "oracle", "model"], errors="ignore")
             best = str(base.idxmax())
             o, m, p, b = (
                 _fmt(metric, x) for x in (v["oracle"], v["model"], v["prior model"], base[best])
