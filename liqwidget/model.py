@@ -208,7 +208,8 @@ class ClusterModel:
 
     def book_on_bars(self, market: MarketData) -> Book:
         """The model's levels over the bars exactly as given (no walk, whatever
-        ``path_steps`` says), with the bar each one leaves the book."""
+        ``path_steps`` says), with the bar each one leaves the book. Their price ``spread``
+        is left to :meth:`estimate`, which knows the bars the book is read back onto."""
         levels = self.build_levels(market)
         low, high = market.column("low"), market.column("high")
         death = np.empty(levels.price.size, dtype="int64")
@@ -221,7 +222,6 @@ class ClusterModel:
             )
         death += 1  # state index: gone from the book after bar `death`
         levels.death = death
-        levels.spread = entry_spread(market)
         return levels
 
     # -------------------------------------------------------------- the inputs of the book
