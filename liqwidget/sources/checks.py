@@ -2,8 +2,8 @@
 
 A ccxt liquidation becomes an :class:`Event` only when every part is sane on its own and
 together: a known symbol and side; a finite, positive price inside the market's price limits;
-a finite, positive amount; a notional (price x amount) that is finite and below
-``max_notional``; and a time in epoch milliseconds inside a window around now. Otherwise the
+a finite, positive amount; a notional (price x amount in base units; for a coin-margined
+contract, contracts x the contract's quote value) that is finite and below ``max_notional``; and a time in epoch milliseconds inside a window around now. Otherwise the
 check returns the reason, in words, and the event goes to quarantine instead of the store.
 """
 
@@ -34,9 +34,10 @@ class Market:
     """The facts of one recorded market that its events are checked against."""
 
     symbol: str
-    contract_size: float = 1.0
+    contract_size: float = 1.0  # base units (linear) or quote, e.g. 100 USD (inverse)
     min_price: float | None = None
     max_price: float | None = None
+    inverse: bool = False  # coin-margined: a contract is worth ``contract_size`` quote
 
     @classmethod
     def of(cls, market: dict) -> Market:
@@ -47,7 +48,16 @@ class Market:
             contract_size=float(market.get("contractSize") or 1.0),
             min_price=_positive(price.get("min")),
             max_price=_positive(price.get("max")),
+            inverse=bool(market.get("inverse")),
         )
+
+    def size(self, price: float, contracts: float) -> tuple[float, float]:
+        """(amount in base units, notional in quote) of ``contracts`` filled at ``price``."""
+        if self.inverse:
+            notional = contracts * self.contract_size
+            return notional / price, notional
+        amount = contracts * self.contract_size
+        return amount, price * amount
 
 
 @dataclass(frozen=True)
@@ -60,11 +70,8 @@ class Event:
     side: str  # "long" or "short": the liquidated position
     price: float
     amount: float  # base units
+    notional: float  # quote currency
     seq: int = 0  # among identical events of one message: 0, 1, ...
-
-    @property
-    def notional(self) -> float:
-        return self.price * self.amount
 
     @property
     def identity(self) -> tuple:
@@ -80,13 +87,13 @@ def check(ex_id: str, liq: dict, market: Market, now_ms: int, bounds: Bounds) ->
             return f"{name} is missing or not a number ({value!r})"
         if not math.isfinite(value) or value <= 0:
             return f"{name} is not a finite positive number ({value!r})"
-    price, amount = float(price), float(contracts) * market.contract_size
+    price = float(price)
+    amount, notional = market.size(price, float(contracts))
     if market.max_price is not None and price > market.max_price:
         return f"price {price:g} is above the market's maximum price {market.max_price:g}"
     if market.min_price is not None and price < market.min_price:
         return f"price {price:g} is below the market's minimum price {market.min_price:g}"
-    notional = price * amount
-    if not math.isfinite(notional) or notional <= 0:
+    if not all(math.isfinite(v) and v > 0 for v in (amount, notional)):
         return f"notional {price:g} x {amount:g} is not a finite positive number ({notional!r})"
     if notional > bounds.max_notional:
         return f"notional {notional:.4g} is above the sane maximum {bounds.max_notional:.4g}"
@@ -96,7 +103,7 @@ def check(ex_id: str, liq: dict, market: Market, now_ms: int, bounds: Bounds) ->
     side = _position_side(ex_id, str(liq.get("side") or "").lower(), liq.get("info"))
     if side is None:
         return f"unknown side {liq.get('side')!r}"
-    return Event(ex_id, market.symbol, int(ts), side, price, amount)
+    return Event(ex_id, market.symbol, int(ts), side, price, amount, notional)
 
 
 def time_problem(ts, now_ms: int, bounds: Bounds) -> str | None:

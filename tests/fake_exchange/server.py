@@ -68,7 +68,7 @@ OKX_OI_PERIODS = {"5m": "5m", "1H": "1h", "1D": "1d"}
 
 
 def exchange_of(host: str) -> str | None:
-    if host.startswith("dapi.") and "binance" in host:
+    if host.startswith(("dapi.", "dstream.")) and "binance" in host:
         return "binancecoinm"
     if "binance" in host:
         return "binanceusdm"
@@ -99,6 +99,7 @@ class FakeExchange:
         self._burst_task: asyncio.Task | None = None
         self.requests: list[dict] = []
         self.faults: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self.refusals: dict[str, int] = defaultdict(int)  # subscriptions still to refuse
         self.subscribers: list[Subscriber] = []
         self.ws_connections = defaultdict(int)
         self._lock = threading.Lock()
@@ -184,17 +185,33 @@ class FakeExchange:
         Each event: ``symbol`` (exchange id), ``side`` of the liquidated position ("long" /
         "short"), ``price``, ``amount`` (contracts), ``ts`` (ms); price and amount are sent as
         ``str()`` of what is given, so ``"1e308"`` goes out as written. ``together=True``
-        sends them all in one message (Bybit and OKX carry lists; one symbol). Returns frames
-        sent."""
+        sends them all in one message (Bybit and OKX carry lists; one symbol, except on OKX
+        whose message lists each instrument's details). An OKX event may give ``posSide``
+        (``"net"`` for a one-way-mode position). Returns frames sent."""
         return self._call(self._push(exchange, events, together))
 
     def send_raw(self, exchange: str, text: str) -> int:
         """Send a raw text frame to every connection of an exchange."""
         return self._call(self._send_raw(exchange, text))
 
-    def drop(self, exchange: str) -> int:
-        """Close every WebSocket connection of an exchange (as a network drop would)."""
-        return self._call(self._drop(exchange))
+    def drop(self, exchange: str, abrupt: bool = False) -> int:
+        """Close every WebSocket connection of an exchange: with a close frame (code 1001,
+        as the exchanges do for maintenance), or ``abrupt``: the TCP connection is cut with
+        no close frame (as a network failure would)."""
+        return self._call(self._drop(exchange, abrupt))
+
+    def refuse(self, exchange: str, times: int = 1) -> None:
+        """Answer the next ``times`` subscription requests to an exchange with its error
+        frame instead of an acknowledgement (the connection stays open)."""
+        with self._lock:
+            self.refusals[exchange] += times
+
+    def _take_refusal(self, exchange: str) -> bool:
+        with self._lock:
+            if self.refusals[exchange] > 0:
+                self.refusals[exchange] -= 1
+                return True
+        return False
 
     def wait_subscribed(self, exchange: str, topics: int = 1, timeout: float = 15.0) -> None:
         """Block until live connections of an exchange hold at least ``topics`` topics."""
@@ -764,7 +781,11 @@ class FakeExchange:
 
     async def _on_ws_message(self, sub: Subscriber, data: dict) -> None:
         ws = sub.ws
-        if sub.exchange == "binanceusdm" and data.get("method") == "SUBSCRIBE":
+        subscribing = data.get("method") == "SUBSCRIBE" or data.get("op") == "subscribe"
+        if subscribing and self._take_refusal(sub.exchange):
+            await ws.send_json(_refusal(sub.exchange, data))
+            return
+        if sub.exchange.startswith("binance") and data.get("method") == "SUBSCRIBE":
             sub.topics.update(data.get("params", []))
             await ws.send_json({"result": None, "id": data.get("id")})
         elif sub.exchange == "bybit":
@@ -787,22 +808,25 @@ class FakeExchange:
                 await ws.send_json({"event": "subscribe", "arg": arg, "connId": "fake"})
 
     def _frames(self, exchange: str, events: list[dict]) -> list[tuple[set[str], dict]]:
-        """(topics that receive it, frame) for liquidations of one symbol that the exchange
-        sends in one message, in its format."""
-        if len({e["symbol"] for e in events}) != 1:
+        """(topics that receive it, frame) for liquidations that the exchange sends in one
+        message, in its format (one symbol; OKX's channel may carry several instruments)."""
+        if len({e["symbol"] for e in events}) != 1 and exchange != "okx":
             raise ValueError("one message carries liquidations of one symbol")
-        if len(events) > 1 and exchange == "binanceusdm":
+        if len(events) > 1 and exchange.startswith("binance"):
             raise ValueError("Binance's forceOrder stream sends one liquidation per message")
         event = events[0]
         sid, ts = event["symbol"], int(event["ts"])
         long = event["side"] == "long"
         price, amount = str(event["price"]), str(event["amount"])
-        if exchange == "binanceusdm":
+        if exchange.startswith("binance"):
+            # COIN-M adds the pair ("ps"); quantities there are contracts (of 100 USD).
+            pair = {"ps": sid.split("_")[0]} if exchange == "binancecoinm" else {}
             frame = {
                 "e": "forceOrder",
                 "E": ts + 3,
                 "o": {
                     "s": sid,
+                    **pair,
                     "S": "SELL" if long else "BUY",
                     "o": "LIMIT",
                     "f": "IOC",
@@ -850,10 +874,10 @@ class FakeExchange:
                 }
                 frames.append(({f"liquidation.{sid}"}, old))
             return frames
-        base, quote, _size = INSTRUMENTS["okx"][sid]
-        frame = {
-            "arg": {"channel": "liquidation-orders", "instType": "SWAP"},
-            "data": [
+        entries = []
+        for inst_id in dict.fromkeys(e["symbol"] for e in events):
+            base, quote = instrument("okx", inst_id)[:2]
+            entries.append(
                 {
                     # one instrument's liquidations in one message: a list of details
                     "details": [
@@ -861,20 +885,22 @@ class FakeExchange:
                             "bkLoss": "0",
                             "bkPx": str(e["price"]),
                             "ccy": "",
-                            "posSide": e["side"],
+                            "posSide": e.get("posSide", e["side"]),
                             "side": "sell" if e["side"] == "long" else "buy",
                             "sz": str(e["amount"]),
                             "ts": str(int(e["ts"])),
                         }
                         for e in events
+                        if e["symbol"] == inst_id
                     ],
                     "instFamily": f"{base}-{quote}",
-                    "instId": sid,
+                    "instId": inst_id,
                     "instType": "SWAP",
                     "uly": f"{base}-{quote}",
                 }
-            ],
-        }
+            )
+        # several instruments in one message: one entry of ``data`` each
+        frame = {"arg": {"channel": "liquidation-orders", "instType": "SWAP"}, "data": entries}
         return [({"liquidation-orders:SWAP"}, frame)]
 
     async def _push(self, exchange: str, events: list[dict], together: bool) -> int:
@@ -891,11 +917,14 @@ class FakeExchange:
         subs = [s for s in self.subscribers if s.exchange == exchange and not s.ws.closed]
         return sum([await _send(sub.ws, text) for sub in subs])
 
-    async def _drop(self, exchange: str) -> int:
+    async def _drop(self, exchange: str, abrupt: bool) -> int:
         subs = [s for s in self.subscribers if s.exchange == exchange]
         for sub in subs:
             self.subscribers.remove(sub)
-            await sub.ws.close(code=1001)
+            if abrupt:
+                sub.ws._req.transport.abort()  # no close frame: the socket just dies
+            else:
+                await sub.ws.close(code=1001)
         return len(subs)
 
 
@@ -936,6 +965,33 @@ def _bybit_inverse(sid: str, base: str, quote: str) -> dict:
         "copyTrading": "none",
         "upperFundingRate": "0.00375",
         "lowerFundingRate": "-0.00375",
+    }
+
+
+def _refusal(exchange: str, request: dict) -> dict:
+    """The error frame an exchange answers a subscription it refuses with."""
+    if exchange.startswith("binance"):
+        return {
+            "error": {"code": 2, "msg": "Invalid request: invalid stream"},
+            "id": request.get("id"),
+        }
+    if exchange == "bybit":
+        topics = ",".join(request.get("args", []))
+        return {
+            "success": False,
+            "ret_msg": f"error:handler not found,topic:{topics}",
+            "conn_id": "fake",
+            "req_id": request.get("req_id", ""),
+            "op": "subscribe",
+        }
+    arg = (request.get("args") or [{}])[0]
+    return {
+        "event": "error",
+        "code": "60018",
+        "msg": f"Wrong URL or channel:{arg.get('channel')},instType:{arg.get('instType')} "
+        "doesn't exist. Please use the correct URL, channel and parameters referring to API "
+        "document.",
+        "connId": "fake",
     }
 
 
