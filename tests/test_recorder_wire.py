@@ -39,3 +39,84 @@ def test_coin_margined_contracts_are_counted_in_usd_not_in_coins(fake, store, ex
     assert got["price"].tolist() == [60_000.0, 50_000.0]
     assert got["notional"].tolist() == [3 * usd, 7 * usd]  # USD, exactly (not x the price)
     assert stats[exchange].stored == 2 and stats[exchange].refused == 0
+
+
+def test_okx_message_with_several_instruments_and_net_mode_positions(fake, store):
+    """One OKX push lists each instrument (``data``) with its details; a position in
+    one-way mode says ``posSide: "net"``, and then the order side tells which one it was."""
+    with RecorderThread(store, {"okx": [BTC, ETH, BTC_USD]}, api_base=fake.url) as rec:
+        fake.wait_subscribed("okx")
+        t = now_ms()
+        message = [
+            ev("BTC-USDT-SWAP", t, 60_000.0, 2),
+            ev("ETH-USDT-SWAP", t, 3_000.0, 5, side="short", posSide="net"),
+            ev("BTC-USDT-SWAP", t + 1, 60_010.0, 4, side="short"),
+            ev("BTC-USD-SWAP", t, 60_000.0, 1, posSide="net"),
+            ev("ETH-USDT-SWAP", t + 2, 3_001.0, 6, posSide="net"),
+        ]
+        assert fake.push("okx", message, together=True) == 1
+        wait_for(lambda: store.count_liquidations() == 5, what="every instrument's details")
+        stats = rec.stop()
+    got = store.load_liquidations().sort_values(["symbol", "time"])
+    rows = list(zip(got["symbol"], got["side"], got["notional"], strict=True))
+    assert rows == [
+        (BTC_USD, "long", 100.0),  # one contract of 100 USD
+        (BTC, "long", pytest.approx(1_200.0)),  # 2 x 0.01 BTC x 60 000
+        (BTC, "short", pytest.approx(2_400.4)),
+        (ETH, "short", pytest.approx(1_500.0)),  # net: a buy closed a short
+        (ETH, "long", pytest.approx(1_800.6)),  # net: a sell closed a long
+    ]
+    assert stats["okx"].malformed == 0 and stats["okx"].refused == 0
+
+
+@pytest.mark.parametrize("exchange", ["binanceusdm", "bybit"])
+def test_a_refused_subscription_is_tried_again_on_a_fresh_connection(fake, store, exchange):
+    """The exchange answers the subscription with its error frame and keeps the socket
+    open: the recorder must not sit on it as if it were live. It reconnects, subscribes
+    again, records what comes next, and the blind stretch is a gap."""
+    fake.refuse(exchange, times=1)
+    with RecorderThread(store, {exchange: [BTC]}, api_base=fake.url) as rec:
+        wait_for(lambda: fake.ws_connections[exchange] == 2, what="a second connection")
+        fake.wait_subscribed(exchange)
+        fake.push(exchange, [ev("BTCUSDT", now_ms())])
+        wait_for(lambda: store.count_liquidations() == 1, what="the event after the refusal")
+        stats = rec.stop()
+    words = {"binanceusdm": "invalid stream", "bybit": "handler not found"}[exchange]
+    assert stats[exchange].reconnects == 1 and words in stats[exchange].last_error
+    gaps = store.gaps(exchange=exchange)
+    assert len(gaps) == 1 and gaps["reason"][0].startswith("connection lost")
+
+
+@pytest.mark.parametrize("exchange", ["binanceusdm", "bybit", "okx"])
+def test_a_subscription_refused_every_time_stops_the_recorder_with_the_exchanges_words(
+    fake, store, exchange
+):
+    fake.refuse(exchange, times=100)
+    rec = RecorderThread(store, {exchange: [BTC]}, api_base=fake.url).__enter__()
+    wait_for(lambda: not rec.thread.is_alive(), what="the recorder to give up")
+    words = {"binanceusdm": "invalid stream", "bybit": "handler not found", "okx": "60018"}
+    with pytest.raises(Exception, match="liquidation stream was refused") as err:
+        rec.stop()
+    assert words[exchange] in str(err.value)
+    # OKX's code is a bad request at once; the others are given three tries
+    assert fake.ws_connections[exchange] == (1 if exchange == "okx" else 3)
+
+
+@pytest.mark.parametrize("exchange", ["binanceusdm", "okx"])
+def test_a_socket_cut_without_a_close_frame_is_reconnected_and_a_gap_recorded(
+    fake, store, exchange
+):
+    sid = {"binanceusdm": "BTCUSDT", "okx": "BTC-USDT-SWAP"}[exchange]
+    with RecorderThread(store, {exchange: [BTC]}, api_base=fake.url) as rec:
+        fake.wait_subscribed(exchange)
+        t = now_ms()
+        fake.push(exchange, [ev(sid, t)])
+        wait_for(lambda: store.count_liquidations() == 1)
+        assert fake.drop(exchange, abrupt=True) == 1
+        wait_for(lambda: fake.ws_connections[exchange] == 2, what="the reconnection")
+        fake.wait_subscribed(exchange)
+        fake.push(exchange, [ev(sid, t + 5, 60_005.0)])
+        wait_for(lambda: store.count_liquidations() == 2, what="the event after the cut")
+        stats = rec.stop()
+    assert stats[exchange].reconnects == 1
+    assert len(store.gaps(exchange=exchange)) == 1

@@ -12,9 +12,14 @@ the store refuses, and ends the recording loudly (saving what is pending) when t
 cannot be written. Exact repeats are dropped by the store; identical liquidations carried by
 one message are numbered (``seq``) so that each is kept.
 
-When a connection drops the task waits (exponential backoff) and subscribes again; the time
-from the drop until the new connection is open is written to the store as a gap, as is the
-time between two runs of the recorder (from the last heartbeat of the previous run). Malformed
+When a connection drops the task waits (exponential backoff) and subscribes again on a fresh
+connection; the time from the drop until the new connection is open is written to the store
+as a gap, as is the
+time between two runs of the recorder (from the last heartbeat of the previous run). A
+subscription the exchange answers with an error frame (Binance ``{"error": ...}``, Bybit
+``{"success": false}``, OKX ``{"event": "error"}``) is tried again the same way, and after
+``refusal_tries`` refusals with no event in between the recorder stops with the exchange's
+words (a connection that stays open but carries nothing is never taken for a live feed). Malformed
 messages are logged, counted, quarantined and skipped without dropping the connection. Where
 an exchange has REST liquidation history (``fetch_liquidations``), the gap is backfilled from
 it. Health per feed (:mod:`.health`) goes to the store's ``feed_health`` table and to a JSON
@@ -66,6 +71,7 @@ class RecorderSettings:
     bounds: Bounds = field(default_factory=Bounds)  # what a sane event looks like
     stall_after: float = 30.0  # s of received-but-unstored events before health warns
     fatal_tries: int = 3  # tries of a write that fails for a reason other than a busy store
+    refusal_tries: int = 3  # refused subscriptions in a row (no event between) before giving up
     stop_patience: float = 60.0  # s a busy store is waited for when stopping
     health_file: Path | None = None  # default: <store>.health.json beside a store file
 
@@ -116,6 +122,8 @@ class Recorder:
         # Identical events seen so far in the message being handled, per exchange.
         self._in_message: dict[str, Counter] = defaultdict(Counter)
         self._warned: dict[str, bool] = {}  # whether a feed's health warns, as last logged
+        #: Per feed, set when the exchange refuses a subscription of the current attempt.
+        self._refusal: dict[str, asyncio.Future] = {}
 
     # ------------------------------------------------------------------ public
     def stop(self) -> None:
@@ -209,27 +217,40 @@ class Recorder:
             markets = [Market.of(resolve_symbol(ex, s)) for s in symbols]
             self._markets[ex_id] = {m.symbol: m for m in markets}
             resolved = self._symbols[ex_id] = [m.symbol for m in markets]
-            attempt = 0
+            attempt = refusals = 0
             # Blind since the previous run's last heartbeat, if there was one.
             blind_since, reason = self._last_run(ex_id, resolved)
             while not self._stopping.is_set():
                 wait = self.settings.backoff_base
+                received = stats.received
+                refused = self._refusal[ex_id] = asyncio.get_running_loop().create_future()
                 tasks = self._watch(ex, resolved)
+                failed = True
                 try:
-                    connected_at = await self._until_connected(ex, tasks)
+                    connected_at = await self._until_connected(ex, [*tasks, refused])
                     if connected_at is not None:
                         stats.connected = True
                         if blind_since is not None:
                             await self._gap(ex, ex_id, resolved, blind_since, connected_at, reason)
                             blind_since = None
                             attempt = 0
-                    await _first_failure(tasks)
+                    await _first_failure(tasks, refused)
+                    failed = False
                 except PERMANENT as exc:
                     raise ExchangeDataError(
                         f"{ex_id}: the liquidation stream was refused ({type(exc).__name__}: "
                         f"{short(exc)}); check the exchange and symbols"
                     ) from exc
                 except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
+                    refusals = 0 if stats.received > received else refusals
+                    if not isinstance(exc, ccxt.NetworkError):  # the exchange said no
+                        refusals += 1
+                        if refusals >= self.settings.refusal_tries:
+                            raise ExchangeDataError(
+                                f"{ex_id}: the liquidation stream was refused {refusals} times "
+                                f"in a row ({type(exc).__name__}: {short(exc)}); check the "
+                                "exchange and symbols"
+                            ) from exc
                     stats.connected = False
                     stats.reconnects += 1
                     stats.last_error = f"{type(exc).__name__}: {exc}"
@@ -247,9 +268,16 @@ class Recorder:
                         attempt,
                     )
                 finally:
+                    if refused.done() and not refused.cancelled():
+                        refused.exception()  # seen (it may have lost the race to a task's)
+                    refused.cancel()
                     for task in tasks:
                         task.cancel()
                     await asyncio.gather(*tasks, return_exceptions=True)
+                    if failed:
+                        # The next try starts on a fresh connection: one that failed but
+                        # stayed open (a refused subscription) would pass for a live feed.
+                        await ex.close_ws_clients()
                 if not self._stopping.is_set():
                     try:
                         await asyncio.wait_for(self._stopping.wait(), wait)
@@ -338,6 +366,10 @@ class Recorder:
                 return handle_message(client, message)
             except Exception as exc:  # a message ccxt could not digest
                 recorder._malformed(ex_id, message, exc)
+            finally:
+                refused = recorder._refusal.get(ex_id)
+                if _is_error_frame(message) and refused is not None and not refused.done():
+                    refused.set_exception(StreamRefused(f"{ex_id} {short(message)}"))
 
         ex.handle_message = guarded_handle
         make_client = ex.client
@@ -433,10 +465,29 @@ class Recorder:
 
 
 # ---------------------------------------------------------------------- helpers
-async def _first_failure(tasks: list[asyncio.Task]) -> None:
-    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    for task in done:
-        task.result()
+class StreamRefused(ccxt.ExchangeError):
+    """The exchange answered a subscription with an error frame."""
+
+
+def _is_error_frame(message) -> bool:
+    """Whether a WebSocket message is an exchange's error answer: Binance
+    ``{"error": {"code": 2, "msg": ...}, "id": 1}``, Bybit ``{"success": false, "ret_msg":
+    ...}``, OKX ``{"event": "error", "code": "60018", "msg": ...}``."""
+    if not isinstance(message, dict):
+        return False
+    return (
+        isinstance(message.get("error"), dict)
+        or message.get("success") is False
+        or message.get("event") == "error"
+    )
+
+
+async def _first_failure(tasks: list[asyncio.Task], refused: asyncio.Future) -> None:
+    """Return when a watch task or ``refused`` fails, raising ccxt's own error first."""
+    done, _ = await asyncio.wait([*tasks, refused], return_when=asyncio.FIRST_EXCEPTION)
+    for task in [*tasks, refused]:
+        if task in done:
+            task.result()
 
 
 def _now_ms() -> int:
