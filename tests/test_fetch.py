@@ -99,7 +99,10 @@ def test_rate_limit_answer_then_success(fake, store, exchange):
         HISTORY_START + DAY // 4,
         retry=Retry(base=0.001, sleep=waits.append),
     )
-    assert waits == [0.001, 0.002, 0.001]  # backoff doubles, resets per request
+    if exchange == "binanceusdm":  # its 429 says "Retry-After: 1": that is waited out
+        assert waits == [1.0, 1.0, 1.0]
+    else:
+        assert waits == [0.001, 0.002, 0.001]  # backoff doubles, resets per request
     assert report.bars == 73
     assert len(store.load_market(exchange, "BTC/USDT:USDT", "5m")) == 73
 
@@ -290,3 +293,78 @@ def test_check_row_names_the_problem():
     assert "openInterestAmount" in check_row({"timestamp": 5, "openInterestAmount": -1.0})
     assert "neither" in check_row({"timestamp": 5})
     assert check_row({"timestamp": 5, "openInterestValue": 3.0}) is None
+
+
+def test_binance_ip_ban_ends_the_fetch_at_once_saying_when_to_come_back(fake, store):
+    """HTTP 418 with Retry-After: 2 hours. Retrying sooner only lengthens a Binance ban."""
+    waits = []
+    before = len(fake.requests)
+    fake.fail_next("binanceusdm", KLINES["binanceusdm"], "ban", retry_after=7200)
+    with pytest.raises(ExchangeDataError, match=r"asks to wait 7200s .*banned until") as err:
+        fetch(
+            store,
+            fake,
+            "binanceusdm",
+            HISTORY_START,
+            HISTORY_START + DAY,
+            retry=Retry(base=0.001, sleep=waits.append),
+        )
+    assert "try again after" in str(err.value) and waits == []
+    assert len(new_calls(fake, "binanceusdm", KLINES["binanceusdm"], before)) == 1
+    fake.clear_faults()
+
+
+def test_a_short_retry_after_is_waited_out_not_the_shorter_backoff(fake, store):
+    waits = []
+    fake.fail_next("binanceusdm", OI["binanceusdm"], "ratelimit", times=2, retry_after=3)
+    report = fetch(
+        store,
+        fake,
+        "binanceusdm",
+        HISTORY_START,
+        HISTORY_START + DAY // 4,
+        retry=Retry(base=0.001, sleep=waits.append),
+    )
+    assert waits == [3.0, 3.0] and report.open_interest == 73
+
+
+def test_bybit_ip_limit_403_is_retried(fake, store):
+    waits = []
+    fake.fail_next("bybit", KLINES["bybit"], "iplimit", times=2)
+    report = fetch(
+        store,
+        fake,
+        "bybit",
+        HISTORY_START,
+        HISTORY_START + DAY // 4,
+        retry=Retry(base=0.001, sleep=waits.append),
+    )
+    assert waits == [0.001, 0.002] and report.bars == 73
+
+
+@pytest.mark.parametrize("exchange", ["binanceusdm", "binancecoinm", "bybit", "okx"])
+def test_no_page_asks_for_more_than_the_endpoint_serves(fake, store, exchange):
+    """Default pages over three days of 1m bars; the fake answers a too-large ``limit``
+    with the exchange's error, as the real ones do."""
+    from fake_exchange.server import PAGE_LIMITS
+
+    symbol = "BTC/USD:BTC" if exchange == "binancecoinm" else "BTC/USDT:USDT"
+    before = len(fake.requests)
+    report = fetch_history(
+        store,
+        exchange,
+        symbol,
+        "1m",
+        HISTORY_START + 10 * DAY,
+        HISTORY_START + 13 * DAY,
+        api_base=fake.url,
+        config=FAST,
+        retry=Retry(base=0.001),
+    )
+    assert report.bars == 3 * 1440 + 1
+    asked = [r for r in fake.requests[before:] if (r["exchange"], r["path"]) in PAGE_LIMITS]
+    assert report.open_interest > 0
+    kinds = {"candles" if "andle" in r["path"] or "kline" in r["path"] else "oi" for r in asked}
+    assert kinds == {"candles", "oi"}  # both paged endpoints were asked
+    for r in asked:
+        assert int(r["params"]["limit"]) <= PAGE_LIMITS[(r["exchange"], r["path"])]

@@ -69,7 +69,7 @@ class BarPoller:
     def resolve(self) -> str:
         """Load the markets and return the unified symbol (raises a one-line error)."""
         if self.market is None:
-            self.retry.call(f"{self.exchange} load markets", self.ex.load_markets)
+            self.retry.call(f"{self.exchange} load markets", self.ex.load_markets, exchange=self.ex)
             self.market = resolve_symbol(self.ex, self.symbol)
             if self.timeframe not in (self.ex.timeframes or {}):
                 raise ExchangeDataError(
@@ -119,7 +119,10 @@ class BarPoller:
         if not self.ex.has.get("fetchOpenInterest"):
             return
         sample = self.retry.call(
-            f"{self.exchange} open interest {self.symbol}", self.ex.fetch_open_interest, self.symbol
+            f"{self.exchange} open interest {self.symbol}",
+            self.ex.fetch_open_interest,
+            self.symbol,
+            exchange=self.ex,
         )
         reason = check_row(sample)
         if reason is not None:

@@ -152,16 +152,26 @@ class FakeExchange:
 
     # ------------------------------------------------------------------ test controls
     def fail_next(
-        self, exchange: str, path_end: str, kind: str = "ratelimit", times: int = 1, after: int = 0
+        self,
+        exchange: str,
+        path_end: str,
+        kind: str = "ratelimit",
+        times: int = 1,
+        after: int = 0,
+        retry_after: int = 1,
     ):
         """Answer the next ``times`` requests whose path ends with ``path_end`` with an error
-        in the exchange's own format: ``"ratelimit"`` or ``"server"`` (HTTP 503).
+        in the exchange's own format: ``"ratelimit"`` (Binance: HTTP 429 with a
+        ``Retry-After`` header of ``retry_after`` seconds; Bybit: retCode 10006; OKX: HTTP 429,
+        code 50011), ``"ban"`` (Binance's HTTP 418 IP ban, also with ``Retry-After``),
+        ``"iplimit"`` (Bybit's HTTP 403 "access too frequent") or ``"server"`` (HTTP 503).
         ``path_end="ws"`` refuses the next WebSocket upgrades instead. ``after`` lets that
         many matching requests through first."""
         with self._lock:
-            self.faults[(exchange, path_end)].extend([None] * after + [kind] * times)
+            fault = (kind, retry_after)
+            self.faults[(exchange, path_end)].extend([None] * after + [fault] * times)
 
-    def _take_fault(self, exchange: str, path: str) -> str | None:
+    def _take_fault(self, exchange: str, path: str) -> tuple[str, int] | None:
         with self._lock:
             for (ex, end), kinds in self.faults.items():
                 if ex == exchange and path.endswith(end) and kinds:
@@ -296,12 +306,15 @@ class FakeExchange:
             return await self._websocket(request, exchange)
         params = dict(request.query)
         self.requests.append({"exchange": exchange, "path": path, "params": params})
-        kind = self._take_fault(exchange, path)
-        if kind is not None:
-            return _fault(exchange, kind)
+        fault = self._take_fault(exchange, path)
+        if fault is not None:
+            return _fault(exchange, *fault)
         handler = ROUTES.get((exchange, path))
         if handler is None:
             return web.json_response({"error": f"fake {exchange} has no {path}"}, status=404)
+        most = PAGE_LIMITS.get((exchange, path))
+        if most is not None and not 1 <= int(params.get("limit", 1)) <= most:
+            return _bad_limit(exchange, most)
         return handler(self, params)
 
     # ------------------------------------------------------------------ Binance USDⓈ-M
@@ -995,14 +1008,26 @@ def _refusal(exchange: str, request: dict) -> dict:
     }
 
 
-def _fault(exchange: str, kind: str) -> web.Response:
+def _fault(exchange: str, kind: str, retry_after: int = 1) -> web.Response:
     if kind == "server":
         return web.Response(status=503, text="Service Unavailable")
-    if exchange == "binanceusdm":
+    if exchange.startswith("binance"):
+        # Binance tells how long to stay away (seconds) on both; 418 is an IP ban.
+        wait = {"Retry-After": str(retry_after)}
+        if kind == "ban":
+            until = int(time.time() * 1000) + retry_after * 1000
+            text = (
+                f"Way too many requests; IP(127.0.0.1) banned until {until}. Please use the "
+                "websocket for live updates to avoid bans."
+            )
+            return web.json_response({"code": -1003, "msg": text}, status=418, headers=wait)
         return web.json_response(
             {"code": -1003, "msg": "Too many requests; current limit is 2400 per minute."},
             status=429,
+            headers=wait,
         )
+    if exchange == "bybit" and kind == "iplimit":
+        return web.Response(status=403, text="403 Forbidden: access too frequent")
     if exchange == "bybit":
         return web.json_response(
             {
@@ -1015,6 +1040,37 @@ def _fault(exchange: str, kind: str) -> web.Response:
         )
     return web.json_response({"code": "50011", "msg": "Too Many Requests", "data": []}, status=429)
 
+
+def _bad_limit(exchange: str, most: int) -> web.Response:
+    """The answer to a page larger than the endpoint serves (each exchange's error)."""
+    if exchange.startswith("binance"):
+        text = "Data sent for parameter 'limit' is not valid."
+        return web.json_response({"code": -1130, "msg": text}, status=400)
+    if exchange == "bybit":
+        return web.json_response(
+            {
+                "retCode": 10001,
+                "retMsg": f"params error: limit must be between 1 and {most}",
+                "result": {},
+                "retExtInfo": {},
+                "time": int(time.time() * 1000),
+            }
+        )
+    return web.json_response({"code": "51000", "msg": "Parameter limit error", "data": []}, 400)
+
+
+#: The largest ``limit`` each paged endpoint accepts, as documented; more is an error here.
+PAGE_LIMITS = {
+    ("binanceusdm", "/fapi/v1/klines"): 1500,
+    ("binancecoinm", "/dapi/v1/klines"): 1500,
+    ("binanceusdm", "/futures/data/openInterestHist"): 500,
+    ("binancecoinm", "/futures/data/openInterestHist"): 500,
+    ("bybit", "/v5/market/kline"): 1000,
+    ("bybit", "/v5/market/open-interest"): 200,
+    ("okx", "/api/v5/market/candles"): 300,
+    ("okx", "/api/v5/market/history-candles"): 100,
+    ("okx", "/api/v5/rubik/stat/contracts/open-interest-history"): 100,
+}
 
 ROUTES = {
     ("binancecoinm", "/dapi/v1/exchangeInfo"): FakeExchange.coinm_exchange_info,
