@@ -3,6 +3,7 @@ fresh store on each backend (SQLite file, PostgreSQL schema) and the fake exchan
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import uuid
@@ -11,7 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+import numpy as np
 import pytest
+from PIL import Image
 
 import liqwidget
 from liqwidget.store_sql import postgres_schema_url
@@ -172,10 +175,42 @@ def plot_boxes(where) -> tuple[dict, dict]:
     return dict(plots[0]), dict(plots[1])
 
 
+#: Coordinates (in the map's own page) of its parts, from BokehJS's own views: the bottom of
+#: the lowest control above the plots, the top of the heatmap's box, and the tops of the
+#: heatmap's and the levels panel's frames.
+MAP_PARTS = """() => {
+  const doc = Bokeh.documents[0];
+  const view = (name) => Bokeh.index.find_one(doc.get_model_by_name(name));
+  const box = (name) => view(name).el.getBoundingClientRect();
+  const controls = ["layer-toggle", "threshold", "cursor-slider"].map((n) => box(n).bottom);
+  const frame = (name) => box(name).top + view(name).frame.bbox.top;
+  const frames = [frame("map"), frame("levels")];
+  return { controls: Math.max(...controls), map: box("map").top, frames };
+}"""
+#: The most white a map may show between its controls and the heatmap's title: the slider's
+#: own margin and the title's padding (15 px in all here), and a few px for other fonts. The
+#: band this catches (the panel's title and top axis) added about 50 px.
+MAX_GAP_ABOVE_MAP = 24
+
+
+def pixels(png: bytes):
+    """A PNG as an int array of RGB rows."""
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+def first_painted_row(png: bytes) -> int:
+    """The first row of a screenshot with anything darker than near-white on it."""
+    rows = np.flatnonzero((pixels(png) < 235).any(axis=(1, 2)))
+    assert rows.size, "nothing painted"
+    return int(rows[0])
+
+
 def assert_map_fits(where, box: dict) -> None:
     """The map in ``where`` (a page or frame whose box is ``box``) fits its width: nothing
     scrolls sideways, both plots are inside; on a phone the levels panel is under the
-    heatmap, on a desktop beside it, the heatmap as wide as the fixed layout's."""
+    heatmap, as wide as it, and no empty band sits between the controls and the heatmap;
+    on a desktop the panel is beside it, their frames level, the heatmap as wide as the
+    fixed layout's."""
     from liqwidget.figure.layout import LEVEL_PANEL_WIDTH, MIN_MAP_WIDTH
     from liqwidget.site.snapshot import FIGURE_SIZE
 
@@ -183,11 +218,22 @@ def assert_map_fits(where, box: dict) -> None:
     heat, levels = plot_boxes(where)
     for plot in (heat, levels):
         assert box["x"] <= plot["x"] and plot["x"] + plot["width"] <= box["x"] + box["width"]
+    parts = where.evaluate(MAP_PARTS)
     if box["width"] < MIN_MAP_WIDTH + LEVEL_PANEL_WIDTH:
         assert levels["y"] >= heat["y"] + heat["height"], (heat, levels)
         assert heat["width"] > 0.8 * box["width"], (heat, box)
+        assert levels["width"] >= 0.9 * heat["width"], ("the wrapped panel is narrow", levels)
+        # The heatmap's first painted row (its title) follows the controls closely. (Bokeh
+        # lines up the frames of a row's plots even when the row wraps: left alone, that
+        # put the heatmap under an empty band as tall as the panel's title and top axis.)
+        shot = where.locator(".bk-Canvas canvas.bk-layer").first.screenshot()
+        gap = parts["map"] + first_painted_row(shot) - parts["controls"]
+        assert gap <= MAX_GAP_ABOVE_MAP, f"{gap:.0f} px of white above the heatmap"
     else:
         assert levels["x"] >= heat["x"] + heat["width"], (heat, levels)
+        assert levels["width"] == LEVEL_PANEL_WIDTH, levels
+        # Beside each other, the same price is on the same pixel row of both plots.
+        assert abs(parts["frames"][0] - parts["frames"][1]) < 1, parts
     if box["width"] > FIGURE_SIZE[0] + 20:
         assert heat["width"] == FIGURE_SIZE[0] - LEVEL_PANEL_WIDTH, heat
 

@@ -56,13 +56,16 @@ def test_every_named_model_is_in_the_document(layout):
     assert set(NAMES) <= found
 
 
-def test_browser_code_comes_from_the_js_modules(layout):
-    """Every callback in the document runs one of figure/js/*.js, and every module is used."""
+def test_browser_code_comes_from_the_js_modules(layout, estimate):
+    """Every callback in the document runs one of figure/js/*.js, and every module is used
+    (by the widget's fixed layout or by the site's fitting one)."""
     files = {p.stem for p in callbacks.JS_DIR.glob("*.js")}
     assert files == set(callbacks.FUNCTIONS) and len(files) >= 7
+    fitted = build_figure(estimate, fit=True)
     custom = [
         m
-        for m in [*layout.references(), *document_callbacks(layout)]
+        for lay in (layout, fitted)
+        for m in [*lay.references(), *document_callbacks(lay)]
         if isinstance(m, CustomJS | CustomJSHover | CustomJSTickFormatter)
     ]
     used = set()
@@ -100,8 +103,17 @@ def test_a_fitting_layout_takes_the_page_width_the_fixed_one_its_own(estimate, l
     assert (fitted.sizing_mode, fitted.max_width) == ("stretch_width", 900)
     heat = fitted.select_one({"name": "map"})
     assert heat.sizing_mode == "stretch_width" and "min-width" in heat.styles
-    assert fitted.select_one({"name": "levels"}).width == LEVEL_PANEL_WIDTH
+    # The levels panel keeps its width beside the heatmap and takes the row's under it.
+    panel = fitted.select_one({"name": "levels"})
+    assert panel.sizing_mode == "stretch_width"
+    assert panel.styles["flex"] == f"0 0 {LEVEL_PANEL_WIDTH}px"
+    assert f"max({LEVEL_PANEL_WIDTH}px" in panel.styles["min-width"]
+    # Its frame lines up with the heatmap's only while it is beside it (a ready callback).
+    (align,) = [cb for cb in document_callbacks(fitted) if "map" in cb.args]
+    assert (align.args["map"], align.args["levels"]) == (heat, panel)
     assert layout.sizing_mode is None and layout.max_width is None
+    assert layout.select_one({"name": "levels"}).width == LEVEL_PANEL_WIDTH
+    assert [cb for cb in document_callbacks(layout) if "map" in cb.args] == []
     assert layout.select_one({"name": "map"}).width == 1000 - LEVEL_PANEL_WIDTH
     assert layout.select_one({"name": "notes"}).width == 1000
     assert layout.select_one({"name": "map"}).styles == {}

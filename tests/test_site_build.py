@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import io
 import os
 import re
 import select
@@ -18,7 +17,7 @@ from urllib.parse import urljoin, urlparse
 
 import numpy as np
 import pytest
-from PIL import Image
+from conftest import pixels
 
 from liqwidget.cli import main as cli_main
 from liqwidget.events import validate_events
@@ -301,10 +300,6 @@ def test_cli_build_explains_bad_cadence(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------------- in Chromium
-def pixels(png: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
-
-
 def keep(name: str, png: bytes) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
@@ -462,7 +457,7 @@ def fitted(frame_element, inner, timeout: float = 10.0) -> dict[str, int]:
 def test_the_post_frame_fits_its_map_at_phone_and_desktop_widths(chromium, served, width):
     """The frame takes the height of what it shows (preview, then map with its controls,
     key numbers and caption): nothing scrolls inside it, at a phone's width too."""
-    from conftest import assert_map_fits, watch_csp
+    from conftest import NO_SIDEWAYS_SCROLL, assert_map_fits, watch_csp
 
     base, slugs = served
     context = chromium.new_context(viewport={"width": width, "height": 800})
@@ -493,6 +488,7 @@ def test_the_post_frame_fits_its_map_at_phone_and_desktop_widths(chromium, serve
         # The map fits the frame's width (nothing scrolls sideways): at a phone's width the
         # heatmap narrows and the levels panel wraps under it; on a desktop it stays beside.
         assert_map_fits(inner, box)
+        assert page.evaluate(NO_SIDEWAYS_SCROLL), "the post scrolls sideways"
         keep(f"post-fitted-{width}.png", iframe.screenshot())
         assert violations == []
     finally:

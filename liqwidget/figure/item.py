@@ -2,7 +2,8 @@
 
 BokehJS draws a slider's handle (``role="slider"``) with no accessible name, so a screen
 reader announces an unnamed slider. A callback run when the document is ready names each
-handle after its slider's title. Document callbacks belong to a document, not to the
+handle after its slider's title; in a map that fits its page, another aligns the heatmap's
+frame with the levels panel's only while the panel is beside it (not wrapped under it). Document callbacks belong to a document, not to the
 layout (which stays a plain layout that Bokeh's own ``show`` can put in a document of its
 own), so they are attached here, for the moment of serialising, in the one function the
 widget, the snapshot embeds and the live page use.
@@ -23,13 +24,18 @@ READY = "document_ready"
 
 def document_callbacks(layout: Model) -> list[CustomJS]:
     """The callbacks run when ``layout``'s document is ready (in a fixed order)."""
+    callbacks = []
     sliders = sorted(
         layout.select({"type": AbstractSlider}), key=lambda s: (s.name or "", s.title or "")
     )
-    if not sliders:
-        return []
-    names = [s.title or s.name or "slider" for s in sliders]
-    return [js.callback("name_sliders", sliders=sliders, names=names)]
+    if sliders:
+        names = [s.title or s.name or "slider" for s in sliders]
+        callbacks.append(js.callback("name_sliders", sliders=sliders, names=names))
+    heat, panel = layout.select_one({"name": "map"}), layout.select_one({"name": "levels"})
+    if heat is not None and panel is not None and heat.sizing_mode == "stretch_width":
+        # A map that fits its page wraps the levels panel under the heatmap on a phone.
+        callbacks.append(js.callback("align_frames", map=heat, levels=panel))
+    return callbacks
 
 
 def figure_item(layout: Model) -> dict:

@@ -281,7 +281,7 @@ def layout_from(
     )
     fig.add_layout(span)
 
-    panel, tier_filter = _levels_panel(data, src, y_range, height)
+    panel, tier_filter = _levels_panel(data, src, y_range, height, fit)
 
     toggle = CheckboxGroup(
         name="layer-toggle",
@@ -345,12 +345,19 @@ def layout_from(
 
 
 def _width(
-    width: int | None, fit: bool, *, beside: bool = False, wrap: bool = False, margin: int = 0
+    width: int | None,
+    fit: bool,
+    *,
+    beside: bool = False,
+    panel: bool = False,
+    wrap: bool = False,
+    margin: int = 0,
 ) -> dict:
     """Width keywords of a model: ``width`` pixels, or with ``fit`` the width of its row
     (``beside`` the levels panel: at least :data:`MIN_MAP_WIDTH` while the row has room;
-    ``margin`` is the model's own, which that minimum leaves room for). ``wrap`` lets a
-    row's children wrap onto more lines."""
+    ``margin`` is the model's own, which that minimum leaves room for). The levels ``panel``
+    with ``fit`` is ``width`` pixels beside the heatmap and, on a row too narrow for both,
+    the whole row under it. ``wrap`` lets a row's children wrap onto more lines."""
     styles = {"flex-wrap": "wrap"} if wrap else {}
     if not fit:
         size = {"width": width} if width is not None else {}
@@ -358,6 +365,13 @@ def _width(
         size = {"sizing_mode": "stretch_width"}
         if beside:
             styles["min-width"] = f"min({MIN_MAP_WIDTH}px, 100% - {2 * margin}px)"
+        if panel:
+            # CSS has no "if": (room - 100%) times a huge factor is negative on a row with
+            # room for both (the panel keeps `width`) and larger than any row without (the
+            # panel takes the whole row, so it wraps onto a line of its own and fills it).
+            room = MIN_MAP_WIDTH + width
+            styles["flex"] = f"0 0 {width}px"
+            styles["min-width"] = f"min(100%, max({width}px, ({room}px - 100%) * 100000))"
     return size | ({"styles": styles} if styles else {})
 
 
@@ -365,14 +379,14 @@ def _bar_columns(data: FigureData) -> list[tuple[str, float]]:
     return [(side, lev) for side in ("long", "short") for lev in data.tiers]
 
 
-def _levels_panel(data: FigureData, src: dict, y_range, height: int):
+def _levels_panel(data: FigureData, src: dict, y_range, height: int, fit: bool):
     cols = _bar_columns(data)
     names = bar_column_names(cols)
     bars = data.sources["levels-source"]
     step = float(np.median(np.diff(bars["price"]))) if len(bars["price"]) > 1 else 1.0
     panel = figure(
         name="levels",
-        width=LEVEL_PANEL_WIDTH,
+        **_width(LEVEL_PANEL_WIDTH, fit, panel=True),
         height=height,
         y_range=y_range,
         x_range=DataRange1d(start=0, only_visible=True),
