@@ -4,6 +4,8 @@ without a close frame (the real ccxt.pro client, the fake exchange on 127.0.0.1)
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fake_exchange import INVERSE
 from fake_exchange.guard import no_foreign_hosts  # noqa: F401 (fixture)
@@ -120,3 +122,27 @@ def test_a_socket_cut_without_a_close_frame_is_reconnected_and_a_gap_recorded(
         stats = rec.stop()
     assert stats[exchange].reconnects == 1
     assert len(store.gaps(exchange=exchange)) == 1
+
+
+def test_error_frames_on_a_feed_that_was_live_are_reconnected_not_given_up(
+    fake, store, monkeypatch
+):
+    """An error answer long after the subscription was taken is not a refusal of it: the
+    recorder reconnects as often as it comes and never stops for it."""
+    import liqwidget.sources.recorder as recorder_module
+
+    monkeypatch.setattr(recorder_module, "REFUSAL_WINDOW", 0.2)
+    error = '{"success": false, "ret_msg": "error:request timeout", "conn_id": "fake"}'
+    with RecorderThread(store, {"bybit": [BTC]}, api_base=fake.url) as rec:
+        for k in range(1, 5):
+            wait_for(lambda k=k: fake.ws_connections["bybit"] == k, what=f"connection {k}")
+            fake.wait_subscribed("bybit")
+            wait_for(lambda: rec.stats["bybit"].connected, what="the recorder connected")
+            time.sleep(0.3)  # the subscription has been live longer than the window
+            assert fake.send_raw("bybit", error) == 1
+        wait_for(lambda: fake.ws_connections["bybit"] == 5, what="the fifth connection")
+        fake.wait_subscribed("bybit")
+        fake.push("bybit", [ev("BTCUSDT", now_ms())])
+        wait_for(lambda: store.count_liquidations() == 1, what="the event after four errors")
+        stats = rec.stop()
+    assert stats["bybit"].reconnects == 4 and rec.thread.is_alive() is False

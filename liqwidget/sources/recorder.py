@@ -14,12 +14,12 @@ one message are numbered (``seq``) so that each is kept.
 
 When a connection drops the task waits (exponential backoff) and subscribes again on a fresh
 connection; the time from the drop until the new connection is open is written to the store
-as a gap, as is the
-time between two runs of the recorder (from the last heartbeat of the previous run). A
-subscription the exchange answers with an error frame (Binance ``{"error": ...}``, Bybit
-``{"success": false}``, OKX ``{"event": "error"}``) is tried again the same way, and after
-``refusal_tries`` refusals with no event in between the recorder stops with the exchange's
-words (a connection that stays open but carries nothing is never taken for a live feed). Malformed
+as a gap, as is the time between two runs of the recorder (from the last heartbeat of the
+previous run). A subscription the exchange answers with an error frame (Binance
+``{"error": ...}``, Bybit ``{"success": false}``, OKX ``{"event": "error"}``) is tried again
+the same way; after ``refusal_tries`` refusals (errors within ``REFUSAL_WINDOW`` seconds of
+subscribing) with no event in between, the recorder stops with the exchange's words (a
+connection that stays open but carries nothing is never taken for a live feed). Malformed
 messages are logged, counted, quarantined and skipped without dropping the connection. Where
 an exchange has REST liquidation history (``fetch_liquidations``), the gap is backfilled from
 it. Health per feed (:mod:`.health`) goes to the store's ``feed_health`` table and to a JSON
@@ -47,6 +47,10 @@ from .health import FeedHealth, FeedStats, health_file_for, write_health_file
 from .writer import Gap, Refused, Writer, WriterSettings
 
 log = logging.getLogger(__name__)
+
+#: Seconds after subscribing within which an exchange's error answer counts as refusing the
+#: subscription (later errors of a feed that had been live are only reconnected).
+REFUSAL_WINDOW = 30.0
 
 #: Errors that reconnecting cannot fix; anything else from ccxt leads to a reconnect.
 PERMANENT = (
@@ -222,7 +226,7 @@ class Recorder:
             blind_since, reason = self._last_run(ex_id, resolved)
             while not self._stopping.is_set():
                 wait = self.settings.backoff_base
-                received = stats.received
+                received, started = stats.received, time.monotonic()
                 refused = self._refusal[ex_id] = asyncio.get_running_loop().create_future()
                 tasks = self._watch(ex, resolved)
                 failed = True
@@ -242,8 +246,10 @@ class Recorder:
                         f"{short(exc)}); check the exchange and symbols"
                     ) from exc
                 except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
-                    refusals = 0 if stats.received > received else refusals
-                    if not isinstance(exc, ccxt.NetworkError):  # the exchange said no
+                    lived = time.monotonic() - started
+                    if stats.received > received or lived > REFUSAL_WINDOW:
+                        refusals = 0  # the subscription had been taken
+                    if not isinstance(exc, ccxt.NetworkError) and lived <= REFUSAL_WINDOW:
                         refusals += 1
                         if refusals >= self.settings.refusal_tries:
                             raise ExchangeDataError(
