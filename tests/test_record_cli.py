@@ -46,7 +46,8 @@ def markets(fake):
         ("bybit", "btcusdt", r"'btcusdt' is bybit's own id .* unified symbol 'BTC/USDT:USDT'$"),
         ("okx", "BTC-USDT-SWAP", r"okx's own id for a market; use the unified symbol 'BTC/U"),
         ("bybit", "btc/usdt", r"no market 'btc/usdt'; did you mean 'BTC/USDT:USDT'\?"),
-        ("okx", "BTC/USDT", r"no market 'BTC/USDT'; did you mean 'BTC/USDT:USDT'\?"),
+        # the perpetual first, then OKX's quarterly
+        ("okx", "BTC/USDT", r"no market 'BTC/USDT'; did you mean 'BTC/USDT:USDT', 'BTC/USDT:US"),
         ("bybit", "btc/usdt:usdt", r"no market 'btc/usdt:usdt'; did you mean 'BTC/USDT:USDT'"),
         ("okx", "ETH-PERP", r"no market 'ETH-PERP'; did you mean 'ETH/USDT:USDT'\?"),
         ("bybit", "DOGE/EUR:EUR", r"no market 'DOGE/EUR:EUR'; use ccxt unified symbols"),

@@ -10,6 +10,7 @@ import pytest
 from fake_exchange import INVERSE
 from fake_exchange.guard import no_foreign_hosts  # noqa: F401 (fixture)
 from fake_exchange.helpers import RecorderThread, now_ms, wait_for
+from fake_exchange.markets import FUTURES
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
@@ -146,3 +147,21 @@ def test_error_frames_on_a_feed_that_was_live_are_reconnected_not_given_up(
         wait_for(lambda: store.count_liquidations() == 1, what="the event after four errors")
         stats = rec.stop()
     assert stats["bybit"].reconnects == 4 and rec.thread.is_alive() is False
+
+
+def test_okx_perpetual_and_dated_future_recorded_together(fake, store):
+    """OKX streams liquidations per instrument type: the perpetual comes on the SWAP
+    subscription, the quarterly on the FUTURES one; both must be asked for."""
+    future_id = next(iter(FUTURES["okx"]))
+    future = f"BTC/USDT:USDT-{future_id.rsplit('-', 1)[1]}"
+    with RecorderThread(store, {"okx": [BTC, future]}, api_base=fake.url):
+        fake.wait_subscribed("okx", 2)
+        topics = {t for s in fake.subscribers for t in s.topics}
+        assert topics == {"liquidation-orders:SWAP", "liquidation-orders:FUTURES"}
+        t = now_ms()
+        fake.push("okx", [ev("BTC-USDT-SWAP", t, 60_000.0, 1)])
+        fake.push("okx", [ev(future_id, t, 61_000.0, 2, side="short")])
+        wait_for(lambda: store.count_liquidations() == 2, what="the swap's and the future's")
+    got = store.load_liquidations().sort_values("price")
+    assert got["symbol"].tolist() == [BTC, future] and got["side"].tolist() == ["long", "short"]
+    assert got["notional"].tolist() == pytest.approx([600.0, 1_220.0])

@@ -322,7 +322,12 @@ class Recorder:
                 await call()
 
         if ex.has.get("watchLiquidationsForSymbols"):
-            calls = [lambda: ex.watch_liquidations_for_symbols(symbols)]
+            # One subscription per market type: ccxt takes the type (OKX's instType) from the
+            # first symbol, so a perpetual and a dated future together would lose the future.
+            kinds: dict[str, list[str]] = defaultdict(list)
+            for symbol in symbols:
+                kinds[ex.market(symbol).get("type")].append(symbol)
+            calls = [lambda g=g: ex.watch_liquidations_for_symbols(g) for g in kinds.values()]
         elif ex.has.get("watchLiquidations"):
             calls = [lambda s=s: ex.watch_liquidations(s) for s in symbols]
         else:

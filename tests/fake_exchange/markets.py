@@ -3,6 +3,7 @@ function of its time, so any page of history can be produced on demand and check
 
 from __future__ import annotations
 
+import calendar
 import math
 import time
 
@@ -37,6 +38,20 @@ INVERSE = {
     "okx": {"BTC-USD-SWAP": ("BTC", "USD", 100.0)},
 }
 
+#: Dated futures: exchange id -> (base, quote, contract size in base units, expiry in ms).
+#: One OKX quarterly, expiring at the end of next year (its id names the date).
+_YEAR = time.gmtime().tm_year + 1
+FUTURES = {
+    "okx": {
+        f"BTC-USDT-{_YEAR % 100:02d}1231": (
+            "BTC",
+            "USDT",
+            0.01,
+            calendar.timegm((_YEAR, 12, 31, 8, 0, 0)) * 1000,
+        )
+    }
+}
+
 BASE_PRICE = {"BTC": 60_000.0, "ETH": 3_000.0}
 
 
@@ -46,6 +61,8 @@ def instrument(exchange: str, sid: str) -> tuple[str, str, float, bool] | None:
         return (*INSTRUMENTS[exchange][sid], False)
     if sid in INVERSE.get(exchange, {}):
         return (*INVERSE[exchange][sid], True)
+    if sid in FUTURES.get(exchange, {}):
+        return (*FUTURES[exchange][sid][:3], False)
     return None
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from aiohttp import WSMsgType, web
 
 from .markets import (
+    FUTURES,
     HISTORY_START,
     INSTRUMENTS,
     INVERSE,
@@ -676,25 +677,30 @@ class FakeExchange:
         return web.json_response({"code": code, "msg": msg, "data": data}, status=status)
 
     def okx_instruments(self, params):
-        if params.get("instType") != "SWAP":
+        kind = params.get("instType")
+        if kind not in ("SWAP", "FUTURES"):
             return self._okx([])
         rows = []
-        listed = [(*v, False, k) for k, v in INSTRUMENTS["okx"].items()]
-        listed += [(*v, True, k) for k, v in INVERSE["okx"].items()]
-        for base, quote, size, inverse, sid in listed:
+        listed = [(*v, False, k, "") for k, v in INSTRUMENTS["okx"].items()]
+        listed += [(*v, True, k, "") for k, v in INVERSE["okx"].items()]
+        if kind == "FUTURES":
+            listed = [
+                (b, q, size, False, k, str(exp)) for k, (b, q, size, exp) in FUTURES["okx"].items()
+            ]
+        for base, quote, size, inverse, sid, expiry in listed:
             rows.append(
                 {
-                    "alias": "",
+                    "alias": "quarter" if expiry else "",
                     "baseCcy": "",
                     "category": "1",
                     "ctMult": "1",
                     "ctType": "inverse" if inverse else "linear",
                     "ctVal": f"{size:g}",
                     "ctValCcy": quote if inverse else base,
-                    "expTime": "",
+                    "expTime": expiry,
                     "instFamily": f"{base}-{quote}",
                     "instId": sid,
-                    "instType": "SWAP",
+                    "instType": kind,
                     "lever": "100",
                     "listTime": "1611916828000",
                     "lotSz": "0.01",
@@ -887,6 +893,10 @@ class FakeExchange:
                 }
                 frames.append(({f"liquidation.{sid}"}, old))
             return frames
+        kinds = {"FUTURES" if e["symbol"] in FUTURES["okx"] else "SWAP" for e in events}
+        if len(kinds) != 1:
+            raise ValueError("an OKX message carries one instrument type (SWAP or FUTURES)")
+        kind = kinds.pop()
         entries = []
         for inst_id in dict.fromkeys(e["symbol"] for e in events):
             base, quote = instrument("okx", inst_id)[:2]
@@ -908,13 +918,13 @@ class FakeExchange:
                     ],
                     "instFamily": f"{base}-{quote}",
                     "instId": inst_id,
-                    "instType": "SWAP",
+                    "instType": kind,
                     "uly": f"{base}-{quote}",
                 }
             )
         # several instruments in one message: one entry of ``data`` each
-        frame = {"arg": {"channel": "liquidation-orders", "instType": "SWAP"}, "data": entries}
-        return [({"liquidation-orders:SWAP"}, frame)]
+        frame = {"arg": {"channel": "liquidation-orders", "instType": kind}, "data": entries}
+        return [({f"liquidation-orders:{kind}"}, frame)]
 
     async def _push(self, exchange: str, events: list[dict], together: bool) -> int:
         sent = 0
