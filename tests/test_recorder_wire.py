@@ -165,3 +165,12 @@ def test_okx_perpetual_and_dated_future_recorded_together(fake, store):
     got = store.load_liquidations().sort_values("price")
     assert got["symbol"].tolist() == [BTC, future] and got["side"].tolist() == ["long", "short"]
     assert got["notional"].tolist() == pytest.approx([600.0, 1_220.0])
+
+
+def test_a_rate_limited_market_load_waits_as_long_as_binance_asks(fake, store, caplog):
+    fake.fail_next("binanceusdm", "/fapi/v1/exchangeInfo", "ratelimit", retry_after=1)
+    with RecorderThread(store, {"binanceusdm": [BTC]}, api_base=fake.url):
+        fake.wait_subscribed("binanceusdm")
+        fake.push("binanceusdm", [ev("BTCUSDT", now_ms())])
+        wait_for(lambda: store.count_liquidations() == 1)
+    assert "loading markets failed" in caplog.text and "retrying in 1.00s" in caplog.text

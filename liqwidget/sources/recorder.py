@@ -42,7 +42,7 @@ from ccxt.async_support.base.ws.cache import ArrayCache
 from ..store import Store
 from .checks import Bounds, Market, check
 from .exchanges import ExchangeDataError, make_exchange, resolve_symbol, short
-from .fetch import backoff_delay
+from .fetch import asked_wait, backoff_delay
 from .health import FeedHealth, FeedStats, health_file_for, write_health_file
 from .writer import Gap, Refused, Writer, WriterSettings
 
@@ -306,6 +306,8 @@ class Recorder:
                 return
             except ccxt.NetworkError as exc:
                 wait = backoff_delay(attempt, self.settings.backoff_base, self.settings.backoff_cap)
+                if isinstance(exc, ccxt.DDoSProtection):  # a rate limit or ban: sit it out
+                    wait = max(wait, asked_wait(ex) or 0.0)
                 attempt += 1
                 log.warning(
                     "%s: loading markets failed (%s); retrying in %.2fs", ex_id, short(exc), wait
