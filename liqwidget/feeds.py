@@ -36,6 +36,14 @@ FEEDS: dict[str, FeedInfo] = {
         price="average fill price",
         long_side="sell",
     ),
+    "binancecoinm": FeedInfo(
+        "binancecoinm",
+        complete=False,
+        note="Binance COIN-M, like USDⓈ-M, publishes at most one liquidation per symbol per "
+        "second (the latest); totals in busy seconds are a lower bound.",
+        price="average fill price",
+        long_side="sell",
+    ),
     "bybit": FeedInfo(
         "bybit",
         complete=True,

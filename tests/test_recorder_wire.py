@@ -12,6 +12,8 @@ from fake_exchange.guard import no_foreign_hosts  # noqa: F401 (fixture)
 from fake_exchange.helpers import RecorderThread, now_ms, wait_for
 from fake_exchange.markets import FUTURES
 
+from liqwidget.feeds import feed_info
+
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
 BTC_USD = "BTC/USD:BTC"
@@ -42,6 +44,8 @@ def test_coin_margined_contracts_are_counted_in_usd_not_in_coins(fake, store, ex
     assert got["price"].tolist() == [60_000.0, 50_000.0]
     assert got["notional"].tolist() == [3 * usd, 7 * usd]  # USD, exactly (not x the price)
     assert stats[exchange].stored == 2 and stats[exchange].refused == 0
+    if exchange == "binancecoinm":  # a sampled feed, as Binance's USDⓈ-M one
+        assert "one liquidation per symbol per second" in feed_info(exchange).note
 
 
 def test_okx_message_with_several_instruments_and_net_mode_positions(fake, store):
@@ -174,3 +178,19 @@ def test_a_rate_limited_market_load_waits_as_long_as_binance_asks(fake, store, c
         fake.push("binanceusdm", [ev("BTCUSDT", now_ms())])
         wait_for(lambda: store.count_liquidations() == 1)
     assert "loading markets failed" in caplog.text and "retrying in 1.00s" in caplog.text
+
+
+def test_server_pings_are_answered_and_the_feed_stays_up(store):
+    """The server pings every 0.1 s and hangs up on a client whose pong is late."""
+    from fake_exchange import FakeExchange
+
+    with FakeExchange(heartbeat=0.1) as fake:
+        with RecorderThread(store, {"binanceusdm": [BTC]}, api_base=fake.url) as rec:
+            fake.wait_subscribed("binanceusdm")
+            t = now_ms()
+            for k in range(5):
+                time.sleep(0.2)  # two pings between two liquidations
+                fake.push("binanceusdm", [ev("BTCUSDT", t + k, 60_000.0 + k)])
+            wait_for(lambda: store.count_liquidations() == 5, what="five liquidations")
+            stats = rec.stop()
+        assert stats["binanceusdm"].reconnects == 0 and fake.ws_connections["binanceusdm"] == 1

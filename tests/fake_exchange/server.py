@@ -90,8 +90,13 @@ class Subscriber:
 class FakeExchange:
     """The fake exchange server. Use as a context manager; ``.url`` is its base URL."""
 
-    def __init__(self, now_ms: int | None = None, speed: float = 1.0):
+    def __init__(
+        self, now_ms: int | None = None, speed: float = 1.0, heartbeat: float | None = None
+    ):
         self.now_ms = now_ms  # fixed "now" for history; None = the wall clock
+        # Server pings every `heartbeat` s, closing a connection whose pong is late (Binance
+        # pings every 3 minutes and drops clients that do not answer).
+        self.heartbeat = heartbeat
         self.speed = float(speed)  # how much faster than the wall clock the market moves
         self.anchor = int(time.time() * 1000)  # market time = wall time at this moment
         self.bad_bars: set[int] = set()  # bar-open times answered with a malformed candle
@@ -776,7 +781,7 @@ class FakeExchange:
 
     # ------------------------------------------------------------------ WebSockets
     async def _websocket(self, request: web.Request, exchange: str) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(autoping=True)
+        ws = web.WebSocketResponse(autoping=True, heartbeat=self.heartbeat)
         await ws.prepare(request)
         sub = Subscriber(ws, exchange)
         self.subscribers.append(sub)
