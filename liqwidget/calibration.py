@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +33,9 @@ from .times import utc, utc_index
 
 #: Fewer real liquidation events than this and no score is quoted (maps, posts, reports).
 MIN_EVENTS = 30
+#: A tier counts as identified when the data pin its weight to within this share of its
+#: prior weight (one standard error of the ridge fit); the others keep their prior share.
+IDENTIFIED_WITHIN = 0.5
 
 
 # ---------------------------------------------------------------------- inputs
@@ -269,74 +274,69 @@ def fit(
     every: str | pd.Timedelta | None = "15min",
     prior_strength: float = 0.05,
     price_band: float | None = 0.005,
+    history: Sequence[tuple[MarketData, pd.DataFrame]] = (),
 ) -> Fit:
     """Fit tier weights on the earlier ``train_fraction`` of bars; score the rest.
 
     Swept notional of each tier is linear in its weight, so non-negative least squares of
     real liquidations on per-tier swept notional (summed per ``every`` to soften timing
-    noise; long and short stacked, sharing the weights) gives the tier weights. Tiers that
-    swept (almost) nothing in training cannot be identified: they keep their prior share
-    (``identified`` says which). ``prior_strength`` adds a mild ridge pull towards the
+    noise, and never finer than the bars on bars walked as a path; long and short stacked,
+    sharing the weights) gives the tier weights. A tier is identified when the data pin its
+    weight to within :data:`IDENTIFIED_WITHIN` of its prior weight (one standard error);
+    the others (tiers that swept little in training, or only ever together with a
+    neighbour) keep their prior share (``identified`` says which). ``prior_strength`` adds a mild ridge pull towards the
     model's own weights, which steadies tiers whose sweeps move together. When the events
     have prices, the regression is also resolved by log-price bands ``price_band`` wide:
     each tier sweeps at its own distance from where positions were opened, which is what
     tells the tiers apart.
+
+    ``history`` adds earlier recordings of the same market, each a ``(market,
+    liquidations)`` pair used whole: a longer record sweeps more tiers (a cascade reaches
+    tiers that a quiet stretch never does), so more of them are identified. The scores
+    (``train``, ``test``) are of ``market`` alone.
     """
     if not 0.1 <= train_fraction <= 0.9:
         raise ValueError("train_fraction must be between 0.1 and 0.9")
-    # On bars the model walks as a path, the regression runs on the steps: a liquidation's
-    # time inside its bar then says where along the bar it happened.
-    steps = model.steps_for(market)
-    bars = walk(market, steps)
-    base = ClusterModel(**(model.get_params() | {"path_steps": 1})).estimate(bars)
-    real = per_bar_liquidations(liquidations, bars)
-    n_train = int(len(market) * train_fraction) * steps
-    by_tier = base.swept_by_tier
-    lev = list(by_tier["long"].columns)
-    w0 = np.array([model.leverage.get(k, 0.0) for k in lev], float)
+    lev = sorted(float(k) for k in model.leverage)
+    w0 = np.array([model.leverage[k] for k in lev], float)
     w0 = w0 / w0.sum()
-    rule = pd.Timedelta(every) if every is not None else bars.timeframe
-    if {"long", "short"} <= set(liquidations.columns):
-        # Per-bar totals say nothing about where inside a bar: bucket no finer than the bars.
-        rule = max(rule, market.timeframe)
-
-    def bucket(frame: pd.DataFrame) -> np.ndarray:
-        return frame.iloc[:n_train].resample(rule).sum().to_numpy()
-
-    # Per tier, the swept notional of a unit weight: per (time bucket, side), and when the
-    # liquidations carry prices, per price band too (tiers sweep at different distances).
-    per_unit = np.where(w0 > 0, w0, 1.0)
-    unit = {s: bucket(by_tier[s]) / per_unit for s in SIDES}
-    yr = {s: bucket(real[[s]])[:, 0] for s in SIDES}
-    if price_band and {"price", "side", "time"} <= set(liquidations.columns):
-        events = validate_events(liquidations)
-        x, y = _price_resolved(base, events, per_unit, n_train, rule, price_band)
-    else:
-        y = np.concatenate([yr["long"], yr["short"]])
-        x = np.vstack([unit["long"], unit["short"]])
-    mass = x.sum(axis=0)
-    ok = mass > 0.05 * mass.sum() if mass.sum() > 0 else np.zeros(len(lev), bool)
-    if not ok.any() or y.sum() <= 0:
+    n_train = int(len(market) * train_fraction)
+    parts = [_design(model, market, liquidations, n_train, every, price_band, w0)]
+    for i, rec in enumerate(history):
+        try:
+            h_market, h_events = rec
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"history[{i}] must be a (market, liquidations) pair, got {type(rec).__name__}"
+            ) from None
+        parts.append(_design(model, h_market, h_events, len(h_market), every, price_band, w0))
+    x = np.vstack([p.x for p in parts])
+    y = np.concatenate([p.y for p in parts])
+    if y.sum() <= 0 or x.sum() <= 0:
         raise ValueError(
-            "nothing to fit: no tier swept anything (or no liquidations) in the training part"
+            "nothing to fit: no tier swept anything (or no liquidations) in the training part; "
+            "give a longer stretch (train_fraction) or earlier recordings (history)"
         )
-    # Scale so weights are comparable with w0 and the ridge term has the data's size.
-    scale = float(y @ (x[:, ok] @ w0[ok]) / max((x[:, ok] @ w0[ok]) @ (x[:, ok] @ w0[ok]), 1e-300))
-    xs = x[:, ok] * scale
-    lam = prior_strength * np.sqrt((xs**2).sum() / ok.sum())
-    a = np.vstack([xs, lam * np.eye(ok.sum())])
-    b = np.concatenate([y, lam * w0[ok]])
-    coef, _ = nnls(a, b)
+    ok = _identified(x, y, w0, prior_strength)
     weights = w0.copy()
-    if coef.sum() > 0:
-        weights[ok] = coef / coef.sum() * w0[ok].sum()
+    if ok.any():
+        coef, _, _ = _ridge_nnls(x[:, ok], y, w0[ok], prior_strength)
+        if coef.sum() > 0:
+            weights[ok] = coef / coef.sum() * w0[ok].sum()
+    else:
+        warnings.warn(
+            "the liquidations do not pin down any leverage tier; the model's prior mix stands "
+            "(record longer, or pass earlier recordings as history)",
+            stacklevel=2,
+        )
     weights /= weights.sum()
     fitted = dict(zip(lev, weights, strict=True))
+    unit = {s: np.vstack([p.unit[s] for p in parts]) for s in SIDES}
+    yr = {s: np.concatenate([p.real[s] for p in parts]) for s in SIDES}
     sw = {s: unit[s] @ weights for s in SIDES}
     side_scale = {s: float(sw[s] @ yr[s] / max(sw[s] @ sw[s], 1e-300)) for s in SIDES}
     tuned = ClusterModel(**(model.get_params() | {"leverage": fitted}))
     est = tuned.estimate(market)
-    n_train //= steps
     split = market.index[n_train]
     real = per_bar_liquidations(liquidations, market)
     train = calibrate(slice_estimate(est, 0, n_train), real.iloc[:n_train])
@@ -348,7 +348,11 @@ def fit(
 
 
 def calibrated(
-    market: MarketData, liquidations: pd.DataFrame, train_fraction: float = 0.5, **params
+    market: MarketData,
+    liquidations: pd.DataFrame,
+    train_fraction: float = 0.5,
+    history: Sequence[tuple[MarketData, pd.DataFrame]] = (),
+    **params,
 ) -> Fit:
     """Fit the leverage mix to recorded liquidations, starting from a fine even grid of tiers
     (:data:`~liqwidget.leverage.FIT_LEVERAGE`, exact tiers: ``leverage_jitter=0``).
@@ -356,10 +360,100 @@ def calibrated(
     The prior mix of :class:`ClusterModel` is a guess; with liquidations on record the map
     can learn where traders really sit. ``Fit.model`` is the calibrated model; score it only
     after ``Fit.split_time`` (the liquidations before it trained it). ``params`` go to the
-    model (e.g. ``side_split``).
+    model (e.g. ``side_split``); ``history`` adds earlier recordings (see :func:`fit`).
     """
     base = ClusterModel(**({"leverage": FIT_LEVERAGE, "leverage_jitter": 0.0} | params))
-    return fit(base, market, liquidations, train_fraction=train_fraction)
+    return fit(base, market, liquidations, train_fraction=train_fraction, history=history)
+
+
+def _ridge_nnls(x, y, w0, prior_strength):
+    """Non-negative least squares of ``y`` on ``x`` with a ridge pull towards ``w0``.
+
+    The columns are first scaled so that ``w0`` fits ``y`` as well as one factor can (the
+    coefficients are then comparable with ``w0``); the ridge has the data's size times
+    ``prior_strength``. Returns the coefficients, the scaled design and the ridge weight.
+    """
+    guess = x @ w0
+    xs = x * float(y @ guess / max(guess @ guess, 1e-300))
+    lam = prior_strength * np.sqrt((xs**2).sum() / x.shape[1])
+    a = np.vstack([xs, lam * np.eye(x.shape[1])])
+    coef, _ = nnls(a, np.concatenate([y, lam * w0]))
+    return coef, xs, lam
+
+
+def _identified(x, y, w0, prior_strength) -> np.ndarray:
+    """Which tiers the data pin down. Tiers are taken in order of how much they swept; each
+    joins when, fitted together with those already in, every standard error stays under
+    :data:`IDENTIFIED_WITHIN` of the prior weight. A tier that swept little, or only ever
+    together with a neighbour already in, does not join."""
+    mass = x.sum(axis=0)
+    ok = np.zeros(x.shape[1], bool)
+    for k in np.argsort(-mass, kind="stable"):
+        if mass[k] <= 0:
+            break
+        trial = ok.copy()
+        trial[k] = True
+        if (
+            _standard_errors(x[:, trial], y, w0[trial], prior_strength)
+            < IDENTIFIED_WITHIN * w0[trial]
+        ).all():
+            ok = trial
+    return ok
+
+
+def _standard_errors(x, y, w0, prior_strength) -> np.ndarray:
+    """Standard errors of the ridge fit's coefficients (residual noise, ridge included)."""
+    coef, xs, lam = _ridge_nnls(x, y, w0, prior_strength)
+    resid = y - xs @ coef
+    noise = resid @ resid / max(len(y) - x.shape[1], 1)
+    cov = noise * np.linalg.pinv(xs.T @ xs + lam**2 * np.eye(x.shape[1]))
+    return np.sqrt(np.diag(cov))
+
+
+@dataclass
+class _Design:
+    """One recording's part of the fit: rows of per-tier swept notional of a unit weight
+    (``x``) against real liquidations (``y``), and per side per time bucket (``unit``,
+    ``real``) for the side scales."""
+
+    x: np.ndarray
+    y: np.ndarray
+    unit: dict[str, np.ndarray]
+    real: dict[str, np.ndarray]
+
+
+def _design(model, market, liquidations, n_train, every, price_band, w0) -> _Design:
+    """The regression rows of the first ``n_train`` bars of one recording."""
+    # On bars the model walks as a path, the regression runs on the steps: a liquidation's
+    # time inside its bar then says where along the bar it happened.
+    steps = model.steps_for(market)
+    bars = walk(market, steps)
+    base = ClusterModel(**(model.get_params() | {"path_steps": 1})).estimate(bars)
+    real = per_bar_liquidations(liquidations, bars)
+    n_steps = n_train * steps
+    by_tier = base.swept_by_tier
+    rule = pd.Timedelta(every) if every is not None else bars.timeframe
+    if steps > 1 or {"long", "short"} <= set(liquidations.columns):
+        # Per-bar totals say nothing about where inside a bar, and on walked bars the order
+        # inside a bar is the walk's guess: bucket no finer than the bars (the price bands
+        # still tell the tiers apart).
+        rule = max(rule, market.timeframe)
+
+    def bucket(frame: pd.DataFrame) -> np.ndarray:
+        return frame.iloc[:n_steps].resample(rule).sum().to_numpy()
+
+    # Per tier, the swept notional of a unit weight: per (time bucket, side), and when the
+    # liquidations carry prices, per price band too (tiers sweep at different distances).
+    per_unit = np.where(w0 > 0, w0, 1.0)
+    unit = {s: bucket(by_tier[s]) / per_unit for s in SIDES}
+    yr = {s: bucket(real[[s]])[:, 0] for s in SIDES}
+    if price_band and {"price", "side", "time"} <= set(liquidations.columns):
+        events = validate_events(liquidations)
+        x, y = _price_resolved(base, events, per_unit, n_steps, rule, price_band)
+    else:
+        y = np.concatenate([yr["long"], yr["short"]])
+        x = np.vstack([unit["long"], unit["short"]])
+    return _Design(x, y, unit, yr)
 
 
 def _price_resolved(base, events, per_unit, n_train, rule, band):
@@ -369,7 +463,9 @@ def _price_resolved(base, events, per_unit, n_train, rule, band):
     bar, amount = base._sweeps
     t0 = m.index[0].value
     width = rule.value
-    train_end = m.index[n_train].value
+    train_end = (
+        m.index[n_train].value if n_train < len(m) else m.index[-1].value + m.timeframe.value
+    )
     hit = (bar < n_train) & (amount > 0)
     lt = (m.index.asi8[bar[hit]] - t0) // width
     lp = np.floor(np.log(lv.price[hit]) / np.log1p(band)).astype("int64")
