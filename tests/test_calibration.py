@@ -118,3 +118,39 @@ def test_fit_recovers_a_known_leverage_mix(sample):
     np.testing.assert_allclose(got / got.sum(), want / want.sum(), atol=0.02)
     assert f.side_split == pytest.approx(0.5, abs=0.05)
     assert f.test.timing.loc[("long", "model"), "spearman"] > 0.95
+
+
+def test_a_tier_that_only_ever_sweeps_with_its_neighbour_is_not_identified():
+    """Two tiers with identical sweeps cannot be told apart: only one of them joins."""
+    from liqwidget.calibration import _identified
+
+    rng = np.random.default_rng(0)
+    x = rng.gamma(1.0, 1.0, size=(200, 3))
+    x[:, 2] = x[:, 1]  # tier 2 sweeps exactly when and where tier 1 does
+    w0 = np.full(3, 1 / 3)
+    y = x @ np.array([0.5, 0.3, 0.2]) * 10 + rng.normal(0, 0.05, 200)
+    ok = _identified(x, y, w0, prior_strength=0.05)
+    assert ok[0] and ok.sum() == 2
+    x[:, 0] = 0.0  # a tier that never swept is never identified
+    assert not _identified(x, y, w0, prior_strength=0.05)[0]
+
+
+def test_history_must_be_market_and_liquidation_pairs(sample):
+    truth = ClusterModel(seed="none", side_split=0.5)
+    real = truth.estimate(sample).swept
+    with pytest.raises(TypeError, match=r"history\[0\] must be a \(market, liquidations\) pair"):
+        fit(truth, sample, real, history=[sample])
+
+
+def test_liquidations_that_pin_nothing_leave_the_prior_and_say_so(sample):
+    """Liquidations unrelated to any tier's sweeps: no tier is identified, the prior stands."""
+    model = ClusterModel(leverage={10: 0.5, 50: 0.5}, seed="none")
+    swept = model.estimate(sample).swept
+    rng = np.random.default_rng(1)
+    noise = pd.DataFrame(
+        rng.gamma(0.05, 1e5, size=(len(sample), 2)), index=swept.index, columns=swept.columns
+    )
+    with pytest.warns(UserWarning, match="do not pin down any leverage tier"):
+        f = fit(model, sample, noise, train_fraction=0.5)
+    assert f.leverage == pytest.approx({10.0: 0.5, 50.0: 0.5})
+    assert not any(f.identified.values())

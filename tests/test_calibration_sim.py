@@ -67,3 +67,31 @@ def test_fit_recovers_the_simulated_leverage_mix():
         for k, ok in f.identified.items():
             if not ok:
                 assert f.leverage[k] == pytest.approx(even[k])
+
+
+def test_history_teaches_the_tiers_a_quiet_half_never_swept():
+    """Long squeeze on the wide mix: its first half is a quiet rally, so 12x and 20x (which
+    the cascade in the second half liquidates) cannot be learnt from it. An earlier
+    recording with a cascade of its own teaches them, and the held-out half's bands are
+    ranked better for it."""
+    from liqwidget.calibration import calibrated, events_from
+    from liqwidget.location import touched_scores
+
+    sim = simulate("long-squeeze", seed=3, leverage=WIDE_LEVERAGE, timeframe="5min")
+    past = simulate("long-squeeze", seed=53, leverage=WIDE_LEVERAGE, timeframe="5min")
+    own = calibrated(sim.market, sim.liquidations)
+    both = calibrated(sim.market, sim.liquidations, history=[(past.market, past.liquidations)])
+    assert both.split_time == own.split_time
+    for tier in (12.0, 20.0):
+        assert not own.identified[tier] and both.identified[tier]
+    later = events_from(sim.liquidations, own.split_time)
+
+    def rho(estimate):
+        t = touched_scores(estimate, later).set_index(["side", "scorer"])
+        return t.loc[("long", "book"), "spearman"]
+
+    learnt, alone = rho(both.model.estimate(sim.market)), rho(own.model.estimate(sim.market))
+    oracle = rho(sim.truth_estimate())
+    print(f"long bands ρ: own half {alone:.2f}, with history {learnt:.2f}, oracle {oracle:.2f}")
+    assert learnt > alone + 0.1
+    assert learnt >= 0.7 * oracle
