@@ -12,7 +12,11 @@ wider 3x-125x mix the model does not assume, it scores, against the simulator's 
   liquidations of the first half of the run, and every score taken on the second half only
   (held out), next to the prior model on the same half and the **matched model**
   (``Simulation.matched_model``: told the traders' true mix and side split, a diagnostic of
-  how much of the gap to the oracle is the fit's).
+  how much of the gap to the oracle is the fit's);
+* the **calibrated model with history**: the same fit given, besides the first half, 24
+  days of earlier recordings of the same traders (``HISTORY_RUNS`` runs of every scenario on
+  seeds no scored run uses), scored on the same second half. A quiet first half never
+  sweeps the low tiers a cascade reaches; a longer record does.
 
 The scores, each next to its naive baselines:
 
@@ -31,7 +35,7 @@ mix, for each model: the forecast beats all three baselines (on the scores the o
 validates there), the model reaches 70 % of the oracle on "given that price went there"
 (on the scores the oracle validates there),
 and on hourly bars the timing top-decile precision beats wick × OI on both sides. The exit
-status is 0 only if every target holds for the calibrated model.
+status is 0 only if every target holds for the calibrated model with history.
 
 The real Binance sample has no liquidations, so it cannot be scored; the report shows the
 mechanism the defaults fix instead: how often a bar wicks at least 0.25 % past its open
