@@ -40,7 +40,7 @@ WIDE_LEVERAGE: dict[float, float] = {
 
 #: A fine grid of tiers with even weights: where :func:`liqwidget.calibration.calibrated`
 #: starts when it fits the mix to recorded liquidations (tiers it cannot identify keep their
-#: even share).
+#: even share; those it identifies may move to any whole leverage between their neighbours).
 FIT_LEVERAGE: dict[float, float] = {
     k: 1.0 for k in (3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 75, 100, 125)
 }

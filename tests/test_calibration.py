@@ -154,3 +154,20 @@ def test_liquidations_that_pin_nothing_leave_the_prior_and_say_so(sample):
         f = fit(model, sample, noise, train_fraction=0.5)
     assert f.leverage == pytest.approx({10.0: 0.5, 50.0: 0.5})
     assert not any(f.identified.values())
+
+
+def test_refine_moves_a_tier_to_the_leverage_that_explains_the_liquidations():
+    """The true tier sits between two grid tiers: refining moves it there, and only when
+    the move clearly explains the liquidations better."""
+    from liqwidget.calibration import _refine
+
+    rng = np.random.default_rng(2)
+    full = rng.gamma(0.5, 1.0, size=(400, 10))  # one column per whole leverage
+    w0 = np.full(3, 1 / 3)
+    ok = np.ones(3, bool)
+    y = full[:, [2, 6, 9]] @ np.array([0.3, 0.5, 0.2]) + rng.normal(0, 0.01, 400)
+    assert _refine(full, y, w0, ok, [2, 5, 9], 0.05) == [2, 6, 9]
+    y_grid = full[:, [2, 5, 9]] @ np.array([0.3, 0.5, 0.2]) + rng.normal(0, 0.01, 400)
+    assert _refine(full, y_grid, w0, ok, [2, 5, 9], 0.05) == [2, 5, 9]
+    # a tier the data do not pin down stays where it is
+    assert _refine(full, y, w0, np.array([True, False, True]), [2, 5, 9], 0.05)[1] == 5

@@ -70,10 +70,10 @@ def test_fit_recovers_the_simulated_leverage_mix():
 
 
 def test_history_teaches_the_tiers_a_quiet_half_never_swept():
-    """Long squeeze on the wide mix: its first half is a quiet rally, so 12x and 20x (which
-    the cascade in the second half liquidates) cannot be learnt from it. An earlier
+    """Long squeeze on the wide mix: its first half is a quiet rally, so 12x (which the
+    cascade in the second half liquidates) cannot be learnt from it. An earlier
     recording with a cascade of its own teaches them, and the held-out half's bands are
-    ranked better for it."""
+    ranked better for it. The grid has no 35x tier; the fit finds the traders there."""
     from liqwidget.calibration import calibrated, events_from
     from liqwidget.location import touched_scores
 
@@ -82,8 +82,14 @@ def test_history_teaches_the_tiers_a_quiet_half_never_swept():
     own = calibrated(sim.market, sim.liquidations)
     both = calibrated(sim.market, sim.liquidations, history=[(past.market, past.liquidations)])
     assert both.split_time == own.split_time
-    for tier in (12.0, 20.0):
-        assert not own.identified[tier] and both.identified[tier]
+
+    def found(f, low, high):
+        return [k for k, ok in f.identified.items() if ok and low <= k <= high]
+
+    assert not found(own, 11, 13) and found(both, 11, 13)
+    for f in (own, both):  # the 35x traders land near 35x, not on the grid's 30x and 40x
+        near = sum(f.leverage[k] for k in found(f, 33, 37))
+        assert near > 2 * (f.leverage.get(30.0, 0.0) + f.leverage.get(40.0, 0.0))
     later = events_from(sim.liquidations, own.split_time)
 
     def rho(estimate):
@@ -93,5 +99,5 @@ def test_history_teaches_the_tiers_a_quiet_half_never_swept():
     learnt, alone = rho(both.model.estimate(sim.market)), rho(own.model.estimate(sim.market))
     oracle = rho(sim.truth_estimate())
     print(f"long bands ρ: own half {alone:.2f}, with history {learnt:.2f}, oracle {oracle:.2f}")
-    assert learnt > alone + 0.1
-    assert learnt >= 0.7 * oracle
+    assert learnt > alone
+    assert learnt >= 0.9 * oracle

@@ -197,8 +197,11 @@ def test_calibrated_model_learns_the_mix_and_wins_on_held_out_liquidations():
     fitted = lw.calibration.calibrated(sim.market, ev)
     assert fitted.model.leverage_jitter == 0.0
     # The fitted mix puts weight where the traders are (75x and 125x are in the wide mix;
-    # 100x, which the prior leans on, is not).
-    assert fitted.leverage[75.0] + fitted.leverage[125.0] > 3 * fitted.leverage[100.0]
+    # 100x, which the prior leans on, is not). Fitted tiers may sit between grid tiers.
+    def near(low, high):
+        return sum(w for k, w in fitted.leverage.items() if low <= k <= high)
+
+    assert near(70, 80) + near(115, 125) > 3 * near(90, 110)
     since = fitted.split_time
     later = ev[ev["time"] >= since]
     scores = {
