@@ -75,6 +75,12 @@ def _build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cache", action="store_true", help="recompute every snapshot")
     p.add_argument("--strict", action="store_true", help="fail on any mkdocs warning")
     p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="draw each map with a leverage mix learned from the liquidations recorded before "
+        "its window (the prior mix where there are too few); slower",
+    )
+    p.add_argument(
         "--scheduler",
         help="render new snapshots on the workers of this Dask scheduler, e.g. "
         "tcp://10.0.0.5:8786 (needs liqwidget[scale]; default: --jobs local processes)",
@@ -109,6 +115,7 @@ def _options(args: argparse.Namespace):
         symbol=args.symbol,
         markets=tuple(m.strip() for m in args.markets.split(",") if m.strip()),
         scheduler=args.scheduler,
+        calibrate=args.calibrate,
     )
 
 

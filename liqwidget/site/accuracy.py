@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..calibration import MIN_EVENTS, Calibration, calibrate
+from ..calibration import MIN_EVENTS, Calibration, calibrate, events_from, slice_estimate
 from ..estimate import SIDES, ClusterEstimate
 from ..forecast import DEFAULT_HORIZON
 from ..location import ORACLE_MARGIN, forecast_scores, touched_scores
@@ -64,6 +64,7 @@ class Accuracy:
     bars: int
     events: int
     horizon: str = DEFAULT_HORIZON
+    since: pd.Timestamp | None = None  # scored from here only (None: every bar)
 
     @property
     def beats_baselines(self) -> bool:
@@ -117,16 +118,24 @@ def measure(
     events: pd.DataFrame | None,
     horizon: str = DEFAULT_HORIZON,
     truth: ClusterEstimate | None = None,
+    since: pd.Timestamp | None = None,
 ) -> Accuracy | None:
-    """Score the estimate over its bars; ``None`` without enough real liquidations.
+    """Score the estimate over its bars (from ``since`` on, when given: a model fitted on
+    the liquidations before it is scored on held-out ones only); ``None`` without enough
+    real liquidations.
 
     With ``truth`` (a simulated market's true book over the same or longer bars) each
     "where" score also carries the true book's score on the same data, so a post quotes
     only the scores the oracle validates there.
     """
+    if events is not None and since is not None:
+        events = events_from(events, since)
     if events is None or len(events) < MIN_EVENTS:
         return None
-    cal = calibrate(estimate, events)
+    first = 0 if since is None else int(estimate.market.index.searchsorted(since))
+    # Timing is per bar, so it is scored on the bars from ``since`` only; the "where" scores
+    # weigh by real notional, which the events from ``since`` on carry alone.
+    cal = calibrate(slice_estimate(estimate, first), events)
     books = {"model": estimate}
     if truth is not None:  # the true book over exactly the estimate's bars
         books["oracle"] = ClusterEstimate(market=estimate.market, params={}, raw=truth.raw)
@@ -143,4 +152,10 @@ def measure(
     )
     if not sides:
         return None
-    return Accuracy(sides=sides, bars=estimate.n_bars, events=len(events), horizon=horizon)
+    return Accuracy(
+        sides=sides,
+        bars=estimate.n_bars - first,
+        events=len(events),
+        horizon=horizon,
+        since=since,
+    )

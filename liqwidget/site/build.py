@@ -97,6 +97,7 @@ class SiteOptions:
     jobs: int = 1  # worker processes for new snapshots (forked; see _generate_all)
     markets: tuple[str, ...] = DEFAULT_MARKETS  # built-in simulated markets (SIM_MARKETS)
     scheduler: str | None = None  # a Dask scheduler address: new snapshots render on its workers
+    calibrate: bool = False  # learn each map's leverage mix from the liquidations before it
 
 
 @dataclass
@@ -321,6 +322,7 @@ def build_site(
                 prev_time=times[i - 1] if i else None,
                 window=options.window,
                 model_params=dict(options.model_params),
+                calibrate=options.calibrate,
             )
             for i, when in enumerate(times)
         ]
@@ -340,13 +342,20 @@ def build_site(
     tmp = staging / ".tmp"
     tmp.mkdir()
     label = {k: f"{datasets[m].name} {spec.time:%Y-%m-%d %H:%M}" for k, m, spec in todo}
+    slugs = {k: spec.slug(datasets[m].name) for k, m, spec in todo}
+    if options.calibrate and todo:
+        progress(
+            f"learning each new map's leverage mix from the liquidations recorded before its "
+            f"window ({len(todo)} fit(s); --calibrate)"
+        )
     for done, (key, files) in enumerate(
         _generate_all(datasets, todo, options.site_url, tmp, options.jobs, options.scheduler),
         start=1,
     ):
         cache.put(key, files)
         found[key] = files
-        progress(f"  [{done}/{len(todo)}] snapshot {label[key]} UTC built")
+        mix = json.loads(files[numbers_path(slugs[key])]).get("leverage_mix")
+        progress(f"  [{done}/{len(todo)}] snapshot {label[key]} UTC built{_mix_note(mix)}")
     shutil.rmtree(tmp)
     for key, _, _ in flat:
         for rel, content in found[key].items():
@@ -407,6 +416,15 @@ def build_site(
         timings=timings,
         markets={m.section: m.slugs for m in summaries},
     )
+
+
+def _mix_note(mix: dict | None) -> str:
+    """What a calibrated snapshot's progress line adds: which leverage mix drew it."""
+    if mix is None:
+        return ""
+    if mix["learned"]:
+        return f" (mix learned from {mix['events']:,} earlier liquidations)"
+    return f" (prior mix: {mix['prior_because']})"
 
 
 def _fill(page: Path, sections: dict[str, str]) -> None:

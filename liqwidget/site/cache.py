@@ -1,8 +1,9 @@
 """The rebuild cache: a snapshot's generated files, keyed by its data, settings and code version.
 
 A snapshot is recomputed only when something it depends on changes: the bars and events
-known at its time, the previous snapshot time, the model parameters, the map window, the
-site URL, or the code (liqwidget's own source files and the bokeh version).
+known at its time, the previous snapshot time, the model parameters, whether the leverage
+mix is learned (``--calibrate``), the map window, the site URL, or the code (liqwidget's own
+source files and the bokeh version).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def snapshot_key(data: Dataset, spec: SnapshotSpec, site_url: str) -> str:
         "prev": spec.prev_time.isoformat() if spec.prev_time is not None else None,
         "window": spec.window,
         "model": {k: repr(v) for k, v in sorted(spec.model_params.items())},
+        "calibrate": spec.calibrate,
         "site_url": site_url,
         "code": code_version(),
     }

@@ -145,7 +145,14 @@ def live_snippet(site_url: str) -> str:
 def snapshot_text(snapshot, name: str, simulated: bool) -> tuple[str, dict[str, str]]:
     """The post's title (plain text) and prose sections (Markdown, see ``commentary``)."""
     k: KeyNumbers = snapshot.numbers
-    text = commentary(k, snapshot.accuracy, name=name, simulated=simulated, method_link=METHOD_LINK)
+    text = commentary(
+        k,
+        snapshot.accuracy,
+        name=name,
+        simulated=simulated,
+        method_link=METHOD_LINK,
+        mix=snapshot.mix,
+    )
     return headline(k, name), text
 
 
@@ -164,6 +171,7 @@ def post_markdown(
     slug = snapshot.spec.slug(name)
     code = snippet(slug, title, site_url)
     t0, t1 = snapshot.time_range
+    model = f" {text['model']}" if text.get("model") else ""
     sim_note = (
         '\n\n!!! note "Simulated market"\n    These numbers come from the built-in simulator, '
         "not from an exchange: they teach how to read the map, they are not market advice."
@@ -192,7 +200,7 @@ image: {preview_path(slug)}
 <iframe src="{POST_TO_ROOT}{embed_path(slug)}" title="{html_attr(title)} (interactive)" width="100%" height="{EMBED_HEIGHT}" loading="lazy"></iframe>
 </div>
 
-*The map covers {when(t0)} to {when(t1)}. Blue bands are estimated long liquidations (below
+*The map covers {when(t0)} to {when(t1)}.{model} Blue bands are estimated long liquidations (below
 price), orange bands short ones (above); use the layer toggles and the threshold slider to
 isolate the brightest bands. Data: {md_text(origin)}. [Static image]({MD_TO_ROOT}{preview_path(slug)}) ·
 [numbers as JSON]({MD_TO_ROOT}{numbers_path(slug)}).*{sim_note}

@@ -11,9 +11,11 @@ import hashlib
 import random
 from collections.abc import Sequence
 
+from ..calibration import MIN_EVENTS
 from ..escape import md_text
 from ..fmt import money, pct, price, when
 from .accuracy import Accuracy
+from .mix import NO_EVENTS, TOO_FEW, UNFIT, Mix
 from .numbers import Cluster, KeyNumbers
 
 SIDE_WORD = {"long": "long", "short": "short"}
@@ -355,9 +357,13 @@ def trust(acc: Accuracy | None, simulated: bool, w: Writer, method_link: str) ->
     def each(values: list[str]) -> str:
         return values[0] if len(values) == 1 else " and ".join(values)
 
+    stretch = (
+        f"{acc.bars:,} bars up to this snapshot"
+        if acc.since is None
+        else f"the {acc.bars:,} bars of this map's window, which its leverage mix never saw"
+    )
     timing = (
-        f"Checked against {truth} ({acc.events:,} events over {acc.bars:,} bars up to this "
-        f"snapshot), the estimate's swept notional per bar ranks with the real liquidations "
+        f"Checked against {truth} ({acc.events:,} events over {stretch}), the estimate's swept notional per bar ranks with the real liquidations "
         f"at a Spearman correlation of {each([f'{x.spearman:.2f}' for x in sides])} "
         f"({names}), and {each([pct(x.precision) for x in sides])} of its top-decile bars were "
         f"top-decile liquidation bars too (95 % intervals "
@@ -452,8 +458,54 @@ def _where_text(sides, horizon: str, method_link: str, each) -> str:
     return out
 
 
+def _tiers(tiers) -> str:
+    names = [f"{k:g}×" for k in tiers]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def mix_text(mix: Mix | None) -> str:
+    """Which leverage mix drew the Clusters layer, and why (empty without ``--calibrate``)."""
+    if mix is None:
+        return ""
+    if mix.learned:
+        heavy = sorted(mix.identified, key=lambda k: -mix.leverage[k])[:3]
+        shares = ", ".join(f"{k:g}× {pct(mix.leverage[k])}" for k in heavy if mix.leverage[k])
+        return (
+            f"The Clusters layer uses a leverage mix learned from {mix.events:,} liquidations "
+            f"recorded before this window (tiers the data pinned down: {_tiers(mix.identified)}"
+            + (f"; the largest shares: {shares}" if shares else "")
+            + "; the other tiers keep their starting weight)."
+        )
+    head = "The Clusters layer uses the model's prior leverage mix"
+    n = mix.events
+    if mix.reason == NO_EVENTS:
+        why = "this market has no recorded liquidations to learn one from"
+    elif mix.reason == TOO_FEW and n == 0:
+        why = "no liquidations were recorded before this window, so there is nothing to learn from"
+    elif mix.reason == TOO_FEW:
+        why = (
+            f"only {n:,} liquidation{'s were' if n > 1 else ' was'} recorded before this "
+            f"window, too few (under {MIN_EVENTS}) to learn one"
+        )
+    elif mix.reason == UNFIT:
+        why = (
+            f"the {n:,} liquidations recorded before this window could not be fitted ({mix.detail})"
+        )
+    else:
+        why = (
+            f"the {n:,} liquidations recorded before this window did not pin down any leverage tier"
+        )
+    return f"{head}: {why}."
+
+
 def commentary(
-    k: KeyNumbers, acc: Accuracy | None, *, name: str, simulated: bool, method_link: str
+    k: KeyNumbers,
+    acc: Accuracy | None,
+    *,
+    name: str,
+    simulated: bool,
+    method_link: str,
+    mix: Mix | None = None,
 ) -> dict[str, str]:
     """All prose sections of a snapshot post, keyed by section.
 
@@ -468,4 +520,5 @@ def commentary(
         "swept": swept(k, w),
         "loaded": loaded(k, w),
         "trust": trust(acc, simulated, w, method_link),
+        "model": md_text(mix_text(mix)),
     }

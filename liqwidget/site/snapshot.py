@@ -12,6 +12,7 @@ from ..estimate import ClusterEstimate
 from ..model import ClusterModel
 from ..sources.dataset import Dataset
 from .accuracy import Accuracy, measure
+from .mix import Mix, window_mix
 from .numbers import KeyNumbers, key_numbers
 
 #: Map window before each snapshot and the extra price room above/below the traded range.
@@ -32,6 +33,8 @@ class SnapshotSpec:
     prev_time: pd.Timestamp | None
     window: str = DEFAULT_WINDOW
     model_params: dict = field(default_factory=dict)
+    #: Learn the leverage mix from the liquidations before the window (see :mod:`.mix`).
+    calibrate: bool = False
 
     def slug(self, name: str) -> str:
         return snapshot_slug(name, self.time)
@@ -56,6 +59,7 @@ class Snapshot:
     accuracy: Accuracy | None
     price_range: tuple[float, float]
     time_range: tuple[pd.Timestamp, pd.Timestamp]
+    mix: Mix | None = None  # the learned (or fallback) mix, with ``calibrate`` only
 
 
 def compute(data: Dataset, spec: SnapshotSpec) -> Snapshot:
@@ -63,12 +67,13 @@ def compute(data: Dataset, spec: SnapshotSpec) -> Snapshot:
     market = data.market.slice(end=spec.time - data.market.timeframe)
     if len(market) < 2:
         raise ValueError(f"no data before the snapshot at {spec.time}")
-    model = ClusterModel(**spec.model_params)
+    t1 = spec.time
+    t0 = max(t1 - pd.Timedelta(spec.window), market.index[0])
+    mix = window_mix(data, t0, spec.model_params) if spec.calibrate else None
+    model = mix.model if mix else ClusterModel(**spec.model_params)
     estimate = model.estimate(market)
     events = data.liquidations_until(spec.time)
     numbers = key_numbers(estimate, spec.prev_time)
-    t1 = spec.time
-    t0 = max(t1 - pd.Timedelta(spec.window), market.index[0])
     shown = market.slice(t0, t1)
     lo, hi = float(shown.column("low").min()), float(shown.column("high").max())
     p = numbers.price
@@ -83,9 +88,11 @@ def compute(data: Dataset, spec: SnapshotSpec) -> Snapshot:
         estimate=estimate,
         liquidations=events,
         numbers=numbers,
-        accuracy=measure(estimate, events, truth=data.truth),
+        # A calibrated map is scored on its window only: the fit saw everything before it.
+        accuracy=measure(estimate, events, truth=data.truth, since=t0 if mix else None),
         price_range=(lo, hi),
         time_range=(t0, t1),
+        mix=mix,
     )
 
 
@@ -128,5 +135,16 @@ def numbers_json(snapshot: Snapshot, title: str, lead: str) -> str:
             "horizon": acc.horizon,
             "sides": [asdict(s) for s in acc.sides],
         }
+        | ({"since": acc.since.isoformat()} if acc.since is not None else {})
     )
+    if snapshot.mix is not None:
+        mix = snapshot.mix
+        out["leverage_mix"] = {
+            "learned": mix.learned,
+            "until": mix.until.isoformat(),
+            "events": mix.events,
+            "weights": {f"{k:g}": v for k, v in mix.leverage.items()},
+            "identified": [f"{k:g}" for k in mix.identified],
+            "prior_because": mix.reason,
+        }
     return json_script(out, indent=1, default=float)
