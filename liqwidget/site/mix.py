@@ -20,11 +20,11 @@ from ..sources.dataset import Dataset
 #: Share of the earlier bars the fit trains on (the rest scores it, as ``calibrated`` asks).
 TRAIN_FRACTION = 0.9
 
-#: Why the prior mix stands (``Mix.reason``).
-NO_EVENTS = "no-events"  # the market has no recorded liquidations at all
-TOO_FEW = "too-few"  # fewer than MIN_EVENTS before the window
-UNFIT = "unfit"  # the fit raised (too short a stretch, nothing swept)
-UNPINNED = "unpinned"  # the fit pinned down no tier
+#: Why the prior mix stands (``Mix.reason``; shown as is in the build's progress).
+NO_EVENTS = "no liquidations recorded"  # the market has none at all
+TOO_FEW = "too few earlier liquidations"  # fewer than MIN_EVENTS before the window
+UNFIT = "the fit failed"  # it raised (too short a stretch, nothing swept)
+UNPINNED = "no tier pinned down"  # the fit pinned down no tier
 
 
 @dataclass(frozen=True)
