@@ -13,10 +13,10 @@ wider 3x-125x mix the model does not assume, it scores, against the simulator's 
   (held out), next to the prior model on the same half and the **matched model**
   (``Simulation.matched_model``: told the traders' true mix and side split, a diagnostic of
   how much of the gap to the oracle is the fit's);
-* the **calibrated model with history**: the same fit given, besides the first half, 24
-  days of earlier recordings of the same traders (``HISTORY_RUNS`` runs of every scenario on
-  seeds no scored run uses), scored on the same second half. A quiet first half never
-  sweeps the low tiers a cascade reaches; a longer record does.
+* the **calibrated model with history**: the same fit given, besides the first half, 18
+  days of earlier recordings of the same traders (``HISTORY_RUNS`` runs of each *other*
+  scenario, on seeds no scored run uses), scored on the same second half. A quiet first
+  half never sweeps the low tiers a cascade reaches; a longer record does.
 
 The scores, each next to its naive baselines:
 
@@ -45,6 +45,7 @@ while the model has nothing there to sweep.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import sys
 import time
@@ -73,19 +74,35 @@ WITH_HISTORY = "second half, calibrated with history"
 #: Scorers that are models, not baselines (kept out of the oracle check's baselines).
 MODELS = ("plain model", "prior model", "matched model", "calibrated, own half only")
 #: Earlier recordings the model calibrated "with history" also learns from: this many
-#: independent runs of each scenario (same traders, seeds of their own), 3 days each.
+#: independent runs of each of the *other* scenarios (same traders, seeds of their own), 3
+#: days each, so the history never holds a twin of the episode being scored.
 HISTORY_RUNS = 2
 
 
-def history(seed: int, timeframe: str, leverage) -> list[tuple[lw.MarketData, pd.DataFrame]]:
-    """Earlier recordings of the same traders: :data:`HISTORY_RUNS` runs of every scenario,
-    on seeds no scored run uses (``1000 + 10 * seed + j``)."""
+def history_seed(seed: int, j: int) -> int:
+    """The seed of history run ``j`` for scored seed ``seed`` (no scored run uses it)."""
+    return 1000 + 10 * seed + j
+
+
+def history(
+    seed: int, timeframe: str, leverage, scored: str
+) -> list[tuple[lw.MarketData, pd.DataFrame]]:
+    """Earlier recordings of the same traders for a run of scenario ``scored``:
+    :data:`HISTORY_RUNS` runs of every other scenario."""
     out = []
     for name in SCENARIOS:
+        if name == scored:
+            continue
         for j in range(HISTORY_RUNS):
-            run = simulate(name, seed=1000 + 10 * seed + j, timeframe=timeframe, leverage=leverage)
-            out.append((run.market, run.liquidations))
+            out.append(_recording(name, history_seed(seed, j), timeframe, leverage))
     return out
+
+
+@functools.cache
+def _recording(name: str, seed: int, timeframe: str, leverage) -> tuple:
+    """A simulated run's bars and liquidations (kept: each serves three scored scenarios)."""
+    run = simulate(name, seed=seed, timeframe=timeframe, leverage=dict(leverage or {}) or None)
+    return run.market, run.liquidations
 
 
 def _runs(seeds, timeframes):
@@ -94,8 +111,10 @@ def _runs(seeds, timeframes):
 
 def simulated(seeds, timeframes) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every score of every run (tidy) and the oracle check of every run."""
+    taken = {history_seed(s, j) for s in seeds for j in range(HISTORY_RUNS)}
+    if taken & set(seeds):
+        raise SystemExit(f"seeds {sorted(taken & set(seeds))} are also history seeds; pick others")
     cards, checks = [], []
-    past: dict[tuple, list] = {}
     for (name, mix, seed), tf in _runs(seeds, timeframes):
         leverage = WIDE_LEVERAGE if mix == "wide" else None
         sim = simulate(name, seed=seed, timeframe=tf, leverage=leverage)
@@ -121,9 +140,8 @@ def simulated(seeds, timeframes) -> tuple[pd.DataFrame, pd.DataFrame]:
             )
             extra.append(card[card["scorer"] == "model"].assign(scorer=label))
         held = pd.concat([held, *extra], ignore_index=True)
-        if (seed, tf, mix) not in past:
-            past[(seed, tf, mix)] = history(seed, tf, leverage)
-        learned = calibrated(sim.market, ev, history=past[(seed, tf, mix)])
+        frozen = tuple(sorted(leverage.items())) if leverage else None
+        learned = calibrated(sim.market, ev, history=history(seed, tf, frozen, name))
         assert learned.split_time == since
         with_history = scorecard(
             learned.model.estimate(sim.market), ev, truth=truth, horizons=HORIZONS, since=since

@@ -304,6 +304,8 @@ def fit(
     """
     if not 0.1 <= train_fraction <= 0.9:
         raise ValueError("train_fraction must be between 0.1 and 0.9")
+    if not prior_strength > 0:
+        raise ValueError(f"prior_strength must be positive, got {prior_strength}")
     lev = sorted(float(k) for k in model.leverage)
     w0 = np.array([model.leverage[k] for k in lev], float)
     w0 = w0 / w0.sum()
@@ -316,7 +318,10 @@ def fit(
         design = ClusterModel(**(model.get_params() | {"leverage": dict.fromkeys(grid, 1.0)}))
         w_grid = np.full(len(grid), 1.0 / len(grid))
     pos = [grid.index(k) for k in lev]
-    parts = [_design(design, market, liquidations, n_train, every, price_band, w_grid)]
+    # The fit sees the training bars only: its estimate's starting book and price spread
+    # must not come from the bars it is later scored on.
+    train_bars = market.slice(market.index[0], market.index[n_train - 1])
+    recordings = [(train_bars, _within(liquidations, train_bars), "the training part")]
     for i, rec in enumerate(history):
         try:
             h_market, h_events = rec
@@ -324,7 +329,20 @@ def fit(
             raise TypeError(
                 f"history[{i}] must be a (market, liquidations) pair, got {type(rec).__name__}"
             ) from None
-        parts.append(_design(design, h_market, h_events, len(h_market), every, price_band, w_grid))
+        recordings.append((h_market, h_events, f"history[{i}]"))
+    parts = []
+    for bars, events, name in recordings:
+        try:
+            part = _design(design, bars, events, len(bars), every, price_band, w_grid)
+        except ValueError as e:
+            raise ValueError(f"{name}: {e}") from e
+        if part.y.sum() <= 0 < part.x.sum() and name != "the training part":
+            warnings.warn(
+                f"{name} has no liquidations where the model sweeps: read as 'nothing was "
+                "liquidated'. If the recorder was down then, leave that stretch out.",
+                stacklevel=2,
+            )
+        parts.append(part)
     full = np.vstack([p.x for p in parts])
     x = full[:, pos]
     y = np.concatenate([p.y for p in parts])
@@ -346,11 +364,16 @@ def fit(
             stacklevel=2,
         )
     if refine and ok.any():
+        # Moved tiers can end up close together: which of them the data still pin down is
+        # decided again on the moved columns.
         pos = _refine(full, y, w0, ok, pos, prior_strength)
         x = full[:, pos]
-        coef, _, _ = _ridge_nnls(x[:, ok], y, w0[ok], prior_strength)
-        if coef.sum() > 0:
-            weights[ok] = coef / coef.sum() * w0[ok].sum()
+        ok = _identified(x, y, w0, prior_strength)
+        weights = w0.copy()
+        if ok.any():
+            coef, _, _ = _ridge_nnls(x[:, ok], y, w0[ok], prior_strength)
+            if coef.sum() > 0:
+                weights[ok] = coef / coef.sum() * w0[ok].sum()
     weights /= weights.sum()
     lev = [grid[i] for i in pos]
     fitted = dict(zip(lev, weights, strict=True))
@@ -397,6 +420,16 @@ def calibrated(
     )
 
 
+def _within(liquidations: pd.DataFrame, market: MarketData) -> pd.DataFrame:
+    """The events or per-bar totals that fall inside the bars of ``market``."""
+    if {"long", "short"} <= set(liquidations.columns):
+        times = liquidations["time"] if "time" in liquidations.columns else liquidations.index
+        t = utc_index(times, "the per-bar totals' times").asi8
+        end = market.index.asi8[-1] + market.timeframe.value
+        return liquidations[(t >= market.index.asi8[0]) & (t < end)]
+    return events_within(liquidations, market)
+
+
 def _ridge_nnls(x, y, w0, prior_strength):
     """Non-negative least squares of ``y`` on ``x`` with a ridge pull towards ``w0``.
 
@@ -433,9 +466,11 @@ def _identified(x, y, w0, prior_strength) -> np.ndarray:
 
 
 def _refine(full, y, w0, ok, pos, prior_strength) -> list[int]:
-    """Move each identified tier to the whole leverage between its neighbours that explains
-    the liquidations best, when it does so clearly (the residual falls by more than four
-    times its noise variance): traders sit on 35x, not on the grid's 30x or 40x."""
+    """Move each identified tier (in order of leverage) to the whole leverage between its
+    neighbours that explains the liquidations best, when it does so clearly: the residual
+    falls by more than ``2 ln(rows)`` times its noise variance (a penalty that grows with
+    the data, as the chance of a lucky candidate does). Traders sit on 35x, not on the
+    grid's 30x or 40x."""
     pos = list(pos)
     idx = np.flatnonzero(ok)
 
@@ -445,25 +480,33 @@ def _refine(full, y, w0, ok, pos, prior_strength) -> list[int]:
         return float(r @ r)
 
     best = rss(pos)
-    noise = best / max(len(y) - idx.size, 1)
-    for i in idx[np.argsort(-w0[idx], kind="stable")]:
+    bar = 2.0 * np.log(max(len(y), 2)) * best / max(len(y) - idx.size, 1)
+    for i in idx:
         lo = pos[i - 1] + 1 if i > 0 else 0
         hi = pos[i + 1] - 1 if i + 1 < len(pos) else full.shape[1] - 1
         trials = {c: rss([*pos[:i], c, *pos[i + 1 :]]) for c in range(lo, hi + 1) if c != pos[i]}
         if trials:
             c = min(trials, key=trials.get)
-            if best - trials[c] > 4 * noise:
+            if best - trials[c] > bar:
                 pos[i], best = c, trials[c]
     return pos
 
 
 def _standard_errors(x, y, w0, prior_strength) -> np.ndarray:
-    """Standard errors of the ridge fit's coefficients (residual noise, ridge included)."""
-    coef, xs, lam = _ridge_nnls(x, y, w0, prior_strength)
+    """Standard errors of the fit's coefficients from the data alone: robust to cells of
+    very different size (a cascade's cell against a quiet one), and without the ridge's
+    pull, so the prior cannot pin down a tier the data cannot tell apart, however many
+    rows there are (two tiers that always sweep together get huge errors). The larger of
+    the robust (sandwich) and the classical error, per tier."""
+    coef, xs, _ = _ridge_nnls(x, y, w0, prior_strength)
     resid = y - xs @ coef
-    noise = resid @ resid / max(len(y) - x.shape[1], 1)
-    cov = noise * np.linalg.pinv(xs.T @ xs + lam**2 * np.eye(x.shape[1]))
-    return np.sqrt(np.diag(cov))
+    gram = xs.T @ xs
+    tiny = 1e-9 * max(float(np.trace(gram)), 1e-300) / len(gram)
+    inv = np.linalg.inv(gram + tiny * np.eye(len(gram)))
+    meat = (xs * resid[:, None] ** 2).T @ xs
+    robust = np.diag(inv @ meat @ inv)
+    classic = resid @ resid / max(len(y) - x.shape[1], 1) * np.diag(inv)
+    return np.sqrt(np.clip(np.maximum(robust, classic), 0.0, None))
 
 
 @dataclass
@@ -478,8 +521,9 @@ class _Design:
     real: dict[str, np.ndarray]
 
 
-def _design(model, market, liquidations, n_train, every, price_band, w0) -> _Design:
-    """The regression rows of the first ``n_train`` bars of one recording."""
+def _design(model, market, liquidations, n_train, every, price_band, weights) -> _Design:
+    """The regression rows of the first ``n_train`` bars of one recording; ``weights`` are
+    the model's tier weights (each column is divided by its own: per unit weight)."""
     # On bars the model walks as a path, the regression runs on the steps: a liquidation's
     # time inside its bar then says where along the bar it happened.
     steps = model.steps_for(market)
@@ -500,7 +544,7 @@ def _design(model, market, liquidations, n_train, every, price_band, w0) -> _Des
 
     # Per tier, the swept notional of a unit weight: per (time bucket, side), and when the
     # liquidations carry prices, per price band too (tiers sweep at different distances).
-    per_unit = np.where(w0 > 0, w0, 1.0)
+    per_unit = np.where(weights > 0, weights, 1.0)
     unit = {s: bucket(by_tier[s]) / per_unit for s in SIDES}
     yr = {s: bucket(real[[s]])[:, 0] for s in SIDES}
     if price_band and {"price", "side", "time"} <= set(liquidations.columns):
@@ -512,7 +556,7 @@ def _design(model, market, liquidations, n_train, every, price_band, w0) -> _Des
     return _Design(x, y, unit, yr)
 
 
-def _price_resolved(base, events, per_unit, n_train, rule, band):
+def _price_resolved(base, events, per_unit, n_steps, rule, band):
     """Design matrix and target per (time bucket, side, log-price band) cell."""
     m = base.market
     lv = base.raw
@@ -520,9 +564,9 @@ def _price_resolved(base, events, per_unit, n_train, rule, band):
     t0 = m.index[0].value
     width = rule.value
     train_end = (
-        m.index[n_train].value if n_train < len(m) else m.index[-1].value + m.timeframe.value
+        m.index[n_steps].value if n_steps < len(m) else m.index[-1].value + m.timeframe.value
     )
-    hit = (bar < n_train) & (amount > 0)
+    hit = (bar < n_steps) & (amount > 0)
     lt = (m.index.asi8[bar[hit]] - t0) // width
     lp = np.floor(np.log(lv.price[hit]) / np.log1p(band)).astype("int64")
     ev_t = events["time"].to_numpy(dtype="datetime64[ns]").astype("int64")

@@ -125,14 +125,30 @@ def test_a_tier_that_only_ever_sweeps_with_its_neighbour_is_not_identified():
     from liqwidget.calibration import _identified
 
     rng = np.random.default_rng(0)
-    x = rng.gamma(1.0, 1.0, size=(200, 3))
-    x[:, 2] = x[:, 1]  # tier 2 sweeps exactly when and where tier 1 does
     w0 = np.full(3, 1 / 3)
-    y = x @ np.array([0.5, 0.3, 0.2]) * 10 + rng.normal(0, 0.05, 200)
-    ok = _identified(x, y, w0, prior_strength=0.05)
-    assert ok[0] and ok.sum() == 2
+    for rows in (200, 20_000):  # more rows must not let the prior pin the pair down
+        x = rng.gamma(1.0, 1.0, size=(rows, 3))
+        x[:, 2] = x[:, 1]  # tier 2 sweeps exactly when and where tier 1 does
+        y = x @ np.array([0.5, 0.3, 0.2]) * 10 + rng.normal(0, 0.05, rows)
+        ok = _identified(x, y, w0, prior_strength=0.05)
+        assert ok[0] and ok.sum() == 2, rows
     x[:, 0] = 0.0  # a tier that never swept is never identified
     assert not _identified(x, y, w0, prior_strength=0.05)[0]
+
+
+def test_liquidations_unrelated_to_the_sweeps_invent_no_mix():
+    """Heavy-tailed liquidations unrelated to any tier: whatever is identified, the weights
+    stay at the prior's (only the overall level is explained), however many rows."""
+    from liqwidget.calibration import _identified, _ridge_nnls
+
+    rng = np.random.default_rng(3)
+    w0 = np.full(4, 0.25)
+    for rows in (2_000, 20_000):
+        x = rng.gamma(0.3, 1.0, size=(rows, 4))
+        y = rng.gamma(0.3, 1.0, size=rows) * 5
+        ok = _identified(x, y, w0, prior_strength=0.05)
+        coef, _, _ = _ridge_nnls(x[:, ok], y, w0[ok], 0.05)
+        np.testing.assert_allclose(coef / coef.sum(), 1 / ok.sum(), atol=0.1)
 
 
 def test_history_must_be_market_and_liquidation_pairs(sample):

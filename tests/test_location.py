@@ -196,6 +196,7 @@ def test_calibrated_model_learns_the_mix_and_wins_on_held_out_liquidations():
     ev, truth = sim.liquidations, sim.truth_estimate()
     fitted = lw.calibration.calibrated(sim.market, ev)
     assert fitted.model.leverage_jitter == 0.0
+
     # The fitted mix puts weight where the traders are (75x and 125x are in the wide mix;
     # 100x, which the prior leans on, is not). Fitted tiers may sit between grid tiers.
     def near(low, high):
