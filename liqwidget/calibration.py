@@ -286,7 +286,9 @@ def fit(
     sharing the weights) gives the tier weights. A tier is identified when the data pin its
     weight to within :data:`IDENTIFIED_WITHIN` of its prior weight (one standard error);
     the others (tiers that swept little in training, or only ever together with a
-    neighbour) keep their prior share (``identified`` says which). ``prior_strength`` adds a mild ridge pull towards the
+    neighbour) keep their prior share (``identified`` says which). The identified tiers
+    share among themselves the weight the prior gives them together: the data set their
+    ratios, not how much of all open interest sits on tiers that never swept. ``prior_strength`` adds a mild ridge pull towards the
     model's own weights, which steadies tiers whose sweeps move together. When the events
     have prices, the regression is also resolved by log-price bands ``price_band`` wide:
     each tier sweeps at its own distance from where positions were opened, which is what
