@@ -7,7 +7,7 @@ import globals from "globals";
 const unused = ["error", { argsIgnorePattern: "^_", caughtErrors: "none" }];
 
 export default [
-  { ignores: ["liqwidget/static/", "node_modules/", "build/", "public/", "site-build/"] },
+  { ignores: ["liqwidget/static/", "node_modules/", "build/", "public/", "site-build/", ".liqwidget/"] },
   js.configs.recommended,
   {
     // The widget's ESM, bundled by esbuild and run in the notebook page.
