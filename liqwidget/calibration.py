@@ -354,6 +354,12 @@ def fit(
             "give a longer stretch (train_fraction) or earlier recordings (history)"
         )
     ok = _identified(x, y, w0, prior_strength)
+    if refine and ok.any():
+        # Moved tiers can end up close together: which of them the data still pin down is
+        # decided again on the moved columns.
+        pos = _refine(full, y, w0, ok, pos, prior_strength)
+        x = full[:, pos]
+        ok = _identified(x, y, w0, prior_strength)
     weights = w0.copy()
     if ok.any():
         coef, _, _ = _ridge_nnls(x[:, ok], y, w0[ok], prior_strength)
@@ -365,17 +371,6 @@ def fit(
             "(record longer, or pass earlier recordings as history)",
             stacklevel=2,
         )
-    if refine and ok.any():
-        # Moved tiers can end up close together: which of them the data still pin down is
-        # decided again on the moved columns.
-        pos = _refine(full, y, w0, ok, pos, prior_strength)
-        x = full[:, pos]
-        ok = _identified(x, y, w0, prior_strength)
-        weights = w0.copy()
-        if ok.any():
-            coef, _, _ = _ridge_nnls(x[:, ok], y, w0[ok], prior_strength)
-            if coef.sum() > 0:
-                weights[ok] = coef / coef.sum() * w0[ok].sum()
     weights /= weights.sum()
     lev = [grid[i] for i in pos]
     fitted = dict(zip(lev, weights, strict=True))
