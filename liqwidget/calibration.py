@@ -35,7 +35,7 @@ from .times import utc, utc_index
 MIN_EVENTS = 30
 
 #: A tier counts as identified when the data pin its weight to within this share of its
-#: prior weight (one standard error of the ridge fit); the others keep their prior share.
+#: prior weight (one standard error, from the data alone); the others keep their prior share.
 IDENTIFIED_WITHIN = 0.5
 
 
@@ -288,16 +288,17 @@ def fit(
     the others (tiers that swept little in training, or only ever together with a
     neighbour) keep their prior share (``identified`` says which). The identified tiers
     share among themselves the weight the prior gives them together: the data set their
-    ratios, not how much of all open interest sits on tiers that never swept. ``prior_strength`` adds a mild ridge pull towards the
-    model's own weights, which steadies tiers whose sweeps move together. When the events
+    ratios, not how much of all open interest sits on tiers that never swept.
+    ``prior_strength`` adds a mild ridge pull towards the model's own weights, which
+    steadies tiers whose sweeps move together. When the events
     have prices, the regression is also resolved by log-price bands ``price_band`` wide:
     each tier sweeps at its own distance from where positions were opened, which is what
     tells the tiers apart.
 
     With ``refine``, each identified tier then moves to the whole leverage between its
     neighbours that explains the liquidations clearly better (the residual falls by more
-    than four times its noise variance): traders on 35x are found there, not split over a
-    grid's 30x and 40x. The fitted mix is keyed by the moved tiers.
+    than ``2 ln(rows)`` times its noise variance): traders on 35x are found there, not
+    split over a grid's 30x and 40x. The fitted mix is keyed by the moved tiers.
 
     ``history`` adds earlier recordings of the same market, each a ``(market,
     liquidations)`` pair used whole: a longer record sweeps more tiers (a cascade reaches
@@ -335,7 +336,7 @@ def fit(
     parts = []
     for bars, events, name in recordings:
         try:
-            part = _design(design, bars, events, len(bars), every, price_band, w_grid)
+            part = _design(design, bars, events, every, price_band, w_grid)
         except ValueError as e:
             raise ValueError(f"{name}: {e}") from e
         if part.y.sum() <= 0 < part.x.sum() and name != "the training part":
@@ -518,16 +519,15 @@ class _Design:
     real: dict[str, np.ndarray]
 
 
-def _design(model, market, liquidations, n_train, every, price_band, weights) -> _Design:
-    """The regression rows of the first ``n_train`` bars of one recording; ``weights`` are
-    the model's tier weights (each column is divided by its own: per unit weight)."""
-    # On bars the model walks as a path, the regression runs on the steps: a liquidation's
-    # time inside its bar then says where along the bar it happened.
+def _design(model, market, liquidations, every, price_band, weights) -> _Design:
+    """The regression rows of one recording (all its bars); ``weights`` are the model's
+    tier weights (each column is divided by its own: per unit weight)."""
+    # On bars the model walks as a path, the model runs on the steps (positions open along
+    # the bar), and the sweeps are then bucketed by bar (below).
     steps = model.steps_for(market)
     bars = walk(market, steps)
     base = ClusterModel(**(model.get_params() | {"path_steps": 1})).estimate(bars)
     real = per_bar_liquidations(liquidations, bars)
-    n_steps = n_train * steps
     by_tier = base.swept_by_tier
     rule = pd.Timedelta(every) if every is not None else bars.timeframe
     if steps > 1 or {"long", "short"} <= set(liquidations.columns):
@@ -537,7 +537,7 @@ def _design(model, market, liquidations, n_train, every, price_band, weights) ->
         rule = max(rule, market.timeframe)
 
     def bucket(frame: pd.DataFrame) -> np.ndarray:
-        return frame.iloc[:n_steps].resample(rule).sum().to_numpy()
+        return frame.resample(rule).sum().to_numpy()
 
     # Per tier, the swept notional of a unit weight: per (time bucket, side), and when the
     # liquidations carry prices, per price band too (tiers sweep at different distances).
@@ -546,24 +546,23 @@ def _design(model, market, liquidations, n_train, every, price_band, weights) ->
     yr = {s: bucket(real[[s]])[:, 0] for s in SIDES}
     if price_band and {"price", "side", "time"} <= set(liquidations.columns):
         events = validate_events(liquidations)
-        x, y = _price_resolved(base, events, per_unit, n_steps, rule, price_band)
+        x, y = _price_resolved(base, events, per_unit, rule, price_band)
     else:
         y = np.concatenate([yr["long"], yr["short"]])
         x = np.vstack([unit["long"], unit["short"]])
     return _Design(x, y, unit, yr)
 
 
-def _price_resolved(base, events, per_unit, n_steps, rule, band):
-    """Design matrix and target per (time bucket, side, log-price band) cell."""
+def _price_resolved(base, events, per_unit, rule, band):
+    """Design matrix and target per (time bucket, side, log-price band) cell, over all the
+    bars of ``base``."""
     m = base.market
     lv = base.raw
     bar, amount = base._sweeps
     t0 = m.index[0].value
     width = rule.value
-    train_end = (
-        m.index[n_steps].value if n_steps < len(m) else m.index[-1].value + m.timeframe.value
-    )
-    hit = (bar < n_steps) & (amount > 0)
+    train_end = m.index[-1].value + m.timeframe.value
+    hit = (bar < len(m)) & (amount > 0)  # sweeps after the last bar belong to no bar
     lt = (m.index.asi8[bar[hit]] - t0) // width
     lp = np.floor(np.log(lv.price[hit]) / np.log1p(band)).astype("int64")
     ev_t = events["time"].to_numpy(dtype="datetime64[ns]").astype("int64")
