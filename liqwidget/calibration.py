@@ -56,6 +56,14 @@ def events_from(events: pd.DataFrame, start) -> pd.DataFrame:
     return ev[t >= utc(start, "start").value].reset_index(drop=True)
 
 
+def held_out(market: MarketData, events: pd.DataFrame, since) -> tuple[int, pd.DataFrame]:
+    """The stretch from ``since`` (a UTC time) on, where a model fitted on what came before
+    is scored: the index of its first bar in ``market`` and the events at or after it."""
+    start = utc(since, "since")
+    first = int(np.searchsorted(market.index.asi8, start.value, side="left"))
+    return first, events_from(events, start)
+
+
 def per_bar_liquidations(liquidations: pd.DataFrame, market: MarketData) -> pd.DataFrame:
     """Real long/short liquidation notional per bar of ``market``.
 
@@ -309,6 +317,14 @@ def fit(
         raise ValueError("train_fraction must be between 0.1 and 0.9")
     if not prior_strength > 0:
         raise ValueError(f"prior_strength must be positive, got {prior_strength}")
+    if every is not None and not pd.Timedelta(every) > pd.Timedelta(0):
+        raise ValueError(
+            f"every must be a positive duration such as '15min' (or None), got {every!r}"
+        )
+    if price_band is not None and not price_band >= 0:
+        raise ValueError(
+            f"price_band must be a positive fraction of price (0 or None: bands off), got {price_band}"
+        )
     lev = sorted(float(k) for k in model.leverage)
     w0 = np.array([model.leverage[k] for k in lev], float)
     w0 = w0 / w0.sum()
@@ -396,6 +412,10 @@ def calibrated(
     liquidations: pd.DataFrame,
     train_fraction: float = 0.5,
     history: Sequence[tuple[MarketData, pd.DataFrame]] = (),
+    *,
+    every: str | pd.Timedelta | None = "15min",
+    prior_strength: float = 0.05,
+    price_band: float | None = 0.005,
     **params,
 ) -> Fit:
     """Fit the leverage mix to recorded liquidations, starting from a fine even grid of tiers
@@ -405,7 +425,8 @@ def calibrated(
     The prior mix of :class:`ClusterModel` is a guess; with liquidations on record the map
     can learn where traders really sit. ``Fit.model`` is the calibrated model; score it only
     after ``Fit.split_time`` (the liquidations before it trained it). ``params`` go to the
-    model (e.g. ``side_split``); ``history`` adds earlier recordings (see :func:`fit`).
+    model (e.g. ``side_split``); ``history``, ``every``, ``prior_strength`` and
+    ``price_band`` go to :func:`fit`.
     """
     base = ClusterModel(**({"leverage": FIT_LEVERAGE, "leverage_jitter": 0.0} | params))
     return fit(
@@ -413,6 +434,9 @@ def calibrated(
         market,
         liquidations,
         train_fraction=train_fraction,
+        every=every,
+        prior_strength=prior_strength,
+        price_band=price_band,
         history=history,
         refine=True,
     )

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from .calibration import calibrate, event_bars, events_from, slice_estimate
+from .calibration import calibrate, event_bars, held_out, slice_estimate
 from .estimate import ClusterEstimate
 from .events import validate_events
 from .forecast import (
@@ -48,7 +48,6 @@ from .forecast import (
     smooth,
 )
 from .sides import SIDES
-from .times import utc
 
 #: Share of the bins each top-decile score picks.
 DECILE = 0.1
@@ -371,11 +370,9 @@ def scorecard(
     m = estimate.market
     first = 0
     if since is not None:
-        start = utc(since, "since")
-        first = int(np.searchsorted(m.index.asi8, start.value, side="left"))  # bars from since
+        first, events = held_out(m, events, since)
         if not 0 < first < len(m):
             raise ValueError(f"since={since} leaves no bars to score (or is the first bar)")
-        events = events_from(events, start)
     fits = [h for h in horizons if pd.Timedelta(h) <= (len(m) - MIN_VOL_BARS) * m.timeframe]
     for own, book in books:
         t = calibrate(slice_estimate(book, first), events).timing.reset_index()

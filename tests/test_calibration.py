@@ -187,3 +187,26 @@ def test_refine_moves_a_tier_to_the_leverage_that_explains_the_liquidations():
     assert _refine(full, y_grid, w0, ok, [2, 5, 9], 0.05) == [2, 5, 9]
     # a tier the data do not pin down stays where it is
     assert _refine(full, y, w0, np.array([True, False, True]), [2, 5, 9], 0.05)[1] == 5
+
+
+def test_calibrated_passes_the_fit_options_on(sample):
+    from liqwidget.calibration import calibrated
+
+    real = ClusterModel(seed="none").estimate(sample).swept
+    with pytest.raises(ValueError, match="prior_strength must be positive, got 0"):
+        calibrated(sample, real, prior_strength=0)
+    with pytest.raises(ValueError, match="every must be a positive duration"):
+        calibrated(sample, real, every="-1h")
+    with pytest.raises(ValueError, match="price_band must be a positive fraction"):
+        calibrated(sample, real, price_band=-0.01)
+
+
+def test_held_out_is_the_bars_and_events_from_since(sample, est):
+    from liqwidget.calibration import held_out
+
+    ev = events_from(est.swept, sample.column("low"))
+    since = sample.index[len(sample) // 2] + pd.Timedelta("1s")  # inside a bar: the next one
+    first, later = held_out(sample, ev, since)
+    assert first == len(sample) // 2 + 1
+    assert (later["time"] >= since).all()
+    assert len(later) == int((ev["time"] >= since).sum()) > 0

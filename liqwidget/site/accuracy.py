@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..calibration import MIN_EVENTS, Calibration, calibrate, events_from, slice_estimate
+from ..calibration import MIN_EVENTS, Calibration, calibrate, held_out, slice_estimate
 from ..estimate import SIDES, ClusterEstimate
 from ..forecast import DEFAULT_HORIZON
 from ..location import ORACLE_MARGIN, forecast_scores, touched_scores
@@ -128,11 +128,11 @@ def measure(
     "where" score also carries the true book's score on the same data, so a post quotes
     only the scores the oracle validates there.
     """
+    first = 0
     if events is not None and since is not None:
-        events = events_from(events, since)
+        first, events = held_out(estimate.market, events, since)
     if events is None or len(events) < MIN_EVENTS:
         return None
-    first = 0 if since is None else int(estimate.market.index.searchsorted(since))
     # Timing is per bar, so it is scored on the bars from ``since`` only; the "where" scores
     # weigh by real notional, which the events from ``since`` on carry alone.
     cal = calibrate(slice_estimate(estimate, first), events)
