@@ -219,6 +219,44 @@ def targets(card: pd.DataFrame, checks: pd.DataFrame, period: str) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+def shortfalls(card: pd.DataFrame, checks: pd.DataFrame, period: str) -> pd.DataFrame:
+    """Every target comparison one period's model misses on the wide mix, with the per-seed
+    margin (model minus what it must beat), its mean and standard error over seeds: a miss
+    within two standard errors is a tie the seeds cannot settle, not a clear loss."""
+    wide = checks[(checks["traders"] == "wide") & (checks["period"] == period)].copy()
+    wide["need"] = wide["baseline"]
+    given = wide["measure"] == "given price"
+    wide.loc[given, "need"] = 0.7 * wide.loc[given, "oracle"]
+    keys = ["timeframe", "scenario", "side", "measure", "horizon", "metric"]
+    valid = wide.groupby(keys)[["oracle", "baseline"]].transform("mean")
+    wide = wide[
+        wide["measure"].isin(["forecast", "given price"])
+        & (valid["oracle"] > valid["baseline"] + ORACLE_MARGIN)
+    ]
+    prec = card[
+        (card["traders"] == "wide")
+        & (card["period"] == period)
+        & (card["timeframe"] == "1h")
+        & (card["metric"] == "top_decile_precision")
+        & card["scorer"].isin(["model", "wick × OI"])
+    ]
+    prec = prec.pivot_table(
+        index=[*keys, "seed"], columns="scorer", values="value", aggfunc="first"
+    ).reset_index()
+    prec = prec.rename(columns={"wick × OI": "need"})
+    both = pd.concat(
+        [wide[[*keys, "seed", "model", "need"]], prec[[*keys, "seed", "model", "need"]]]
+    )
+    both["margin"] = both["model"] - both["need"]
+    g = both.groupby(keys, sort=False)["margin"]
+    out = pd.DataFrame({"mean": g.mean(), "s.e.": g.std(ddof=1) / g.count() ** 0.5})
+    out["per seed"] = g.apply(lambda m: " ".join(f"{v:+.2f}" for v in m))
+    out = out[out["mean"] <= 0].reset_index()
+    tie = -out["mean"] < 2 * out["s.e."]
+    out["verdict"] = tie.map({True: "tie within 2 s.e.", False: "loses"})
+    return out
+
+
 def real_sample() -> pd.DataFrame:
     market = lw.load_sample().resample("1h")
     o = market.column("open")
@@ -338,6 +376,12 @@ def main() -> int:
         print(tg.to_string(index=False))
         flags = tg[[c for c in tg.columns if c.startswith(("forecast", "given price ≥", "hourly"))]]
         met[period] = bool(flags.fillna(True).astype(bool).all().all())
+    short = shortfalls(card, checks, WITH_HISTORY)
+    print(
+        f"\nMisses of {WITH_HISTORY} (margin = model minus the baseline it must beat, or minus "
+        "70 % of the oracle; per seed, mean and standard error over seeds):"
+    )
+    print(short.round(3).to_string(index=False) if len(short) else "none")
     if a.readme:
         for tf in a.timeframes:
             print(
