@@ -1,10 +1,14 @@
 """Expected liquidations over a horizon: the book's density times the chance price gets there.
 
 A level only turns into a liquidation if price reaches it. Over a horizon ``H`` the chance
-that price touches a level a log distance ``x`` away is the first-passage probability of a
-driftless random walk with the data's own recent volatility ``σ`` per bar:
-``P = erfc(x / (σ √(2 H/bar)))`` (the reflection principle: twice the chance of ending
-beyond ``x``). The forecast per price bin is the outstanding notional there (spread over
+that price touches a level a log distance ``x`` away is read in units of the data's own
+recent volatility ``σ`` per bar, ``z = x / (σ √(H/bar))``. For a driftless random walk it
+would be ``erfc(z / √2)`` (the reflection principle: twice the chance of ending beyond
+``x``); real prices move in quiet and wild spells, so :class:`Reach` learns the chance from
+the data's own record: the share of earlier horizons whose furthest move, in the same
+units, got at least ``z`` from where they started, pulled towards the random walk's
+answer while that record is short. It never uses a move that had not finished by the
+origin. The forecast per price bin is the outstanding notional there (spread over
 the book's own price uncertainty) times that chance, plus the positions that will
 open during the horizon, spread like the chance itself — what the Forecast layer draws and
 what :mod:`liqwidget.location` scores.
@@ -88,6 +92,60 @@ def reach_probability(distance: np.ndarray, sigma, bars: float) -> np.ndarray:
     return np.minimum(out, 1.0)
 
 
+#: Standardised distances ``z`` the learned reach is tabulated on (linear in between), and
+#: the weight, in earlier horizons, of the random walk's reach next to the data's record.
+Z_GRID = np.linspace(0.0, 8.0, 81)
+PRIOR_HORIZONS = 20
+
+
+class Reach:
+    """Chance that price touches a level within ``horizon`` of an origin, learned from how
+    far price really went over earlier horizons of ``market`` (see the module doc).
+
+    Call it with log ``distance`` to the level and the origin ``states`` (broadcast
+    together; state ``k`` is the book after bar ``k - 1``, the horizon starting at bar
+    ``k``'s open). Each origin uses only the horizons that ended by it: both sides' furthest
+    moves, in units of the volatility at their own start, count as samples; with ``u`` of
+    them the chance is ``(u · learned + 2 ·`` :data:`PRIOR_HORIZONS` ``· random walk) /
+    (u + 2 ·`` :data:`PRIOR_HORIZONS` ``)``. Horizons shorter than a bar use the random walk.
+    """
+
+    def __init__(self, market: MarketData, horizon: str | pd.Timedelta):
+        self.bars = horizon_bars(horizon, market.timeframe)
+        self.sigma = recent_volatility(market)
+        n = len(market)
+        self.span = max(int(round(self.bars)), 1)
+        self.exceed = None  # (windows + 1, grid): samples with z >= Z_GRID[j] among the first
+        if self.bars < 1 or n < self.span:
+            return
+        o = np.log(market.column("open"))[: n - self.span + 1]
+        win = np.lib.stride_tricks.sliding_window_view
+        low = win(np.log(market.column("low")), self.span).min(axis=1)
+        high = win(np.log(market.column("high")), self.span).max(axis=1)
+        unit = self.sigma[: o.size] * np.sqrt(self.bars)
+        z = np.stack([o - low, high - o], axis=1) / unit[:, None]
+        cell = np.clip(np.searchsorted(Z_GRID, np.maximum(z, 0.0), side="right") - 1, 0, None)
+        counts = np.zeros((o.size + 1, Z_GRID.size), dtype="int32")
+        np.add.at(counts, (np.repeat(np.arange(1, o.size + 1), 2), cell.ravel()), 1)
+        self.exceed = np.cumsum(counts, axis=0)[:, ::-1].cumsum(axis=1)[:, ::-1]
+
+    def __call__(self, distance: np.ndarray, states: np.ndarray) -> np.ndarray:
+        states = np.asarray(states, dtype="int64")
+        sigma = self.sigma[states]
+        walk = reach_probability(distance, sigma, self.bars)
+        if self.exceed is None:
+            return walk
+        used = np.clip(states - self.span + 1, 0, self.exceed.shape[0] - 1)
+        pos = np.abs(distance) / (sigma * np.sqrt(self.bars)) / (Z_GRID[1] - Z_GRID[0])
+        j = np.minimum(np.floor(pos).astype("int64"), Z_GRID.size - 1)
+        nxt = np.minimum(j + 1, Z_GRID.size - 1)
+        frac = np.clip(pos - j, 0.0, 1.0)
+        learned = (1.0 - frac) * self.exceed[used, j] + frac * self.exceed[used, nxt]
+        learned = np.where(pos > Z_GRID.size - 1, 0.0, learned)
+        prior = 2.0 * PRIOR_HORIZONS
+        return (learned + prior * walk) / (2.0 * used + prior)
+
+
 #: Share of a horizon's liquidations expected from positions not yet open at the origin
 #: (unknown to any book): spread like a flat book, i.e. by reach probability alone.
 NEW_SHARE = 0.5
@@ -114,19 +172,17 @@ def forecast_grid(
 
     ``states`` are the book states the grid's columns show (as
     :func:`~liqwidget.heatmap.time_columns` returns them); each column's reference price is
-    the last close at that state, its volatility :func:`recent_volatility` there. Each side
+    the last close at that state, the chance of reaching a price :class:`Reach`. Each side
     is :func:`blend` of its ``density × reach`` (the density spread by the book's ``spread``,
     a log-price std) and the positions still to open (long ones
     below the reference price, short ones above), the forecast
     :func:`~liqwidget.location.forecast_scores` scores.
     """
-    bars = horizon_bars(horizon, market.timeframe)
     states = np.asarray(states, dtype="int64")
     close = market.column("close")
     ref = np.where(states > 0, close[np.maximum(states - 1, 0)], market.column("open")[0])
-    sigma = recent_volatility(market)[states]
     dist = np.log(book.prices)[:, None] - np.log(ref)[None, :]
-    reach = reach_probability(dist, sigma[None, :], bars)
+    reach = Reach(market, horizon)(dist, states[None, :])
     below, above = (dist <= 0), (dist >= 0)
     edges = book.price_edges
     width = spread / np.log(edges[-1] / edges[-2]) if edges[0] > 0 else 0.0

@@ -39,14 +39,7 @@ from scipy.stats import rankdata
 from .calibration import calibrate, event_bars, held_out, slice_estimate
 from .estimate import ClusterEstimate
 from .events import validate_events
-from .forecast import (
-    MIN_VOL_BARS,
-    blend,
-    horizon_bars,
-    reach_probability,
-    recent_volatility,
-    smooth,
-)
+from .forecast import MIN_VOL_BARS, Reach, blend, horizon_bars, smooth
 from .sides import SIDES
 
 #: Share of the bins each top-decile score picks.
@@ -249,9 +242,9 @@ def forecast_scores(
         raise ValueError(
             f"no forecast origin: {n} bars of {m.timeframe} are too few for a {horizon} horizon"
         )
-    sigma = recent_volatility(m)[origins]
+    chance = Reach(m, horizon)
     p0 = np.log(m.column("open")[origins])
-    step = reach * float(np.median(recent_volatility(m))) * math.sqrt(h) / bins
+    step = reach * float(np.median(chance.sigma)) * math.sqrt(h) / bins
     g0 = math.floor(p0.min() / step) - bins - 1
     nb = math.floor(p0.max() / step) + bins + 2 - g0
     lv = estimate.raw
@@ -280,7 +273,7 @@ def forecast_scores(
         cand = centre[:, None] + sign * j[None, :]
         dist = np.abs((cand + g0 + 0.5) * step - p0[:, None])
         dist[:, 0] = 0.0  # the bin price is in
-        r = reach_probability(dist, sigma[:, None], h)
+        r = chance(dist, origins[:, None])
         dens = smooth(book[s * nb + cand, cols], lv.spread / step)
         real = np.zeros((origins.size, bins))
         sel = side[ev] == s

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import liqwidget as lw
-from liqwidget.forecast import reach_probability, recent_volatility
+from liqwidget.forecast import PRIOR_HORIZONS, Reach, reach_probability, recent_volatility
 from liqwidget.leverage import WIDE_LEVERAGE
 from liqwidget.location import (
     _log_score,
@@ -124,6 +124,44 @@ def test_reach_probability_is_one_at_price_and_falls_with_distance():
     assert p[0] == pytest.approx(1.0)
     assert (np.diff(p) < 0).all()
     assert (reach_probability(d, 0.002, 48) >= p).all()  # a longer horizon reaches further
+
+
+def test_learned_reach_uses_no_move_that_had_not_finished():
+    """The chance at an origin depends only on bars before it: cutting the market after the
+    origin changes nothing."""
+    m = lw.simulate("calm-range", **SMALL).market
+    d = np.linspace(-0.02, 0.02, 41)[:, None]
+    states = np.array([20, 90, 150])[None, :]
+    full = Reach(m, "1h")(d, states)
+    cut = Reach(m.slice(None, m.index[149]), "1h")(d, states)
+    np.testing.assert_allclose(full, cut)
+    assert (full[20] == 1.0).all()  # at price
+    assert (np.diff(full[20:], axis=0) <= 1e-12).all()  # falls with distance above...
+    assert (np.diff(full[:21], axis=0) >= -1e-12).all()  # ...and below
+
+
+def test_learned_reach_is_the_record_of_earlier_moves_pulled_to_the_random_walk():
+    """Against a plain loop over the earlier horizons: the share of sides whose furthest
+    move got at least as far, in units of the volatility at its start."""
+    m = lw.simulate("grind-and-sweep", **SMALL).market
+    span, s = 6, 200  # a 30-minute horizon on 5-minute bars, origin at state 200
+    reach = Reach(m, "30min")
+    sigma = recent_volatility(m)
+    o, lo, hi = (np.log(m.column(c)) for c in ("open", "low", "high"))
+    moves = []
+    for k in range(s - span + 1):  # horizons that ended by the origin
+        unit = sigma[k] * np.sqrt(span)
+        moves += [(o[k] - lo[k : k + span].min()) / unit, (hi[k : k + span].max() - o[k]) / unit]
+    moves = np.array(moves)
+    for z in (0.5, 1.0, 2.0):  # on the tabulation grid, so no interpolation error
+        d = z * sigma[s] * np.sqrt(span)
+        want = (np.sum(moves >= z) + 2 * PRIOR_HORIZONS * reach_probability(d, sigma[s], span)) / (
+            moves.size + 2 * PRIOR_HORIZONS
+        )
+        assert reach(np.array([d]), np.array([s]))[0] == pytest.approx(want, rel=1e-6)
+    # before any horizon has finished, the random walk alone
+    d = np.array([0.004])
+    assert reach(d, np.array([3]))[0] == pytest.approx(reach_probability(d, sigma[3], span)[0])
 
 
 def test_recent_volatility_uses_no_later_bar():
