@@ -267,6 +267,11 @@ class Fit:
     split_time: pd.Timestamp
     #: The model with the fitted weights (everything else as the model given to :func:`fit`).
     model: ClusterModel
+    #: Share of the training liquidations (sum of squares over the regression's rows) the
+    #: fitted mix, at its best overall scale, leaves unexplained: 0 is a perfect fit.
+    unexplained: float = float("nan")
+    #: Rows of the regression (time buckets × sides × price bands, over every recording).
+    rows: int = 0
 
     @property
     def side_split(self) -> float:
@@ -402,9 +407,24 @@ def fit(
     train = calibrate(slice_estimate(est, 0, n_train), real.iloc[:n_train])
     test = calibrate(slice_estimate(est, n_train, None), real.iloc[n_train:])
     identified = dict(zip(lev, ok.tolist(), strict=True))
+    p = x @ weights
+    unexplained = 1.0 - float(p @ y) ** 2 / max(float(p @ p) * float(y @ y), 1e-300)
     return Fit(
-        fitted, identified, side_scale["long"], side_scale["short"], train, test, split, tuned
+        fitted,
+        identified,
+        side_scale["long"],
+        side_scale["short"],
+        train,
+        test,
+        split,
+        tuned,
+        unexplained,
+        int(y.size),
     )
+
+
+#: Half-lives of position churn (``ClusterModel(turnover=...)``) :func:`calibrated` tries.
+TURNOVERS = ("4h", "6h", "9h", "12h", "18h", "1D", "2D")
 
 
 def calibrated(
@@ -416,6 +436,7 @@ def calibrated(
     every: str | pd.Timedelta | None = "15min",
     prior_strength: float = 0.05,
     price_band: float | None = 0.005,
+    turnovers: Sequence[str | pd.Timedelta] | None = None,
     **params,
 ) -> Fit:
     """Fit the leverage mix to recorded liquidations, starting from a fine even grid of tiers
@@ -427,19 +448,47 @@ def calibrated(
     after ``Fit.split_time`` (the liquidations before it trained it). ``params`` go to the
     model (e.g. ``side_split``); ``history``, ``every``, ``prior_strength`` and
     ``price_band`` go to :func:`fit`.
+
+    How fast positions churn shapes the book too (a level opened a day ago holds less the
+    faster traders close and reopen). Given ``turnovers`` (e.g. :data:`TURNOVERS`) and no
+    ``turnover`` in ``params``, the mix is fitted once per half-life and the one that leaves
+    the least of the training liquidations unexplained is kept, if it clearly beats the
+    model's own half-life (by more than ``2 ln(rows) / rows`` of its residual, the bar
+    :func:`fit` sets for moving a tier). On liquidations of a book with a known churn it
+    finds that churn; on the simulator, whose churn is close to the default, it changes the
+    held-out scores by less than the seeds do, both ways, so it is not on by default.
     """
-    base = ClusterModel(**({"leverage": FIT_LEVERAGE, "leverage_jitter": 0.0} | params))
-    return fit(
-        base,
-        market,
-        liquidations,
-        train_fraction=train_fraction,
-        every=every,
-        prior_strength=prior_strength,
-        price_band=price_band,
-        history=history,
-        refine=True,
-    )
+    base = {"leverage": FIT_LEVERAGE, "leverage_jitter": 0.0} | params
+
+    def one(**extra) -> Fit:
+        model = ClusterModel(**(base | extra))
+        return fit(
+            model,
+            market,
+            liquidations,
+            train_fraction=train_fraction,
+            every=every,
+            prior_strength=prior_strength,
+            price_band=price_band,
+            history=history,
+            refine=True,
+        )
+
+    own = one()
+    if not turnovers or "turnover" in params:
+        return own
+    best = own
+    mine = own.model.turnover
+    with warnings.catch_warnings():  # the model's own fit above has said what there is to say
+        warnings.simplefilter("ignore")
+        for half_life in turnovers:
+            if mine is not None and pd.Timedelta(half_life) == pd.Timedelta(mine):
+                continue
+            other = one(turnover=half_life)
+            if other.unexplained < best.unexplained:
+                best = other
+    bar = 2.0 * np.log(max(own.rows, 2)) / max(own.rows, 2) * own.unexplained
+    return best if own.unexplained - best.unexplained > bar else own
 
 
 def _within(liquidations: pd.DataFrame, market: MarketData) -> pd.DataFrame:

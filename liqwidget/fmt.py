@@ -35,3 +35,15 @@ def pct(x: float, signed: bool = False) -> str:
 def when(t: pd.Timestamp) -> str:
     """'25 Nov 2026, 12:00 UTC'."""
     return f"{t.day} {t:%b %Y, %H:%M} UTC"
+
+
+def span(t) -> str:
+    """A duration in words: '6 h', '1.5 h', '1 day', '2 days', '45 min'."""
+    td = pd.Timedelta(t)
+    hours = td / pd.Timedelta("1h")
+    if hours >= 24 and hours % 24 == 0:
+        days = int(hours // 24)
+        return f"{days} day{'s' if days > 1 else ''}"
+    if hours >= 1:
+        return f"{hours:g} h"
+    return f"{td / pd.Timedelta('1min'):g} min"

@@ -210,3 +210,24 @@ def test_held_out_is_the_bars_and_events_from_since(sample, est):
     assert first == len(sample) // 2 + 1
     assert (later["time"] >= since).all()
     assert len(later) == int((ev["time"] >= since).sum()) > 0
+
+
+@pytest.mark.parametrize("half_life", ["4h", "2D"])
+def test_calibrated_finds_how_fast_positions_churn(sample, half_life):
+    """Liquidations of a book whose positions churn with a known half-life: asked to search,
+    the fit keeps the half-life that explains them, not the model's default of 12h."""
+    from liqwidget.calibration import TURNOVERS, calibrated
+
+    mix = {10: 0.2, 25: 0.4, 50: 0.25, 100: 0.15}
+    truth = ClusterModel(leverage=mix, seed="none", side_split=0.5, turnover=half_life)
+    real = truth.estimate(sample).swept
+    f = calibrated(sample, real, seed="none", side_split=0.5, turnovers=TURNOVERS)
+    assert pd.Timedelta(f.model.turnover) == pd.Timedelta(half_life)
+    assert 0 <= f.unexplained < 0.05
+    kept = calibrated(sample, real, seed="none", side_split=0.5)  # no search by default
+    assert kept.model.turnover == "12h" and kept.unexplained > f.unexplained
+    assert kept.rows == f.rows > 0  # the same rows: residuals compared like for like
+    fixed = calibrated(
+        sample, real, seed="none", side_split=0.5, turnover="9h", turnovers=TURNOVERS
+    )
+    assert fixed.model.turnover == "9h"  # a half-life the caller gives is not searched

@@ -125,6 +125,7 @@ def test_the_learned_mix_is_named_with_its_tiers():
     assert "learned from 1,234 liquidations recorded before this window" in text
     assert "20×, 50× and 100×" in text and "20× 30.0 %, 50× 10.0 %" in text
     assert "100× 0.0 %" not in text  # a tier pinned at nothing is not among the largest
+    assert "close and reopen with a half-life of 12 h" in text  # ClusterModel()'s turnover
     assert mix_text(None) == ""
 
 
@@ -163,6 +164,7 @@ def test_a_calibrated_build_says_so_in_its_progress_and_numbers(calibrated_site)
     numbers = json.loads((Path(result.out) / numbers_path(slug)).read_text())
     assert numbers["leverage_mix"]["learned"] is True
     assert numbers["accuracy"]["since"] == numbers["leverage_mix"]["until"]
+    assert pd.Timedelta(numbers["leverage_mix"]["turnover"]) > pd.Timedelta(0)
 
 
 @pytest.mark.browser

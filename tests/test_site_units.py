@@ -531,3 +531,16 @@ def test_measure_carries_the_true_books_scores_on_the_same_bars():
         assert with_truth.given.model == without.given.model
         assert with_truth.given.oracle is not None and without.given.oracle is None
         assert with_truth.given.oracle > with_truth.given.model
+
+
+def test_spans_read_as_words():
+    from liqwidget.fmt import span
+
+    assert [span(t) for t in ("12h", "1D", "2D", "90min", "45min", "36h")] == [
+        "12 h",
+        "1 day",
+        "2 days",
+        "1.5 h",
+        "45 min",
+        "36 h",
+    ]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from ..calibration import MIN_EVENTS
 from ..escape import md_text
-from ..fmt import money, pct, price, when
+from ..fmt import money, pct, price, span, when
 from .accuracy import Accuracy
 from .mix import NO_EVENTS, TOO_FEW, UNFIT, Mix
 from .numbers import Cluster, KeyNumbers
@@ -474,7 +474,13 @@ def mix_text(mix: Mix | None) -> str:
             f"The Clusters layer uses a leverage mix learned from {mix.events:,} liquidations "
             f"recorded before this window (tiers the data pinned down: {_tiers(mix.identified)}"
             + (f"; the largest shares: {shares}" if shares else "")
-            + "; the other tiers keep their starting weight)."
+            + "; the other tiers keep their starting weight"
+            + (
+                f"; positions are taken to close and reopen with a half-life of "
+                f"{span(mix.model.turnover)})."
+                if mix.model.turnover is not None
+                else ")."
+            )
         )
     head = "The Clusters layer uses the model's prior leverage mix"
     n = mix.events

@@ -145,6 +145,7 @@ def numbers_json(snapshot: Snapshot, title: str, lead: str) -> str:
             "events": mix.events,
             "weights": {f"{k:g}": v for k, v in mix.leverage.items()},
             "identified": [f"{k:g}" for k in mix.identified],
+            "turnover": None if mix.model.turnover is None else str(mix.model.turnover),
             "prior_because": mix.reason,
         }
     return json_script(out, indent=1, default=float)
