@@ -328,7 +328,8 @@ def notes_html(
         "not a list of real orders or stop losses. "
         f"<b>Forecast</b> (next {html_text(horizon)}): the liquidations those levels would "
         "produce if price reached them, weighted by the chance it does within the horizon "
-        "at the recent volatility, plus positions yet to open near price."
+        "(how often this market moved that far, in units of its recent volatility), plus "
+        "positions yet to open near price."
     ]
     if len(events) == 0:
         parts.append("<b>Real</b>: no recorded liquidations were given for this period.")
