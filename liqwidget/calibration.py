@@ -474,21 +474,30 @@ def calibrated(
             refine=True,
         )
 
-    own = one()
-    if not turnovers or "turnover" in params:
-        return own
-    best = own
-    mine = own.model.turnover
-    with warnings.catch_warnings():  # the model's own fit above has said what there is to say
-        warnings.simplefilter("ignore")
+    def quietly(**extra) -> tuple[Fit, list]:
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            return one(**extra), said
+
+    own, said = quietly()
+    best, best_said = own, said
+    if turnovers and "turnover" not in params:
+        mine = own.model.turnover
         for half_life in turnovers:
             if mine is not None and pd.Timedelta(half_life) == pd.Timedelta(mine):
                 continue
-            other = one(turnover=half_life)
+            other, other_said = quietly(turnover=half_life)
             if other.unexplained < best.unexplained:
-                best = other
-    bar = 2.0 * np.log(max(own.rows, 2)) / max(own.rows, 2) * own.unexplained
-    return best if own.unexplained - best.unexplained > bar else own
+                best, best_said = other, other_said
+        bar = 2.0 * np.log(max(own.rows, 2)) / max(own.rows, 2) * own.unexplained
+        if not own.unexplained - best.unexplained > bar:
+            best, best_said = own, said
+    seen = set()
+    for w in best_said:  # what the fit that is returned had to say (once each), only that
+        if (w.category, str(w.message)) not in seen:
+            seen.add((w.category, str(w.message)))
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return best
 
 
 def _within(liquidations: pd.DataFrame, market: MarketData) -> pd.DataFrame:

@@ -45,5 +45,5 @@ def span(t) -> str:
         days = int(hours // 24)
         return f"{days} day{'s' if days > 1 else ''}"
     if hours >= 1:
-        return f"{hours:g} h"
-    return f"{td / pd.Timedelta('1min'):g} min"
+        return f"{round(hours, 1):g} h"
+    return f"{round(td / pd.Timedelta('1min')):g} min"

@@ -231,3 +231,18 @@ def test_calibrated_finds_how_fast_positions_churn(sample, half_life):
         sample, real, seed="none", side_split=0.5, turnover="9h", turnovers=TURNOVERS
     )
     assert fixed.model.turnover == "9h"  # a half-life the caller gives is not searched
+
+
+def test_a_turnover_search_says_only_what_the_returned_fit_said(sample):
+    """Seven fits run, each warned about the same empty history; the caller hears it once."""
+    import warnings
+
+    from liqwidget.calibration import TURNOVERS, calibrated
+
+    real = ClusterModel(seed="none").estimate(sample).swept
+    empty = real * 0.0  # a history stretch with nothing liquidated: each fit warns
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        calibrated(sample, real, seed="none", turnovers=TURNOVERS, history=[(sample, empty)])
+    told = [w for w in said if "history[0] has no liquidations" in str(w.message)]
+    assert len(told) == 1, [str(w.message) for w in said]

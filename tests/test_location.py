@@ -140,12 +140,17 @@ def test_learned_reach_uses_no_move_that_had_not_finished():
     assert (np.diff(full[:21], axis=0) >= -1e-12).all()  # ...and below
 
 
-def test_learned_reach_is_the_record_of_earlier_moves_pulled_to_the_random_walk():
+@pytest.mark.parametrize(("horizon", "bars", "span"), [("30min", 6, 6), ("32.5min", 6.5, 7)])
+def test_learned_reach_is_the_record_of_earlier_moves_pulled_to_the_random_walk(
+    horizon, bars, span
+):
     """Against a plain loop over the earlier horizons: the share of sides whose furthest
-    move got at least as far, in units of the volatility at its start."""
+    move got at least as far, in units of the volatility at its start (a horizon of 6.5
+    bars is read from 7-bar moves, scaled to its length as a random walk's would be)."""
     m = lw.simulate("grind-and-sweep", **SMALL).market
-    span, s = 6, 200  # a 30-minute horizon on 5-minute bars, origin at state 200
-    reach = Reach(m, "30min")
+    s = 200  # origin at state 200, 5-minute bars
+    reach = Reach(m, horizon)
+    assert (reach.bars, reach.span) == (bars, span)
     sigma = recent_volatility(m)
     o, lo, hi = (np.log(m.column(c)) for c in ("open", "low", "high"))
     moves = []
@@ -154,14 +159,16 @@ def test_learned_reach_is_the_record_of_earlier_moves_pulled_to_the_random_walk(
         moves += [(o[k] - lo[k : k + span].min()) / unit, (hi[k : k + span].max() - o[k]) / unit]
     moves = np.array(moves)
     for z in (0.5, 1.0, 2.0):  # on the tabulation grid, so no interpolation error
-        d = z * sigma[s] * np.sqrt(span)
-        want = (np.sum(moves >= z) + 2 * PRIOR_HORIZONS * reach_probability(d, sigma[s], span)) / (
-            moves.size + 2 * PRIOR_HORIZONS
-        )
+        d = z * sigma[s] * np.sqrt(bars)
+        prior = 2 * PRIOR_HORIZONS * span  # samples' worth: windows overlap by span - 1 bars
+        walk = reach_probability(d, sigma[s], bars)
+        want = (np.sum(moves >= z) + prior * walk) / (moves.size + prior)
         assert reach(np.array([d]), np.array([s]))[0] == pytest.approx(want, rel=1e-6)
     # before any horizon has finished, the random walk alone
     d = np.array([0.004])
-    assert reach(d, np.array([3]))[0] == pytest.approx(reach_probability(d, sigma[3], span)[0])
+    assert reach(d, np.array([3]))[0] == pytest.approx(reach_probability(d, sigma[3], bars)[0])
+    with pytest.raises(ValueError, match="distances must be finite"):
+        reach(np.array([np.nan]), np.array([s]))
 
 
 def test_recent_volatility_uses_no_later_bar():

@@ -536,11 +536,13 @@ def test_measure_carries_the_true_books_scores_on_the_same_bars():
 def test_spans_read_as_words():
     from liqwidget.fmt import span
 
-    assert [span(t) for t in ("12h", "1D", "2D", "90min", "45min", "36h")] == [
+    spans = ("12h", "1D", "2D", "90min", "45min", "36h", pd.Timedelta(hours=6.93176))
+    assert [span(t) for t in spans] == [
         "12 h",
         "1 day",
         "2 days",
         "1.5 h",
         "45 min",
         "36 h",
+        "6.9 h",
     ]

@@ -145,7 +145,9 @@ def numbers_json(snapshot: Snapshot, title: str, lead: str) -> str:
             "events": mix.events,
             "weights": {f"{k:g}": v for k, v in mix.leverage.items()},
             "identified": [f"{k:g}" for k in mix.identified],
-            "turnover": None if mix.model.turnover is None else str(mix.model.turnover),
+            "turnover": None
+            if mix.model.turnover is None
+            else pd.Timedelta(mix.model.turnover).isoformat(),
             "prior_because": mix.reason,
         }
     return json_script(out, indent=1, default=float)
