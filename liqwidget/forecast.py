@@ -108,10 +108,12 @@ class Reach:
     together; state ``k`` is the book after bar ``k - 1``, the horizon starting at bar
     ``k``'s open). Each origin uses only the horizons that ended by it: windows of the
     horizon's length (in whole bars), one starting at every earlier bar, and both sides'
-    furthest moves in each, in units of the volatility at the window's start. Windows
-    overlap, so ``u`` of them hold about ``u / span`` horizons' worth of independent
-    evidence; with both sides counted, the chance is ``(2u · learned + P · random walk) /
-    (2u + P)`` with ``P`` = 2 × :data:`PRIOR_HORIZONS` × ``span`` samples. Horizons shorter than a bar use the random
+    furthest moves in each, in units of the volatility at the window's start (a horizon of
+    a fractional number of bars is read from moves over its whole bars, scaled to its
+    length as a random walk's would be). Windows overlap, so ``u`` of them hold about
+    ``u / span`` horizons' worth of independent evidence; with both sides counted, the
+    chance is ``(2u · learned + P · random walk) / (2u + P)`` with ``P`` = 2 ×
+    :data:`PRIOR_HORIZONS` × ``span`` samples. Horizons shorter than a bar use the random
     walk alone.
     """
 
