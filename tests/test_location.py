@@ -51,6 +51,16 @@ def test_truth_beats_model_beats_every_naive_baseline(checked):
         assert r["oracle"] > r["model"] > r["baseline"], f"{what}: {r.to_dict()}"
 
 
+def test_where_the_oracle_validates_the_log_score_the_model_beats_every_baseline(checked):
+    """The forecast's log score orders truth > model > every baseline wherever the oracle
+    clears the baselines (on these short runs, the longs' side)."""
+    log = checked[1].xs(("forecast", "log_score"), level=["measure", "metric"])
+    valid = log[log["valid"]]
+    assert len(valid) >= 1
+    for key, r in valid.iterrows():
+        assert r["oracle"] > r["model"] > r["baseline"], f"{key}: {r.to_dict()}"
+
+
 def test_every_quoted_score_passes_the_oracle_check(checked):
     for what, r in each_score(checked[1], VALIDATED):
         assert r["valid"], f"the oracle does not clear the baselines on {what}"
