@@ -172,18 +172,23 @@ def tables(card: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
     return out
 
 
-def targets(card: pd.DataFrame, checks: pd.DataFrame, period: str) -> pd.DataFrame:
-    """Issue 10's targets on the wide mix for one period's model, per scenario, timeframe
-    and side (seed means)."""
-    sel = (checks["traders"] == "wide") & (checks["period"] == period)
-    wide = checks[sel]
-    prec = card[
+def _precision_rows(card: pd.DataFrame, period: str) -> pd.DataFrame:
+    """One period's timing top-decile precision on the wide mix, model and wick × OI (the
+    hourly target's two sides), every seed."""
+    return card[
         (card["traders"] == "wide")
         & (card["period"] == period)
         & (card["metric"] == "top_decile_precision")
         & card["scorer"].isin(["model", "wick × OI"])
     ]
-    prec = prec.pivot_table(
+
+
+def targets(card: pd.DataFrame, checks: pd.DataFrame, period: str) -> pd.DataFrame:
+    """Issue 10's targets on the wide mix for one period's model, per scenario, timeframe
+    and side (seed means)."""
+    sel = (checks["traders"] == "wide") & (checks["period"] == period)
+    wide = checks[sel]
+    prec = _precision_rows(card, period).pivot_table(
         index=["timeframe", "scenario", "side"], columns="scorer", values="value", aggfunc="mean"
     )
     g = ["timeframe", "scenario", "side"]
@@ -233,16 +238,12 @@ def shortfalls(card: pd.DataFrame, checks: pd.DataFrame, period: str) -> pd.Data
         wide["measure"].isin(["forecast", "given price"])
         & (valid["oracle"] > valid["baseline"] + ORACLE_MARGIN)
     ]
-    prec = card[
-        (card["traders"] == "wide")
-        & (card["period"] == period)
-        & (card["timeframe"] == "1h")
-        & (card["metric"] == "top_decile_precision")
-        & card["scorer"].isin(["model", "wick × OI"])
-    ]
-    prec = prec.pivot_table(
-        index=[*keys, "seed"], columns="scorer", values="value", aggfunc="first"
-    ).reset_index()
+    prec = _precision_rows(card, period)
+    prec = (
+        prec[prec["timeframe"] == "1h"]
+        .pivot_table(index=[*keys, "seed"], columns="scorer", values="value", aggfunc="first")
+        .reset_index()
+    )
     prec = prec.rename(columns={"wick × OI": "need"})
     both = pd.concat(
         [wide[[*keys, "seed", "model", "need"]], prec[[*keys, "seed", "model", "need"]]]
