@@ -10,8 +10,9 @@ units, got at least ``z`` from where they started, pulled towards the random wal
 answer while that record is short. It never uses a move that had not finished by the
 origin. The forecast per price bin is the outstanding notional there (spread over
 the book's own price uncertainty) times that chance, plus the positions that will
-open during the horizon, spread like the chance itself — what the Forecast layer draws and
-what :mod:`liqwidget.location` scores.
+open during the horizon (:func:`openings`: how many, read from the book's own recent
+openings and how far from their entry they liquidate), spread like the chance itself — what
+the Forecast layer draws and what :mod:`liqwidget.location` scores.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 from scipy.special import erfc
 
+from .book import Book
 from .heatmap import Heatmap
 from .market import MarketData
 
@@ -172,19 +174,57 @@ class Reach:
         return (learned + prior * walk) / (2.0 * used + prior)
 
 
-#: Share of a horizon's liquidations expected from positions not yet open at the origin
-#: (unknown to any book): spread like a flat book, i.e. by reach probability alone.
-NEW_SHARE = 0.5
+#: Log distances from entry to liquidation that :func:`openings` sorts new positions into.
+OPENING_DISTANCES = np.geomspace(1e-4, 1.0, 61)
 
 
-def blend(book: np.ndarray, reach: np.ndarray, new_share: float | None = None) -> np.ndarray:
-    """Expected liquidations per bin (last axis): the book's ``density × reach`` plus the
-    positions still to open, ``new_share`` of the total, spread like ``reach``."""
-    a = NEW_SHARE if new_share is None else new_share
-    tot = book.sum(axis=-1, keepdims=True)
+def openings(
+    levels: Book, market: MarketData, side: int, horizon: str | pd.Timedelta, states
+) -> np.ndarray:
+    """Expected notional liquidated within ``horizon`` of each origin in ``states`` from
+    positions of ``side`` (0 long, 1 short) that are not open yet at the origin.
+
+    No book knows them, but its recent openings say how fast positions arrive and how far
+    from their entry they liquidate: over the :data:`VOL_LOOKBACK` before the origin, the
+    notional opened per bar (items born inside the bars, entered at about their bar's open),
+    times the horizon in bars, times the chance that price moves from the entry to each
+    position's liquidation distance within half the horizon (a position opened during the
+    horizon has, on average, half of it left). So the share of the forecast that comes from
+    positions still to open grows with the horizon, as it should, and follows the leverage
+    the book holds (the truth's own, for the oracle).
+    """
+    states = np.asarray(states, dtype="int64")
+    n = len(market)
+    mine = np.flatnonzero((levels.side == side) & (levels.birth >= 1) & (levels.birth <= n))
+    birth = levels.birth[mine]
+    entry = market.column("open")[birth - 1]
+    far = np.abs(np.log(levels.price[mine] / entry))
+    cell = np.minimum(np.searchsorted(OPENING_DISTANCES, far), OPENING_DISTANCES.size - 1)
+    lookback = max(int(VOL_LOOKBACK / market.timeframe), 1)
+    start = np.maximum(states - lookback, 0)
+    # Opened notional per distance, cumulated over births, read only at the states asked for.
+    points, where = np.unique(np.concatenate([start, states]), return_inverse=True)
+    first = np.searchsorted(points, birth, side="left")  # the first point counting the item
+    keep = first < points.size
+    hist = np.bincount(
+        first[keep] * OPENING_DISTANCES.size + cell[keep],
+        weights=levels.weight[mine][keep],
+        minlength=points.size * OPENING_DISTANCES.size,
+    ).reshape(points.size, OPENING_DISTANCES.size)
+    upto = np.cumsum(hist, axis=0)
+    recent = upto[where[states.size :]] - upto[where[: states.size]]
+    per_bar = recent / np.maximum(states - start, 1)[:, None]
+    half = Reach(market, pd.Timedelta(horizon) / 2)
+    chance = half(OPENING_DISTANCES[None, :], states[:, None])
+    return horizon_bars(horizon, market.timeframe) * (per_bar * chance).sum(axis=1)
+
+
+def blend(book: np.ndarray, reach: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Expected liquidations per bin (last axis): the book's ``density × reach`` plus
+    ``new`` (per row: :func:`openings`) spread like ``reach``."""
     r_tot = reach.sum(axis=-1, keepdims=True)
     flat = np.divide(reach, r_tot, out=np.zeros_like(reach), where=r_tot > 0)
-    return book + a / (1.0 - a) * tot * flat
+    return book + np.asarray(new, dtype="float64")[..., None] * flat
 
 
 def forecast_grid(
@@ -192,16 +232,16 @@ def forecast_grid(
     market: MarketData,
     states: np.ndarray,
     horizon: str | pd.Timedelta,
-    spread: float = 0.0,
+    levels: Book,
 ) -> Heatmap:
     """Expected liquidation notional over ``horizon`` per cell of a book grid.
 
-    ``states`` are the book states the grid's columns show (as
-    :func:`~liqwidget.heatmap.time_columns` returns them); each column's reference price is
-    the last close at that state, the chance of reaching a price :class:`Reach`. Each side
-    is :func:`blend` of its ``density × reach`` (the density spread by the book's ``spread``,
-    a log-price std) and the positions still to open (long ones
-    below the reference price, short ones above), the forecast
+    ``book`` is the grid of ``levels`` (the estimate's book) and ``states`` the book states
+    its columns show (as :func:`~liqwidget.heatmap.time_columns` returns them); each
+    column's reference price is the last close at that state, the chance of reaching a
+    price :class:`Reach`. Each side is :func:`blend` of its ``density × reach`` (the density
+    spread by the book's ``spread``, a log-price std) and the positions still to open
+    (:func:`openings`; long ones below the reference price, short ones above), the forecast
     :func:`~liqwidget.location.forecast_scores` scores.
     """
     states = np.asarray(states, dtype="int64")
@@ -209,10 +249,11 @@ def forecast_grid(
     ref = np.where(states > 0, close[np.maximum(states - 1, 0)], market.column("open")[0])
     dist = np.log(book.prices)[:, None] - np.log(ref)[None, :]
     reach = Reach(market, horizon)(dist, states[None, :])
-    below, above = (dist <= 0), (dist >= 0)
     edges = book.price_edges
-    width = spread / np.log(edges[-1] / edges[-2]) if edges[0] > 0 else 0.0
-    dens = {s: smooth(getattr(book, s).T, width).T for s in ("long", "short")}
-    long = blend((dens["long"] * reach).T, (reach * below).T).T
-    short = blend((dens["short"] * reach).T, (reach * above).T).T
-    return Heatmap(book.time_edges, book.price_edges, long, short)
+    width = levels.spread / np.log(edges[-1] / edges[-2]) if edges[0] > 0 else 0.0
+    out = {}
+    for s, (name, where) in enumerate((("long", dist <= 0), ("short", dist >= 0))):
+        dens = smooth(getattr(book, name).T, width).T
+        new = openings(levels, market, s, horizon, states)
+        out[name] = blend((dens * reach).T, (reach * where).T, new).T
+    return Heatmap(book.time_edges, book.price_edges, out["long"], out["short"])

@@ -39,7 +39,7 @@ from scipy.stats import rankdata
 from .calibration import calibrate, event_bars, held_out, slice_estimate
 from .estimate import ClusterEstimate
 from .events import validate_events
-from .forecast import MIN_VOL_BARS, Reach, blend, horizon_bars, smooth
+from .forecast import MIN_VOL_BARS, Reach, blend, horizon_bars, openings, smooth
 from .sides import SIDES
 
 #: Share of the bins each top-decile score picks.
@@ -283,7 +283,7 @@ def forecast_scores(
         total = float(notional[ev][sel].sum())
         near = np.broadcast_to((j < k).astype(float), real.shape)
         forecasts = {
-            "book": blend(dens * r, r),
+            "book": blend(dens * r, r, openings(lv, m, s, horizon, origins)),
             "reach only": r,
             "nearest": near,
             "random": np.ones_like(real),

@@ -252,7 +252,7 @@ def figure_data(
     grid = estimate.grid(width, height, price_range=price_range, time_range=time_range)
     m = estimate.market
     _, states = time_columns(m.index, m.timeframe, width, time_range)
-    forecast = forecast_grid(grid, m, states, forecast_horizon, estimate.raw.spread)
+    forecast = forecast_grid(grid, m, states, forecast_horizon, estimate.raw)
     events = empty_events() if liquidations is None else validate_events(liquidations)
     real = bin_events(events, grid.time_edges, grid.price_edges)
     inside = events_in(events, grid.time_edges, grid.price_edges)
