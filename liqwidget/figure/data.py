@@ -329,7 +329,7 @@ def notes_html(
         f"<b>Forecast</b> (next {html_text(horizon)}): the liquidations those levels would "
         "produce if price reached them, weighted by the chance it does within the horizon "
         "(how often this market moved that far, in units of its recent volatility), plus "
-        "positions yet to open near price."
+        "positions yet to open near price, as many as the last day's openings suggest."
     ]
     if len(events) == 0:
         parts.append("<b>Real</b>: no recorded liquidations were given for this period.")
