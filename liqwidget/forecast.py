@@ -112,7 +112,8 @@ class Reach:
     horizon's length (in whole bars), one starting at every earlier bar, and both sides'
     furthest moves in each, in units of the volatility at the window's start (a horizon of
     a fractional number of bars is read from moves over its whole bars, scaled to its
-    length as a random walk's would be). Windows overlap, so ``u`` of them hold about
+    length as a random walk's would be; a window that spans a gap in the bars is left
+    out). Windows overlap, so ``u`` of them hold about
     ``u / span`` horizons' worth of independent evidence; with both sides counted, the
     chance is ``(2u · learned + P · random walk) / (2u + P)`` with ``P`` = 2 ×
     :data:`PRIOR_HORIZONS` × ``span`` samples. Horizons shorter than a bar use the random
@@ -136,6 +137,12 @@ class Reach:
         z = np.stack([o - low, high - o], axis=1) / unit[:, None]
         cell = np.searchsorted(Z_GRID, np.maximum(z, 0.0), side="right") - 1
         self.cells = np.clip(cell, 0, None).astype("int16")
+        # A window that spans a gap in the bars covers more time than the horizon: its
+        # moves are not a horizon's, so it is left out of the record.
+        t = market.index.asi8
+        self.whole = (t[self.span - 1 :] - t[: o.size]) == (self.span - 1) * market.timeframe.value
+        #: How many whole windows are among the first ``u`` (index ``u``).
+        self.whole_upto = np.concatenate([[0], np.cumsum(self.whole)])
 
     def _exceed(self, used: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For the distinct window counts in ``used``: per count, how many of the first
@@ -145,7 +152,7 @@ class Reach:
         points, where = np.unique(used, return_inverse=True)
         # Window w counts for every point u > w: it belongs to the first point above it.
         first = np.searchsorted(points, np.arange(self.cells.shape[0]), side="right")
-        keep = first < points.size
+        keep = (first < points.size) & self.whole
         hist = np.zeros((points.size, Z_GRID.size), dtype="int64")
         rows = np.repeat(first[keep], 2)
         np.add.at(hist, (rows, self.cells[keep].ravel().astype("int64")), 1)
@@ -171,7 +178,7 @@ class Reach:
         learned = (1.0 - frac) * exceed[row, j] + frac * exceed[row, nxt]
         learned = np.where(pos > Z_GRID.size - 1, 0.0, learned)
         prior = 2.0 * PRIOR_HORIZONS * self.span
-        return (learned + prior * walk) / (2.0 * used + prior)
+        return (learned + prior * walk) / (2.0 * self.whole_upto[used] + prior)
 
 
 #: Log distances from entry to liquidation that :func:`openings` sorts new positions into.

@@ -169,6 +169,25 @@ def test_learned_reach_uses_no_move_that_had_not_finished():
     assert (np.diff(full[:21], axis=0) >= -1e-12).all()  # ...and below
 
 
+def record_reach(m, s: int, span: int, bars: float, z: float) -> float:
+    """A plain loop over the horizons that ended by state ``s``: the share of sides whose
+    furthest move got ``z`` volatility units away, pulled towards the random walk (windows
+    that span a gap in the bars are not horizons and are skipped)."""
+    sigma = recent_volatility(m)
+    o, lo, hi = (np.log(m.column(c)) for c in ("open", "low", "high"))
+    t = m.index
+    moves = []
+    for k in range(s - span + 1):
+        if t[k + span - 1] - t[k] != (span - 1) * m.timeframe:
+            continue
+        unit = sigma[k] * np.sqrt(span)
+        moves += [(o[k] - lo[k : k + span].min()) / unit, (hi[k : k + span].max() - o[k]) / unit]
+    moves = np.array(moves)
+    prior = 2 * PRIOR_HORIZONS * span  # samples' worth: windows overlap by span - 1 bars
+    walk = reach_probability(z * sigma[s] * np.sqrt(bars), sigma[s], bars)
+    return (np.sum(moves >= z) + prior * walk) / (moves.size + prior)
+
+
 @pytest.mark.parametrize(("horizon", "bars", "span"), [("30min", 6, 6), ("32.5min", 6.5, 7)])
 def test_learned_reach_is_the_record_of_earlier_moves_pulled_to_the_random_walk(
     horizon, bars, span
@@ -181,23 +200,31 @@ def test_learned_reach_is_the_record_of_earlier_moves_pulled_to_the_random_walk(
     reach = Reach(m, horizon)
     assert (reach.bars, reach.span) == (bars, span)
     sigma = recent_volatility(m)
-    o, lo, hi = (np.log(m.column(c)) for c in ("open", "low", "high"))
-    moves = []
-    for k in range(s - span + 1):  # horizons that ended by the origin
-        unit = sigma[k] * np.sqrt(span)
-        moves += [(o[k] - lo[k : k + span].min()) / unit, (hi[k : k + span].max() - o[k]) / unit]
-    moves = np.array(moves)
     for z in (0.5, 1.0, 2.0):  # on the tabulation grid, so no interpolation error
         d = z * sigma[s] * np.sqrt(bars)
-        prior = 2 * PRIOR_HORIZONS * span  # samples' worth: windows overlap by span - 1 bars
-        walk = reach_probability(d, sigma[s], bars)
-        want = (np.sum(moves >= z) + prior * walk) / (moves.size + prior)
+        want = record_reach(m, s, span, bars, z)
         assert reach(np.array([d]), np.array([s]))[0] == pytest.approx(want, rel=1e-6)
     # before any horizon has finished, the random walk alone
     d = np.array([0.004])
     assert reach(d, np.array([3]))[0] == pytest.approx(reach_probability(d, sigma[3], bars)[0])
     with pytest.raises(ValueError, match="distances must be finite"):
         reach(np.array([np.nan]), np.array([s]))
+
+
+def test_learned_reach_leaves_out_windows_that_span_a_gap():
+    """Bars missing (an exchange outage): a window across the gap covers more than the
+    horizon, so it is not part of the record."""
+    frame = lw.simulate("grind-and-sweep", **SMALL).market.frame
+    gapped = lw.MarketData.from_frame(frame.drop(frame.index[100:130]), allow_gaps=True)
+    assert len(gapped.gaps) == 1
+    reach = Reach(gapped, "30min")
+    assert reach.whole.size - reach.whole.sum() == 5  # the 6-bar windows across the gap
+    sigma = recent_volatility(gapped)
+    s = 170
+    for z in (0.5, 1.0, 2.0):
+        d = z * sigma[s] * np.sqrt(6)
+        want = record_reach(gapped, s, 6, 6, z)
+        assert reach(np.array([d]), np.array([s]))[0] == pytest.approx(want, rel=1e-6)
 
 
 def test_openings_read_the_day_before_each_origin_and_grow_with_the_horizon():
