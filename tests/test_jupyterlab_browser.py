@@ -243,6 +243,9 @@ BOKEH_STATE = """
     forecast_visible: get('forecast-image').visible,
     labels: get('layer-toggle').labels,
     forecast_sum: get('forecast-source').data.image[0].reduce((a, b) => a + b, 0),
+    profile_visible: get('forecast-profile-long').visible && get('forecast-profile-short').visible,
+    profile_sum: [...get('forecast-profile').data.long, ...get('forecast-profile').data.short]
+      .reduce((a, b) => a + b, 0),
     x_range: [get('time-range').start, get('time-range').end],
     axes: map.left.length + map.below.length,
     axis_labels: [map.left[0].axis_label, map.below[0].axis_label],
@@ -395,16 +398,23 @@ def test_quickstart_in_jupyterlab(page, tmp_path):
         lab.run_code(page, "lmap.threshold = 0.3")
         page.wait_for_function(probe("s.threshold === 0.3"), timeout=UI * 1000)
         page.get_by_text("Forecast (next 4h)", exact=True).click()
-        page.wait_for_function(probe("s.forecast_visible"), timeout=UI * 1000)
+        page.wait_for_function(
+            probe("s.forecast_visible && s.profile_visible && s.profile_sum > 0"),
+            timeout=UI * 1000,
+        )  # the layer, and its profile beside the levels
         out = lab.run_code(page, "print('layers=', lmap.layers)")
         assert "layers= ['clusters', 'real', 'price', 'forecast']" in out
         page.get_by_text("Clusters (model estimate)", exact=True).click()
         page.wait_for_function(probe("!s.clusters_visible"), timeout=UI * 1000)
-        before = page.evaluate(BOKEH_STATE)["forecast_sum"]
+        state = page.evaluate(BOKEH_STATE)
+        before, profile = state["forecast_sum"], state["profile_sum"]
         map_el.screenshot(path=str(SHOTS / "jupyterlab-forecast-4h.png"))
         lab.run_code(page, "lmap.forecast_horizon = '1D'")
         page.wait_for_function(
-            probe(f"s.labels[3] === 'Forecast (next 1D)' && s.forecast_sum !== {before}"),
+            probe(
+                f"s.labels[3] === 'Forecast (next 1D)' && s.forecast_sum !== {before}"
+                f" && s.profile_sum !== {profile}"
+            ),
             timeout=CELL_RUN * 1000,
         )
         page.get_by_text("Forecast (next 1D)", exact=True).wait_for(timeout=UI * 1000)
@@ -412,7 +422,8 @@ def test_quickstart_in_jupyterlab(page, tmp_path):
         map_el.screenshot(path=str(SHOTS / "jupyterlab-forecast-1D.png"))
         lab.run_code(page, "lmap.layers = ['clusters', 'real', 'price']")
         page.wait_for_function(
-            probe("!s.forecast_visible && s.clusters_visible"), timeout=UI * 1000
+            probe("!s.forecast_visible && !s.profile_visible && s.clusters_visible"),
+            timeout=UI * 1000,
         )
 
         # Streaming: new liquidations and new bars arrive in the open map.

@@ -420,6 +420,26 @@ def test_forecast_layer_toggles_in_the_embed_and_the_post(page, served):
     assert violet.sum() > 200 and gold.sum() > 200, (violet.sum(), gold.sum())
     page.log.assert_clean()
 
+    # Beside the levels, the forecast profile at the cursor: shown with the layer, and
+    # refilled from the stored frames when the cursor moves.
+    profile = page.evaluate(PROFILE)
+    assert profile["visible"] == [True, True], profile
+    assert profile["long"] > 0 and profile["short"] > 0, profile
+    assert profile["long_above"] == 0 and profile["short_below"] == 0, profile
+    page.evaluate(
+        "() => { const s = Bokeh.documents[0].get_model_by_name('cursor-slider');"
+        " s.value = s.start + 0.5 * (s.end - s.start); }"
+    )
+    moved = page.evaluate(PROFILE)
+    assert moved["long"] > 0 and (moved["long"], moved["short"]) != (
+        profile["long"],
+        profile["short"],
+    ), (profile, moved)
+    keep("embed-forecast-cursor.png", page.screenshot())
+    forecast.click()
+    assert page.evaluate(PROFILE)["visible"] == [False, False]
+    page.log.assert_clean()
+
     # The same layer in the snapshot post's embedded map.
     frame, inner = open_post_map(page, base, slugs[-1])
     label = frame.get_by_label("Forecast (next 4h)")
@@ -430,6 +450,26 @@ def test_forecast_layer_toggles_in_the_embed_and_the_post(page, served):
     assert label.is_checked()
     keep("post-forecast.png", page.locator(".lw-map iframe").screenshot())
     page.log.assert_clean()
+
+
+#: The levels panel's forecast profile: visibility of its two lines, each side's total, and
+#: any long expected above the last close or short below it (there should be none).
+PROFILE = """() => {
+  const doc = Bokeh.documents[0];
+  const d = doc.get_model_by_name('forecast-profile').data;
+  const close = doc.get_model_by_name('price-source').data.close;
+  const last = close[close.length - 1];
+  let long = 0, short = 0, long_above = 0, short_below = 0;
+  for (let i = 0; i < d.price.length; i++) {
+    long += d.long[i];
+    short += d.short[i];
+    if (d.price[i] > last * 1.02) long_above += d.long[i];
+    if (d.price[i] < last * 0.98) short_below += d.short[i];
+  }
+  const visible = ['long', 'short'].map(
+    (s) => doc.get_model_by_name('forecast-profile-' + s).visible);
+  return { visible, long, short, long_above, short_below };
+}"""
 
 
 FIT = """() => {

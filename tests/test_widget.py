@@ -163,6 +163,7 @@ def test_front_end_learns_sources_and_layers_from_the_wire_trait(small):
         "_events": "events-source",
         "_levels": "levels-source",
         "_frames": "levels-frames",
+        "_forecast_profile": "forecast-profile",
     }
     assert set(spec["sources"].values()) == set(w.figure_data.sources)
     # The built front end keeps no copy of the map or of the layer names.

@@ -178,14 +178,18 @@ def level_frames(
     steps: int,
     bins: int,
     span: tuple[int, int] | None = None,
-) -> tuple[dict[str, Any], dict[str, np.ndarray], np.ndarray]:
-    """Outstanding notional per price bin and (side, tier) at ``steps`` cursor times.
+    forecast_horizon: str = DEFAULT_HORIZON,
+) -> tuple[dict[str, Any], dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
+    """Outstanding notional per price bin and (side, tier) at ``steps`` cursor times, and
+    the Forecast profile beside it.
 
     The times are spread evenly over ``span`` (epoch ns; default: all bars) and end at it.
     The same numbers as ``estimate.levels_at(t, bins, price_range)`` at each time, computed
     in one pass. Returns the frames source (``time``, ``scale`` and ``uint16`` ``values``
-    per frame, each flattened bins × columns), the bars source at the last frame, and the
-    leverage tiers.
+    per frame, each flattened bins × columns; ``forecast_scale`` and ``forecast``, flattened
+    bins × (long, short): the liquidations expected per bin over ``forecast_horizon`` from
+    that time, as the Forecast layer draws them), the bars source at the last frame, the
+    leverage tiers, and the forecast profile source at the last frame.
     """
     m, lv = estimate.market, estimate.raw
     if span is None:
@@ -202,17 +206,37 @@ def level_frames(
     key = np.where(pbin >= 0, pbin * n_cols + col, -1)
     cells = lv.outstanding(key, bins * n_cols, states)
     stack = np.maximum(cells.T.reshape(steps, bins, n_cols), 0.0)  # steps × bins × cols
-    scale = stack.reshape(steps, -1).max(axis=1)
-    safe = np.where(scale > 0, scale, 1.0)
-    q = np.rint(stack / safe[:, None, None] * 65535).astype("uint16")
+    q, scale = _codes(stack)
     columns = [(side, lev) for side in ("long", "short") for lev in lv.leverage]
-    bars = bar_columns(stack[-1], 0.5 * (edges[:-1] + edges[1:]), columns)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    bars = bar_columns(stack[-1], centres, columns)
+    n_t = lv.leverage.size
+    book = Heatmap(
+        pd.DatetimeIndex(np.concatenate([times[:1] - 1, times]), tz="UTC"),
+        edges,
+        stack[:, :, :n_t].sum(axis=2).T,
+        stack[:, :, n_t:].sum(axis=2).T,
+    )
+    expected = forecast_grid(book, m, states, forecast_horizon, lv)
+    profile = np.stack([expected.long.T, expected.short.T], axis=2)  # steps × bins × 2
+    f_q, f_scale = _codes(np.maximum(profile, 0.0))
     src = {
         "time": times / 1e6,
         "scale": scale,
         "values": [q[k].ravel() for k in range(steps)],
+        "forecast_scale": f_scale,
+        "forecast": [f_q[k].ravel() for k in range(steps)],
     }
-    return src, bars, np.asarray(lv.leverage, dtype="float64")
+    last = {"price": centres, "long": profile[-1, :, 0], "short": profile[-1, :, 1]}
+    return src, bars, np.asarray(lv.leverage, dtype="float64"), last
+
+
+def _codes(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each frame (first axis) as ``uint16`` codes of its own maximum, and those maxima."""
+    scale = stack.reshape(stack.shape[0], -1).max(axis=1)
+    safe = np.where(scale > 0, scale, 1.0)
+    q = np.rint(stack / safe.reshape((-1,) + (1,) * (stack.ndim - 1)) * 65535).astype("uint16")
+    return q, scale
 
 
 def bar_column_names(columns) -> list[str]:
@@ -260,8 +284,13 @@ def figure_data(
         c0, c1 = grid.time_edges[0].value, grid.time_edges[-1].value
     else:
         c0, c1 = (utc(t, "cursor_range").value for t in cursor_range)
-    frames, bars, tiers = level_frames(
-        estimate, grid.price_edges, max(int(cursor_steps), 1), level_bins, span=(c0, c1)
+    frames, bars, tiers, profile = level_frames(
+        estimate,
+        grid.price_edges,
+        max(int(cursor_steps), 1),
+        level_bins,
+        span=(c0, c1),
+        forecast_horizon=forecast_horizon,
     )
     markers = marker_columns(events[inside], max_markers)
 
@@ -278,6 +307,7 @@ def figure_data(
             "events-source": markers,
             "levels-source": bars,
             "levels-frames": frames,
+            "forecast-profile": profile,
         },
         props={
             "cursor-slider": {

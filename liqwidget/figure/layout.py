@@ -281,7 +281,7 @@ def layout_from(
     )
     fig.add_layout(span)
 
-    panel, tier_filter = _levels_panel(data, src, y_range, height, fit)
+    panel, tier_filter, profile = _levels_panel(data, src, y_range, height, fit, layers)
 
     toggle = CheckboxGroup(
         name="layer-toggle",
@@ -292,7 +292,7 @@ def layout_from(
         stylesheets=[".bk-input-group.bk-inline { flex-wrap: wrap; }"] if fit else [],
     )
     renderers = {"clusters": [images["clusters"]], "real": [images["real"], markers]}
-    renderers |= {"price": [band, line], "forecast": [images["forecast"]]}
+    renderers |= {"price": [band, line], "forecast": [images["forecast"], *profile]}
     toggle.js_on_change(
         "active", js.callback("toggle_layers", layers=[renderers[name] for name in js.LAYERS])
     )
@@ -326,6 +326,7 @@ def layout_from(
         bars=src["levels-source"],
         names=bar_column_names(_bar_columns(data)),
         panel=panel,
+        forecast=src["forecast-profile"],
     )
     slider.js_on_change("value", cursor_cb)
     fig.js_on_event("tap", js.callback("tap_to_cursor", slider=slider))
@@ -379,7 +380,10 @@ def _bar_columns(data: FigureData) -> list[tuple[str, float]]:
     return [(side, lev) for side in ("long", "short") for lev in data.tiers]
 
 
-def _levels_panel(data: FigureData, src: dict, y_range, height: int, fit: bool):
+def _levels_panel(data: FigureData, src: dict, y_range, height: int, fit: bool, layers):
+    """The levels panel at the cursor: bars per side and tier, the cumulative curves with
+    the tier filter, and the Forecast profile (lines on the bars' axis, shown with the
+    Forecast layer). Returns the panel, the filter and the profile's renderers."""
     cols = _bar_columns(data)
     names = bar_column_names(cols)
     bars = data.sources["levels-source"]
@@ -405,7 +409,37 @@ def _levels_panel(data: FigureData, src: dict, y_range, height: int, fit: bool):
     )
     for r, (side, lev) in zip(renderers, cols, strict=True):
         r.name = f"levels-{side}-{lev:g}"
-    panel.x_range.renderers = list(renderers)  # the bars' own axis; the curves have theirs
+    # Each side's line over a dark casing, so it reads over bars of any colour.
+    profile = [
+        panel.step(
+            x=side,
+            y="price",
+            source=src["forecast-profile"],
+            mode="center",
+            line_width=width,
+            line_color=BACKGROUND if casing else color,
+            line_alpha=0.85 if casing else 1.0,
+            name=f"forecast-profile-{side}" + ("-casing" if casing else ""),
+            visible="forecast" in layers,
+        )
+        for side, color in (("long", FORECAST_LONG[2]), ("short", FORECAST_SHORT[2]))
+        for casing, width in ((True, 4.5), (False, 2.0))
+    ]
+    # The bars' own axis, shared with the forecast profile (same unit: notional per band);
+    # the cumulative curves have theirs.
+    panel.x_range.renderers = [*renderers, *profile]
+    panel.add_tools(
+        HoverTool(
+            renderers=profile[1::2],
+            mode="hline",
+            tooltips=[
+                ("Price", "@price{$0,0}"),
+                (f"Expected, next {data.horizon}: long", "@long{$0.00a}"),
+                ("short", "@short{$0.00a}"),
+            ],
+            description="Hover: forecast profile",
+        )
+    )
     panel.add_tools(
         HoverTool(
             renderers=renderers,
@@ -417,7 +451,7 @@ def _levels_panel(data: FigureData, src: dict, y_range, height: int, fit: bool):
     panel.xaxis.ticker.desired_num_ticks = 3
     panel.xaxis.axis_label = "Estimated notional (by side, leverage)"
     panel.grid.grid_line_alpha = 0.12
-    return panel, _cumulative(data, src, shown, panel, cols)
+    return panel, _cumulative(data, src, shown, panel, cols), profile
 
 
 def tier_options(tiers) -> list[tuple[str, str]]:

@@ -80,6 +80,7 @@ class LiquidationMap(anywidget.AnyWidget):
     _events = SourceTrait("events-source")
     _levels = SourceTrait("levels-source")
     _frames = SourceTrait("levels-frames")
+    _forecast_profile = SourceTrait("forecast-profile")
     #: Trait → source map and layer names for the front end (see wire.wire_spec).
     _wire = traitlets.Dict().tag(sync=True)
     # Scalar properties of named models, and the update sequence number (changes last in

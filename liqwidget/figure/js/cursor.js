@@ -1,9 +1,10 @@
 // Time cursor (Slider "cursor-slider"): move the span and show, in the levels panel, the
 // stored frame at or before the cursor. A frame's `values` are uint16 codes, row-major
-// (price bin, bar column), scaled by `scale / 65535`.
+// (price bin, bar column), scaled by `scale / 65535`; its `forecast` codes, row-major (price
+// bin, side), scaled by `forecast_scale / 65535`, fill the Forecast profile beside the bars.
 
 /** Move the cursor span and fill the levels bars from the stored frame at the cursor. */
-export default function cursor({ span, frames, bars, names, panel }, slider) {
+export default function cursor({ span, frames, bars, names, panel, forecast }, slider) {
   const v = slider.value;
   span.location = v;
   const ft = frames.data.time;
@@ -20,6 +21,15 @@ export default function cursor({ span, frames, bars, names, panel }, slider) {
     data[names[j]] = a;
   }
   bars.data = data;
+  const fv = frames.data.forecast[k];
+  const fs = frames.data.forecast_scale[k] / 65535;
+  const long = new Float32Array(nb);
+  const short = new Float32Array(nb);
+  for (let i = 0; i < nb; i++) {
+    long[i] = fv[2 * i] * fs;
+    short[i] = fv[2 * i + 1] * fs;
+  }
+  forecast.data = { price: bars.data.price, long, short };
   const when = new Date(ft[k]).toISOString().slice(5, 16).replace("T", " ");
   panel.title.text = "Levels at " + when + " UTC";
 }
