@@ -239,15 +239,14 @@ def shortfalls(card: pd.DataFrame, checks: pd.DataFrame, period: str) -> pd.Data
         & (valid["oracle"] > valid["baseline"] + ORACLE_MARGIN)
     ]
     prec = _precision_rows(card, period)
-    prec = (
-        prec[prec["timeframe"] == "1h"]
-        .pivot_table(index=[*keys, "seed"], columns="scorer", values="value", aggfunc="first")
-        .reset_index()
-    )
-    prec = prec.rename(columns={"wick × OI": "need"})
-    both = pd.concat(
-        [wide[[*keys, "seed", "model", "need"]], prec[[*keys, "seed", "model", "need"]]]
-    )
+    prec = prec[prec["timeframe"] == "1h"]  # the precision target is an hourly one
+    parts = [wide[[*keys, "seed", "model", "need"]]]
+    if len(prec):
+        prec = prec.pivot_table(
+            index=[*keys, "seed"], columns="scorer", values="value", aggfunc="first"
+        ).reset_index()
+        parts.append(prec.rename(columns={"wick × OI": "need"})[[*keys, "seed", "model", "need"]])
+    both = pd.concat(parts)
     both["margin"] = both["model"] - both["need"]
     g = both.groupby(keys, sort=False)["margin"]
     out = pd.DataFrame({"mean": g.mean(), "s.e.": g.std(ddof=1) / g.count() ** 0.5})
