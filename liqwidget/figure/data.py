@@ -186,8 +186,8 @@ def level_frames(
     The times are spread evenly over ``span`` (epoch ns; default: all bars) and end at it.
     The same numbers as ``estimate.levels_at(t, bins, price_range)`` at each time, computed
     in one pass. Returns the frames source (``time``, ``scale`` and ``uint16`` ``values``
-    per frame, each flattened bins × columns; ``forecast_scale`` and ``forecast``, flattened
-    bins × (long, short): the liquidations expected per bin over ``forecast_horizon`` from
+    per frame, each flattened bins × columns; ``forecast_scale`` and ``uint8`` ``forecast``,
+    flattened bins × (long, short): the liquidations expected per bin over ``forecast_horizon`` from
     that time, as the Forecast layer draws them), the bars source at the last frame, the
     leverage tiers, and the forecast profile source at the last frame.
     """
@@ -219,7 +219,7 @@ def level_frames(
     )
     expected = forecast_grid(book, m, states, forecast_horizon, lv)
     profile = np.stack([expected.long.T, expected.short.T], axis=2)  # steps × bins × 2
-    f_q, f_scale = _codes(np.maximum(profile, 0.0))
+    f_q, f_scale = _codes(np.maximum(profile, 0.0), "uint8")  # a line: 256 steps will do
     src = {
         "time": times / 1e6,
         "scale": scale,
@@ -231,11 +231,13 @@ def level_frames(
     return src, bars, np.asarray(lv.leverage, dtype="float64"), last
 
 
-def _codes(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each frame (first axis) as ``uint16`` codes of its own maximum, and those maxima."""
+def _codes(stack: np.ndarray, dtype: str = "uint16") -> tuple[np.ndarray, np.ndarray]:
+    """Each frame (first axis) as codes of ``dtype`` (0 to its maximum: the frame's own
+    maximum), and those maxima."""
+    top = np.iinfo(dtype).max
     scale = stack.reshape(stack.shape[0], -1).max(axis=1)
     safe = np.where(scale > 0, scale, 1.0)
-    q = np.rint(stack / safe.reshape((-1,) + (1,) * (stack.ndim - 1)) * 65535).astype("uint16")
+    q = np.rint(stack / safe.reshape((-1,) + (1,) * (stack.ndim - 1)) * top).astype(dtype)
     return q, scale
 
 

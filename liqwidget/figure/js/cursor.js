@@ -1,7 +1,7 @@
 // Time cursor (Slider "cursor-slider"): move the span and show, in the levels panel, the
 // stored frame at or before the cursor. A frame's `values` are uint16 codes, row-major
-// (price bin, bar column), scaled by `scale / 65535`; its `forecast` codes, row-major (price
-// bin, side), scaled by `forecast_scale / 65535`, fill the Forecast profile beside the bars.
+// (price bin, bar column), scaled by `scale / 65535`; its `forecast` codes (uint8), row-major
+// (price bin, side), scaled by `forecast_scale / 255`, fill the Forecast profile beside the bars.
 
 /** Move the cursor span and fill the levels bars from the stored frame at the cursor. */
 export default function cursor({ span, frames, bars, names, panel, forecast }, slider) {
@@ -22,7 +22,7 @@ export default function cursor({ span, frames, bars, names, panel, forecast }, s
   }
   bars.data = data;
   const fv = frames.data.forecast[k];
-  const fs = frames.data.forecast_scale[k] / 65535;
+  const fs = frames.data.forecast_scale[k] / 255;
   const long = new Float32Array(nb);
   const short = new Float32Array(nb);
   for (let i = 0; i < nb; i++) {
