@@ -180,58 +180,74 @@ class Reach:
         prior = 2.0 * PRIOR_HORIZONS * self.span
         return (learned + prior * walk) / (2.0 * self.whole_upto[used] + prior)
 
+    def total(self, states) -> np.ndarray:
+        """Per origin in ``states``: the chance integrated over log distance on one side,
+        from the origin out to 24 horizon moves (log-price units)."""
+        states = np.asarray(states, dtype="int64")
+        unit = self.sigma[states] * np.sqrt(self.bars)
+        d = np.linspace(0.0, 24.0, 241)[None, :] * unit[:, None]
+        return np.trapezoid(self(d, states[:, None]), d, axis=1)
 
-#: Log distances from entry to liquidation that :func:`openings` sorts new positions into.
+
+#: Log distances from entry to liquidation that :func:`openings` sorts new positions into
+#: (each position's notional split between its two neighbours, linearly in log distance).
 OPENING_DISTANCES = np.geomspace(1e-4, 1.0, 61)
 
 
-def openings(
-    levels: Book, market: MarketData, side: int, horizon: str | pd.Timedelta, states
-) -> np.ndarray:
-    """Expected notional liquidated within ``horizon`` of each origin in ``states`` from
-    positions of ``side`` (0 long, 1 short) that are not open yet at the origin.
+def openings(levels: Book, market: MarketData, side: int, reach: Reach, states) -> np.ndarray:
+    """Expected notional liquidated within ``reach``'s horizon of each origin in ``states``
+    from positions of ``side`` (0 long, 1 short) that are not open yet at the origin.
 
     No book knows them, but its recent openings say how fast positions arrive and how far
-    from their entry they liquidate: over the :data:`VOL_LOOKBACK` before the origin, the
-    notional opened per bar (items born inside the bars, entered at about their bar's open),
-    times the horizon in bars, times the chance that price moves from the entry to each
-    position's liquidation distance within half the horizon (a position opened during the
-    horizon has, on average, half of it left). So the share of the forecast that comes from
-    positions still to open grows with the horizon, as it should, and follows the leverage
-    the book holds (the truth's own, for the oracle).
+    from their entry they liquidate: over the :data:`VOL_LOOKBACK` worth of bars before the
+    origin, the notional opened per bar (items born inside the bars, entered at about their
+    bar's open), times the horizon in bars, times the chance that price moves from the entry
+    to each position's liquidation distance within half the horizon (a position opened
+    during the horizon has, on average, half of it left; the chance is ``reach``'s at √2
+    times the distance, as for a random walk). So the share of the forecast that comes from
+    positions still to open grows with the horizon and follows the leverage the book holds
+    (the truth's own, for the oracle).
     """
     states = np.asarray(states, dtype="int64")
     n = len(market)
     mine = np.flatnonzero((levels.side == side) & (levels.birth >= 1) & (levels.birth <= n))
     birth = levels.birth[mine]
-    entry = market.column("open")[birth - 1]
-    far = np.abs(np.log(levels.price[mine] / entry))
-    cell = np.minimum(np.searchsorted(OPENING_DISTANCES, far), OPENING_DISTANCES.size - 1)
+    entry = market.column("open")[levels.opened_bar()[mine]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        far = np.abs(np.log(levels.price[mine] / entry))
+    far = np.where(np.isfinite(far), far, OPENING_DISTANCES[-1])  # no price: out of reach
+    g = np.log(np.maximum(far, OPENING_DISTANCES[0]) / OPENING_DISTANCES[0])
+    g = np.minimum(
+        g / np.log(OPENING_DISTANCES[1] / OPENING_DISTANCES[0]), OPENING_DISTANCES.size - 1
+    )
+    lo = np.minimum(np.floor(g).astype("int64"), OPENING_DISTANCES.size - 2)
+    frac = g - lo
     lookback = max(int(VOL_LOOKBACK / market.timeframe), 1)
     start = np.maximum(states - lookback, 0)
     # Opened notional per distance, cumulated over births, read only at the states asked for.
     points, where = np.unique(np.concatenate([start, states]), return_inverse=True)
     first = np.searchsorted(points, birth, side="left")  # the first point counting the item
     keep = first < points.size
-    hist = np.bincount(
-        first[keep] * OPENING_DISTANCES.size + cell[keep],
-        weights=levels.weight[mine][keep],
-        minlength=points.size * OPENING_DISTANCES.size,
-    ).reshape(points.size, OPENING_DISTANCES.size)
-    upto = np.cumsum(hist, axis=0)
+    weight = levels.weight[mine][keep]
+    row = first[keep] * OPENING_DISTANCES.size + lo[keep]
+    size = points.size * OPENING_DISTANCES.size
+    hist = np.bincount(row, weights=weight * (1.0 - frac[keep]), minlength=size)
+    hist += np.bincount(row + 1, weights=weight * frac[keep], minlength=size)
+    upto = np.cumsum(hist.reshape(points.size, OPENING_DISTANCES.size), axis=0)
     recent = upto[where[states.size :]] - upto[where[: states.size]]
     per_bar = recent / np.maximum(states - start, 1)[:, None]
-    half = Reach(market, pd.Timedelta(horizon) / 2)
-    chance = half(OPENING_DISTANCES[None, :], states[:, None])
-    return horizon_bars(horizon, market.timeframe) * (per_bar * chance).sum(axis=1)
+    chance = reach(np.sqrt(2.0) * OPENING_DISTANCES[None, :], states[:, None])
+    return reach.bars * (per_bar * chance).sum(axis=1)
 
 
-def blend(book: np.ndarray, reach: np.ndarray, new: np.ndarray) -> np.ndarray:
+def blend(book: np.ndarray, reach: np.ndarray, new, width, total) -> np.ndarray:
     """Expected liquidations per bin (last axis): the book's ``density × reach`` plus
-    ``new`` (per row: :func:`openings`) spread like ``reach``."""
-    r_tot = reach.sum(axis=-1, keepdims=True)
-    flat = np.divide(reach, r_tot, out=np.zeros_like(reach), where=r_tot > 0)
-    return book + np.asarray(new, dtype="float64")[..., None] * flat
+    ``new`` (per row: :func:`openings`) spread like the chance: a bin ``width`` (log price)
+    wide gets ``reach × width / total`` of it, ``total`` being the chance integrated over
+    every distance on the side (:meth:`Reach.total`), so what a bin gets does not depend on
+    which other bins are drawn."""
+    share = reach * width / np.maximum(np.asarray(total, dtype="float64"), 1e-300)[..., None]
+    return book + np.asarray(new, dtype="float64")[..., None] * share
 
 
 def forecast_grid(
@@ -255,12 +271,15 @@ def forecast_grid(
     close = market.column("close")
     ref = np.where(states > 0, close[np.maximum(states - 1, 0)], market.column("open")[0])
     dist = np.log(book.prices)[:, None] - np.log(ref)[None, :]
-    reach = Reach(market, horizon)(dist, states[None, :])
+    chance = Reach(market, horizon)
+    reach = chance(dist, states[None, :])
+    total = chance.total(states)
     edges = book.price_edges
+    rows = np.log(edges[1:] / edges[:-1])  # each row's width in log price
     width = levels.spread / np.log(edges[-1] / edges[-2]) if edges[0] > 0 else 0.0
     out = {}
     for s, (name, where) in enumerate((("long", dist <= 0), ("short", dist >= 0))):
         dens = smooth(getattr(book, name).T, width).T
-        new = openings(levels, market, s, horizon, states)
-        out[name] = blend((dens * reach).T, (reach * where).T, new).T
+        new = openings(levels, market, s, chance, states)
+        out[name] = blend((dens * reach).T, (reach * where).T, new, rows, total).T
     return Heatmap(book.time_edges, book.price_edges, out["long"], out["short"])

@@ -58,6 +58,9 @@ NAMES = (
     "events-source",
     "levels-source",
     "levels-frames",
+    "forecast-profile",
+    "forecast-profile-long",
+    "forecast-profile-short",
     "clusters-image",
     "real-image",
     "forecast-image",
@@ -409,13 +412,13 @@ def _levels_panel(data: FigureData, src: dict, y_range, height: int, fit: bool, 
     )
     for r, (side, lev) in zip(renderers, cols, strict=True):
         r.name = f"levels-{side}-{lev:g}"
-    # Each side's line over a dark casing, so it reads over bars of any colour.
+    # Each side's line (through the bands' centres) over a dark casing, so it reads over
+    # bars of any colour.
     profile = [
-        panel.step(
+        panel.line(
             x=side,
             y="price",
             source=src["forecast-profile"],
-            mode="center",
             line_width=width,
             line_color=BACKGROUND if casing else color,
             line_alpha=0.85 if casing else 1.0,
@@ -434,7 +437,7 @@ def _levels_panel(data: FigureData, src: dict, y_range, height: int, fit: bool, 
             mode="hline",
             tooltips=[
                 ("Price", "@price{$0,0}"),
-                (f"Expected, next {data.horizon}: long", "@long{$0.00a}"),
+                ("Expected over the horizon: long", "@long{$0.00a}"),
                 ("short", "@short{$0.00a}"),
             ],
             description="Hover: forecast profile",
