@@ -180,12 +180,12 @@ class Reach:
         prior = 2.0 * PRIOR_HORIZONS * self.span
         return (learned + prior * walk) / (2.0 * self.whole_upto[used] + prior)
 
-    def total(self, states) -> np.ndarray:
+    def total(self, states, moves: float = 5.0) -> np.ndarray:
         """Per origin in ``states``: the chance integrated over log distance on one side,
-        from the origin out to 24 horizon moves (log-price units)."""
+        from the origin out to ``moves`` horizon moves (σ √horizon; log-price units)."""
         states = np.asarray(states, dtype="int64")
         unit = self.sigma[states] * np.sqrt(self.bars)
-        d = np.linspace(0.0, 24.0, 241)[None, :] * unit[:, None]
+        d = np.linspace(0.0, moves, 101)[None, :] * unit[:, None]
         return np.trapezoid(self(d, states[:, None]), d, axis=1)
 
 
@@ -244,8 +244,9 @@ def blend(book: np.ndarray, reach: np.ndarray, new, width, total) -> np.ndarray:
     """Expected liquidations per bin (last axis): the book's ``density × reach`` plus
     ``new`` (per row: :func:`openings`) spread like the chance: a bin ``width`` (log price)
     wide gets ``reach × width / total`` of it, ``total`` being the chance integrated over
-    every distance on the side (:meth:`Reach.total`), so what a bin gets does not depend on
-    which other bins are drawn."""
+    the distances price typically reaches (:meth:`Reach.total`: five horizon moves, as wide
+    as the grid :func:`~liqwidget.location.forecast_scores` scores), so what a bin gets does
+    not depend on which other bins are drawn."""
     share = reach * width / np.maximum(np.asarray(total, dtype="float64"), 1e-300)[..., None]
     return book + np.asarray(new, dtype="float64")[..., None] * share
 

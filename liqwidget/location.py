@@ -243,7 +243,7 @@ def forecast_scores(
             f"no forecast origin: {n} bars of {m.timeframe} are too few for a {horizon} horizon"
         )
     chance = Reach(m, horizon)
-    total = chance.total(origins)
+    spread_over = chance.total(origins)  # what the new positions are spread over
     p0 = np.log(m.column("open")[origins])
     step = reach * float(np.median(chance.sigma)) * math.sqrt(h) / bins
     g0 = math.floor(p0.min() / step) - bins - 1
@@ -284,7 +284,7 @@ def forecast_scores(
         total = float(notional[ev][sel].sum())
         near = np.broadcast_to((j < k).astype(float), real.shape)
         forecasts = {
-            "book": blend(dens * r, r, openings(lv, m, s, chance, origins), step, total),
+            "book": blend(dens * r, r, openings(lv, m, s, chance, origins), step, spread_over),
             "reach only": r,
             "nearest": near,
             "random": np.ones_like(real),

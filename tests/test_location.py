@@ -277,6 +277,20 @@ def test_forecast_spreads_new_positions_the_same_whatever_bins_are_drawn():
         np.testing.assert_allclose(zoomed, getattr(f_wide, side)[k : k + 100], rtol=1e-9)
 
 
+def test_forecast_scores_do_not_depend_on_the_unit_of_notional():
+    """The same liquidations counted in another unit score the same (a score that moved
+    would be mixing the real notional into the forecast)."""
+    sim = lw.simulate("grind-and-sweep", **SMALL)
+    est = lw.ClusterModel().estimate(sim.market)
+    ev = sim.liquidations
+    cols = ["top_share", "log_score", "coverage"]
+    a = forecast_scores(est, ev, "1h").set_index(["side", "scorer"])[cols]
+    for unit in (1e-6, 1e3):
+        other = ev.assign(notional=ev["notional"] * unit)
+        b = forecast_scores(est, other, "1h").set_index(["side", "scorer"])[cols]
+        pd.testing.assert_frame_equal(a, b, rtol=1e-9)
+
+
 def test_recent_volatility_uses_no_later_bar():
     sim = lw.simulate("calm-range", **SMALL)
     m = sim.market
