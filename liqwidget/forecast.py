@@ -152,11 +152,10 @@ class Reach:
         points, where = np.unique(used, return_inverse=True)
         # Window w counts for every point u > w: it belongs to the first point above it.
         first = np.searchsorted(points, np.arange(self.cells.shape[0]), side="right")
-        keep = (first < points.size) & self.whole
-        hist = np.zeros((points.size, Z_GRID.size), dtype="int64")
-        rows = np.repeat(first[keep], 2)
-        np.add.at(hist, (rows, self.cells[keep].ravel().astype("int64")), 1)
-        upto = np.cumsum(hist, axis=0)
+        first = np.where(self.whole, first, points.size)  # a window across a gap: never
+        cells = self.cells.astype("int64")
+        ones = np.ones(first.size)
+        upto = sum(cumulated(first, cells[:, k], ones, points.size, Z_GRID.size) for k in (0, 1))
         return upto[:, ::-1].cumsum(axis=1)[:, ::-1], where.reshape(used.shape)
 
     def __call__(self, distance: np.ndarray, states: np.ndarray) -> np.ndarray:
@@ -187,6 +186,17 @@ class Reach:
         unit = self.sigma[states] * np.sqrt(self.bars)
         d = np.linspace(0.0, moves, 101)[None, :] * unit[:, None]
         return np.trapezoid(self(d, states[:, None]), d, axis=1)
+
+
+def cumulated(first, cells, weights, points: int, n_cells: int) -> np.ndarray:
+    """Per point (rows) and cell: the summed ``weights`` of the items that count from that
+    point on. ``first`` is each item's first point (``points`` or more: it never counts);
+    ``cells`` its cell. A table at the points asked for only, never one row per item."""
+    keep = first < points
+    hist = np.bincount(
+        first[keep] * n_cells + cells[keep], weights=weights[keep], minlength=points * n_cells
+    )
+    return np.cumsum(hist.reshape(points, n_cells), axis=0)
 
 
 #: Log distances from entry to liquidation that :func:`openings` sorts new positions into
@@ -227,13 +237,9 @@ def openings(levels: Book, market: MarketData, side: int, reach: Reach, states) 
     # Opened notional per distance, cumulated over births, read only at the states asked for.
     points, where = np.unique(np.concatenate([start, states]), return_inverse=True)
     first = np.searchsorted(points, birth, side="left")  # the first point counting the item
-    keep = first < points.size
-    weight = levels.weight[mine][keep]
-    row = first[keep] * OPENING_DISTANCES.size + lo[keep]
-    size = points.size * OPENING_DISTANCES.size
-    hist = np.bincount(row, weights=weight * (1.0 - frac[keep]), minlength=size)
-    hist += np.bincount(row + 1, weights=weight * frac[keep], minlength=size)
-    upto = np.cumsum(hist.reshape(points.size, OPENING_DISTANCES.size), axis=0)
+    weight, size = levels.weight[mine], OPENING_DISTANCES.size
+    upto = cumulated(first, lo, weight * (1.0 - frac), points.size, size)
+    upto += cumulated(first, lo + 1, weight * frac, points.size, size)
     recent = upto[where[states.size :]] - upto[where[: states.size]]
     per_bar = recent / np.maximum(states - start, 1)[:, None]
     chance = reach(np.sqrt(2.0) * OPENING_DISTANCES[None, :], states[:, None])
