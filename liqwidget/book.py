@@ -147,7 +147,8 @@ class Book:
     per item whether its death was a liquidation; without it every death is a sweep (the
     model's case), with it the other deaths are ordinary closes (the truth's case).
     ``spread`` says how well the prices are known (a model built from bars knows where a
-    bar's positions entered only to within the bar's range).
+    bar's positions entered only to within the bar's range). ``entry`` (optional) is each
+    item's entry price; without it an item is taken to have entered at its bar's open.
     """
 
     price: np.ndarray
@@ -159,16 +160,17 @@ class Book:
     death: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="int64"))
     log_level: np.ndarray | None = None
     liquidated: np.ndarray | None = None
+    entry: np.ndarray | None = None
     #: How well the levels' prices are known: a log-price std (0 = exact, as the truth's).
     spread: float = 0.0
 
     _ARRAYS = ("price", "weight", "side", "tier", "birth")
-    _OPTIONAL = ("death", "liquidated")
+    _OPTIONAL = ("death", "liquidated", "entry")
 
     @classmethod
     def empty(cls, leverage: np.ndarray) -> Book:
         z = np.empty(0)
-        return cls(z, z, z.astype("int8"), z.astype("int16"), z.astype("int64"), leverage)
+        return cls(z, z, z.astype("int8"), z.astype("int16"), z.astype("int64"), leverage, entry=z)
 
     def subset(self, mask: np.ndarray) -> Book:
         """The items where ``mask`` holds (or at the given indices), same leverage and shrink."""
@@ -184,6 +186,12 @@ class Book:
     def opened_bar(self) -> np.ndarray:
         """The bar in which each item opened (items there before the first bar: bar 0)."""
         return np.maximum(self.birth - 1, 0)
+
+    def entry_price(self, market) -> np.ndarray:
+        """Each item's entry price: ``entry`` where the book knows it, else its bar's open."""
+        if self.entry is not None and self.entry.size == self.price.size:
+            return self.entry
+        return market.column("open")[np.minimum(self.opened_bar(), len(market) - 1)]
 
     def side_slices(self) -> tuple[slice, slice]:
         """Where the long and the short items are, for a book that holds longs first."""

@@ -210,8 +210,8 @@ def openings(levels: Book, market: MarketData, side: int, reach: Reach, states) 
 
     No book knows them, but its recent openings say how fast positions arrive and how far
     from their entry they liquidate: over the :data:`VOL_LOOKBACK` worth of bars before the
-    origin, the notional opened per bar (items born inside the bars, entered at about their
-    bar's open), times the horizon in bars, times the chance that price moves from the entry
+    origin, the notional opened per bar (items born inside the bars, at their own entry
+    price where the book knows it, else their bar's open), times the horizon in bars, times the chance that price moves from the entry
     to each position's liquidation distance within half the horizon (a position opened
     during the horizon has, on average, half of it left; the chance is ``reach``'s at √2
     times the distance, as for a random walk). So the share of the forecast that comes from
@@ -222,7 +222,7 @@ def openings(levels: Book, market: MarketData, side: int, reach: Reach, states) 
     n = len(market)
     mine = np.flatnonzero((levels.side == side) & (levels.birth >= 1) & (levels.birth <= n))
     birth = levels.birth[mine]
-    entry = market.column("open")[levels.opened_bar()[mine]]
+    entry = levels.entry_price(market)[mine]
     with np.errstate(divide="ignore", invalid="ignore"):
         far = np.abs(np.log(levels.price[mine] / entry))
     far = np.where(np.isfinite(far), far, OPENING_DISTANCES[-1])  # no price: out of reach

@@ -260,6 +260,7 @@ class ClusterModel:
         size = bars.size * nv * lev.size
         total = len(seed) + 2 * size
         price = np.empty(total)
+        entered = np.empty(total)
         weight = np.empty(total)
         side = np.empty(total, dtype="int8")
         tier = np.empty(total, dtype="int16")
@@ -282,7 +283,9 @@ class ClusterModel:
                 sl.tier,
                 sl.birth,
             )
+            entered[block] = sl.entry_price(market)
             block = slice(block.stop, block.stop + size)
+            entered[block].reshape(-1, nv * lev.size)[:] = entry_b[s][:, None]
             out = price[block].reshape(-1, nv, lev.size)
             if nv == 1:
                 np.take(fac_table[s, 0], fac_row, axis=0, out=out[:, 0])
@@ -299,7 +302,7 @@ class ClusterModel:
             at = block.stop
         if self.tick is not None:
             np.multiply(np.round(price / self.tick), self.tick, out=price)
-        levels = Book(price, weight, side, tier, birth, lev)
+        levels = Book(price, weight, side, tier, birth, lev, entry=entered)
         if (weight <= 0).any():
             levels = levels.subset(weight > 0)
 
@@ -373,7 +376,9 @@ class ClusterModel:
             part.weight = part.weight * w
             parts.append(part)
         keys = ("price", "weight", "side", "tier", "birth")
-        return Book(*(np.concatenate([getattr(p, k) for p in parts]) for k in keys), lev)
+        joined = Book(*(np.concatenate([getattr(p, k) for p in parts]) for k in keys), lev)
+        joined.entry = np.concatenate([p.entry for p in parts])
+        return joined
 
     def _bar_factors(
         self,
@@ -487,6 +492,7 @@ class ClusterModel:
             tier=np.broadcast_to(np.arange(lev.size)[None, None, :], shape).ravel().astype("int16"),
             birth=np.zeros(amount.size, dtype="int64"),
             leverage=lev,
+            entry=np.broadcast_to(entries[:, None, None], shape).ravel(),
         )
         return levels.subset(levels.weight > 0)
 

@@ -232,22 +232,26 @@ def test_learned_reach_leaves_out_windows_that_span_a_gap():
 
 def test_openings_read_the_day_before_each_origin_and_grow_with_the_horizon():
     """Positions still to open: against a plain loop over the book's items at their exact
-    distances (the grid of distances costs little), using only openings before the origin
+    distances from their own entries (the grid of distances costs little; a book without
+    entries is taken to enter at each bar's open), using only openings before the origin
     (cutting the market after it changes nothing), and more of them over a longer
     horizon."""
     sim = lw.simulate("calm-range", **SMALL)
     m, book = sim.market, sim.truth_estimate().raw
     states = np.array([30, 120, 200])
     hour = Reach(m, "1h")
+    at_open = dataclasses.replace(book, entry=None)
+    for levels, entry in ((book, book.entry), (at_open, m.column("open")[book.opened_bar()])):
+        got = openings(levels, m, 1, hour, states)
+        for k, s in enumerate(states):
+            start = max(s - 288, 0)  # a day of 5-minute bars
+            mine = np.flatnonzero((book.side == 1) & (book.birth > start) & (book.birth <= s))
+            far = np.abs(np.log(book.price[mine] / entry[mine]))
+            chance = hour(np.sqrt(2.0) * far, np.full(far.size, s))  # half the horizon
+            want = 12 * (book.weight[mine] * chance).sum() / (s - start)
+            assert got[k] == pytest.approx(want, rel=0.02)
+    assert not np.allclose(got, openings(book, m, 1, hour, states), rtol=0.02)
     got = openings(book, m, 1, hour, states)
-    o = m.column("open")
-    for k, s in enumerate(states):
-        start = max(s - 288, 0)  # a day of 5-minute bars
-        mine = np.flatnonzero((book.side == 1) & (book.birth > start) & (book.birth <= s))
-        far = np.abs(np.log(book.price[mine] / o[book.birth[mine] - 1]))
-        chance = hour(np.sqrt(2.0) * far, np.full(far.size, s))  # half the horizon
-        want = 12 * (book.weight[mine] * chance).sum() / (s - start)
-        assert got[k] == pytest.approx(want, rel=0.02)
     assert (got > 0).all()
     cut = m.slice(None, m.index[199])
     np.testing.assert_allclose(got[-1:], openings(book, cut, 1, Reach(cut, "1h"), states[-1:]))

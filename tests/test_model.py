@@ -181,6 +181,29 @@ def test_side_split_options(sample):
         ClusterModel(side_split="taker").long_share(green)
 
 
+def test_levels_know_their_entry_price(sample):
+    """Each level carries the price its position entered at: the bar's entry price as the
+    model reads it (here hlc3, not the open), one leverage's fixed distance away; on hourly
+    bars walked as a path, a point of the bar's range rather than its open."""
+    model = ClusterModel(entry="hlc3", seed="none", leverage_jitter=0.0, path_steps=1)
+    raw = model.estimate(sample).raw
+    hlc3 = model.entry_price(sample)  # (side, bar)
+    np.testing.assert_allclose(raw.entry, hlc3[raw.side, raw.opened_bar()])
+    ratio = raw.price / raw.entry
+    for s in (0, 1):
+        for t in np.unique(raw.tier):
+            r = ratio[(raw.side == s) & (raw.tier == t)]
+            np.testing.assert_allclose(r, r[0], rtol=1e-12)
+    hourly = sample.resample("1h")
+    walked = ClusterModel(leverage_jitter=0.0).estimate(hourly).raw
+    born = walked.birth >= 1
+    bar = walked.opened_bar()[born]
+    entry = walked.entry[born]
+    assert (entry >= hourly.column("low")[bar] * (1 - 1e-9)).all()
+    assert (entry <= hourly.column("high")[bar] * (1 + 1e-9)).all()
+    assert not np.allclose(entry, hourly.column("open")[bar])
+
+
 def test_tick_snaps_levels_to_the_price_grid(sample):
     est = ClusterModel(tick=0.5).estimate(sample)
     prices = est.levels["price"].to_numpy()

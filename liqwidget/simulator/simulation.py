@@ -193,7 +193,9 @@ def build_simulation(
     birth = np.maximum(clock.bar_of(open_step) + 1, 0)
     death = clock.bar_of(end) + 1
     lev = traders.leverage
-    truth = Book(level, notional.astype("float64"), side, tier, birth, lev, death, liquidated=liq)
+    truth = Book(
+        level, notional.astype("float64"), side, tier, birth, lev, death, liquidated=liq, entry=entry
+    )
 
     times = clock.start + pd.to_timedelta(np.arange(bars) * clock.step.value * per, unit="ns")
     grid = step_price[w:].reshape(bars, per)
