@@ -171,6 +171,7 @@ def test_notes_say_estimate_and_name_undercounting_feeds(layout):
     assert "model estimate" in notes and "not a list of real orders" in notes
     assert "binanceusdm" in notes and "per second" in notes
     assert "bybit" not in notes.split("Feed caveat")[1]
+    assert ".." not in notes  # a note's own full stop is not doubled
 
 
 def test_hover_shows_time_price_and_notional(layout):

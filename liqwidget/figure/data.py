@@ -376,7 +376,7 @@ def notes_html(
         if len(m.venues) > 1:
             parts.append(html_text(completeness_line(v.exchange for v in m.venues)) + ".")
         for note in undercount_notes(events):
-            parts.append(f"Feed caveat — {html_text(note)}.")
+            parts.append(f"Feed caveat — {html_text(note.rstrip('.'))}.")
         scored = events_within(events, m)
         if len(scored) >= MIN_EVENTS:
             cal = calibrate(estimate, scored)
