@@ -91,6 +91,12 @@ function showStatus(el, data, failing) {
     ` · file written ${ago(now - data.written)} ago`;
   const candles = data.health?.candles;
   if (candles?.failing_since) text += ` · exchange not answering since ${when(candles.failing_since)}`;
+  const mix = data.health?.mix;
+  if (mix) {
+    text += mix.learned
+      ? ` · leverage mix learned from ${Number(mix.events).toLocaleString("en")} liquidations`
+      : ` · prior leverage mix (${String(mix.reason)})`;
+  }
   if (failing) text += ` · cannot read the data file (${failing})`;
   if (stale) text += " — the map below is not current.";
   el.dataset.state = stale ? "stale" : "live";

@@ -31,7 +31,7 @@ def start_live(store: Path, out: Path, api_base: str, log: Path) -> subprocess.P
         "--store", str(store), "--out", str(out), "--timeframe", "1s", "--window", "2min",
         "--settle", "0.2", "--page-poll", "0.5", "--events-every", "0.5",
         "--max-latency", "0.1", "--backoff", "0.1", "--status-every", "5",
-        "--api-base", api_base,
+        "--api-base", api_base, "--calibrate", "--calibrate-every", "15s",
     ]  # fmt: skip
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen(cmd, stdout=log.open("a"), stderr=subprocess.STDOUT, env=env)
@@ -89,6 +89,9 @@ def test_live_end_to_end(page, tmp_path):
             first = wait_state(page, "live", 30)
             wait_for(lambda: live_state(page)["updates"] >= first["updates"] + 3, 30, "updates")
             shot(page, "before")
+            # --calibrate: the page and the log say which leverage mix draws the map.
+            assert "leverage mix" in page.inner_text(".lw-live-status")
+            assert "leverage mix" in log.read_text()
             # Malformed candles and open interest, a few bars ahead: refused, never stored.
             bad_bar = (int(time.time()) + 3) * 1000
             fx.bad_bars.add(bad_bar)

@@ -61,3 +61,86 @@ def test_status_line_names_each_feed(tmp_path):
         (line,) = runner.status_lines()
     assert line.startswith("bybit BTC/USDT:USDT: liquidations disconnected, received 0")
     assert "last bar closed none yet" in line and "candles ok" in line
+
+
+class _Window:
+    def __init__(self, market, events):
+        self.market, self.events = market, events
+
+
+def _run(coro_fn):
+    """Run ``coro_fn()`` on a fresh event loop in its own thread (see above)."""
+    thread = threading.Thread(target=lambda: asyncio.run(coro_fn()))
+    thread.start()
+    thread.join(timeout=300)
+
+
+def test_calibrate_learns_the_mix_from_recorded_liquidations_and_refits_on_schedule(
+    tmp_path, monkeypatch, caplog
+):
+    import liqwidget as lw
+    from liqwidget.live import runner as live_runner
+    from liqwidget.live.publish import LiveMap
+
+    sim = lw.simulate("long-squeeze", days=2, timeframe="15min")
+    fits = []
+    real_fit = live_runner.window_mix
+    monkeypatch.setattr(
+        live_runner, "window_mix", lambda *a: fits.append(a) or real_fit(*a)
+    )
+    with Store(tmp_path / "s.sqlite") as store:
+        settings = LiveSettings(calibrate=True, calibrate_every="6h")
+        runner = LiveRunner(store, {"binanceusdm": ["BTC/USDT:USDT"]}, tmp_path / "out", settings)
+        m = runner.markets[0]
+        m.window = _Window(sim.market, sim.liquidations)
+        m.live = LiveMap("binanceusdm", "BTC/USDT:USDT", "15m")
+        prior = dict(m.live.model.leverage)
+        with caplog.at_level("INFO", logger="liqwidget.live.runner"):
+
+            async def twice():
+                await runner._maybe_fit(m)
+                await runner._maybe_fit(m)  # within calibrate_every: no refit
+
+            _run(twice)
+            assert len(fits) == 1
+            assert m.mix is not None and m.mix.learned, m.mix
+            assert m.live.model.leverage == m.mix.leverage != prior
+            assert m.mix.events >= 30
+            assert "leverage mix learned from" in caplog.text
+            line = runner.status_lines()[0]
+            assert f"leverage mix learned from {m.mix.events} liquidations" in line
+            assert runner.health(m)["mix"] == {
+                "learned": True, "events": m.mix.events, "reason": None
+            }  # fmt: skip
+
+            # A market with a handful of liquidations: the prior stands, and the log says why.
+            m2 = runner.markets[0]
+            m2.fitted_at, m2.mix = None, None
+            m2.window = _Window(sim.market, sim.liquidations.head(3))
+            m2.live = LiveMap("binanceusdm", "BTC/USDT:USDT", "15m")
+            _run(lambda: runner._maybe_fit(m2))
+            assert not m2.mix.learned
+            assert m2.live.model.leverage == prior
+            assert "too few earlier liquidations (3 of at least 30)" in caplog.text
+            assert "prior leverage mix (too few earlier liquidations)" in runner.status_lines()[0]
+
+
+def test_cadence_builds_calibrate_when_the_live_map_does(tmp_path, monkeypatch):
+    calls = []
+
+    async def fake_exec(*cmd, **kw):
+        calls.append(cmd)
+        return _Proc()
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", fake_exec)
+    with Store(tmp_path / "s.sqlite") as store:
+        for calibrate in (False, True):
+            settings = LiveSettings(cadence="1h", calibrate=calibrate)
+            runner = LiveRunner(store, {"binanceusdm": ["BTC/USDT:USDT"]}, tmp_path, settings)
+
+            async def marks(runner=runner):
+                for t in ("10:20", "11:00"):
+                    await runner._maybe_snapshot(pd.Timestamp(f"2026-06-01 {t}", tz="UTC"))
+
+            _run(marks)
+    assert ["--calibrate" in cmd for cmd in calls] == [False, True]

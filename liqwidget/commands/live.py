@@ -9,6 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from ..feeds import feed_info
 from ..store import Store, StoreError
 from .record import add_recording_options, parse_streams, recorder_settings
@@ -41,6 +43,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--cadence", help="post a snapshot (rebuild the site) at every multiple of this, e.g. 6h"
     )
     p.add_argument("--project", type=Path, help="folder with mkdocs.yml, for --cadence builds")
+    p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="learn each map's leverage mix from the liquidations recorded in its window "
+        "(the prior mix stands until there are enough); cadence builds calibrate too",
+    )
+    p.add_argument(
+        "--calibrate-every", default="6h", help="how often the mix is refitted (6h)"
+    )
     p.set_defaults(func=run)
 
 
@@ -49,6 +60,17 @@ def run(args: argparse.Namespace) -> int:
     from ..sources.exchanges import ExchangeDataError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        every = pd.Timedelta(args.calibrate_every)
+    except ValueError:
+        every = None
+    if every is None or not every > pd.Timedelta(0):
+        print(
+            f"error: --calibrate-every must be a positive duration such as 6h, got "
+            f"{args.calibrate_every!r}",
+            file=sys.stderr,
+        )
+        return 2
     settings = LiveSettings(
         timeframe=args.timeframe,
         window=args.window,
@@ -58,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         status_every=args.status_every,
         cadence=args.cadence,
         project=args.project,
+        calibrate=args.calibrate,
+        calibrate_every=args.calibrate_every,
     )
     rec = recorder_settings(args)
     streams = parse_streams(args.streams, args.symbols)

@@ -6,7 +6,8 @@
   candles and open interest up to date (backfilling what a restart missed), the
   :class:`MarketWindow` reads what is new, and the :class:`LiveMap` re-estimates the window
   and rewrites the data file; between bars, new liquidations are published at most every
-  ``events_every`` seconds;
+  ``events_every`` seconds; with ``calibrate``, the map's leverage mix is learned from the
+  window's recorded liquidations, refitted every ``calibrate_every``;
 - when a snapshot cadence mark passes, ``liqwidget site build`` runs in a child process
   (its cache rebuilds only the new snapshot), one build at a time.
 """
@@ -23,8 +24,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..calibration import MIN_EVENTS
 from ..feeds import feed_info
 from ..model import ClusterModel
+from ..site.mix import TOO_FEW, Mix, window_mix
+from ..sources.dataset import Dataset
 from ..sources.recorder import Recorder, RecorderSettings
 from ..store import Store
 from .bars import BarPoller
@@ -48,6 +52,10 @@ class LiveSettings:
     cadence: str | None = None  # snapshot posts (e.g. "6h"); None: no site builds
     project: Path | None = None  # the folder with mkdocs.yml, for snapshot builds
     model_params: dict = field(default_factory=dict)
+    #: Learn each market's leverage mix from its recorded liquidations (as ``site build
+    #: --calibrate`` does), refitted this often; the cadence builds calibrate too.
+    calibrate: bool = False
+    calibrate_every: str = "6h"
 
 
 @dataclass
@@ -59,6 +67,8 @@ class _Market:
     live: LiveMap | None = None
     published: int = 0
     last_lag: float | None = None  # seconds from bar close to data file rewritten
+    mix: Mix | None = None  # the leverage mix the map is drawn with (``calibrate`` only)
+    fitted_at: float | None = None  # when it was last fitted (time.monotonic())
 
 
 class LiveRunner:
@@ -166,6 +176,8 @@ class LiveRunner:
     async def _bar(self, m: _Market, close: float | None) -> None:
         await asyncio.to_thread(m.poller.poll)
         await asyncio.to_thread(m.window.refresh)
+        if self.settings.calibrate:
+            await self._maybe_fit(m)
         await self._publish(m, close)
         if close is not None:
             await self._maybe_snapshot(pd.Timestamp(close, unit="s", tz="UTC"))
@@ -195,6 +207,38 @@ class LiveRunner:
                 len(m.window.events),
             )
 
+    async def _maybe_fit(self, m: _Market) -> None:
+        """Refit the market's leverage mix on the window's bars and liquidations once every
+        ``calibrate_every`` (the first time at start-up); the prior mix stands, and the log
+        says why, until enough liquidations are recorded."""
+        every = pd.Timedelta(self.settings.calibrate_every).total_seconds()
+        if m.fitted_at is not None and time.monotonic() - m.fitted_at < every:
+            return
+        market = m.window.market
+        if market is None or len(market) < 2:
+            return
+        m.fitted_at = time.monotonic()
+        data = Dataset(market, m.window.events, m.symbol, "the live recording", False)
+        until = market.index[-1] + market.timeframe
+        mix = await asyncio.to_thread(window_mix, data, until, self.settings.model_params)
+        m.mix, m.live.model = mix, mix.model
+        if mix.learned:
+            tiers = ", ".join(f"{k:g}x" for k in mix.identified)
+            log.info(
+                "%s %s: leverage mix learned from %d liquidations (tiers pinned down: %s); "
+                "refitted every %s",
+                m.exchange, m.symbol, mix.events, tiers, self.settings.calibrate_every,
+            )  # fmt: skip
+        else:
+            why = mix.reason + (f" ({mix.detail})" if mix.detail else "")
+            need = f"{mix.events} of at least {MIN_EVENTS}" if mix.reason == TOO_FEW else ""
+            log.info(
+                "%s %s: the prior leverage mix stands: %s%s; retried every %s as liquidations "
+                "are recorded",
+                m.exchange, m.symbol, why, f" ({need})" if need else "",
+                self.settings.calibrate_every,
+            )  # fmt: skip
+
     def health(self, m: _Market) -> dict:
         """What the page and the status line show about one market's feeds."""
         feed = self.recorder.health().get(m.exchange)
@@ -211,6 +255,9 @@ class LiveRunner:
             "gaps": len(market.gaps) if market is not None else 0,
             "last_bar_close": last_close,
             "publish_lag_s": m.last_lag,
+            "mix": None
+            if m.mix is None
+            else {"learned": m.mix.learned, "events": m.mix.events, "reason": m.mix.reason},
         }
 
     # ------------------------------------------------------------------ snapshots
@@ -234,6 +281,8 @@ class LiveRunner:
         ]  # fmt: skip
         if s.project is not None:
             cmd += ["--project", str(s.project)]
+        if s.calibrate:
+            cmd += ["--calibrate"]
         log.info("snapshot mark %s passed: rebuilding the site (%s)", mark, " ".join(cmd[3:]))
         self._build = await asyncio.create_subprocess_exec(*cmd)
         asyncio.get_running_loop().create_task(self._report_build(self._build, mark))
@@ -269,7 +318,7 @@ class LiveRunner:
                 f"{m.exchange} {m.symbol}: liquidations "
                 f"{feed.line() if feed else 'not started'}; last bar closed {age}; publish "
                 f"lag {h['publish_lag_s'] or 0:.2f} s; bar gaps {h['gaps']}; candles {state}; "
-                f"refused rows {candles['refused']}"
+                f"refused rows {candles['refused']}" + _mix_note(m.mix)
             )
         return lines
 
@@ -278,3 +327,11 @@ class LiveRunner:
             await asyncio.wait_for(self._stopping.wait(), seconds)
         except TimeoutError:
             pass
+
+
+def _mix_note(mix: Mix | None) -> str:
+    if mix is None:
+        return ""
+    if mix.learned:
+        return f"; leverage mix learned from {mix.events} liquidations"
+    return f"; prior leverage mix ({mix.reason})"
