@@ -85,9 +85,7 @@ def test_calibrate_learns_the_mix_from_recorded_liquidations_and_refits_on_sched
     sim = lw.simulate("long-squeeze", days=2, timeframe="15min")
     fits = []
     real_fit = live_runner.window_mix
-    monkeypatch.setattr(
-        live_runner, "window_mix", lambda *a: fits.append(a) or real_fit(*a)
-    )
+    monkeypatch.setattr(live_runner, "window_mix", lambda *a: fits.append(a) or real_fit(*a))
     with Store(tmp_path / "s.sqlite") as store:
         settings = LiveSettings(calibrate=True, calibrate_every="6h")
         runner = LiveRunner(store, {"binanceusdm": ["BTC/USDT:USDT"]}, tmp_path / "out", settings)

@@ -49,9 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="learn each map's leverage mix from the liquidations recorded in its window "
         "(the prior mix stands until there are enough); cadence builds calibrate too",
     )
-    p.add_argument(
-        "--calibrate-every", default="6h", help="how often the mix is refitted (6h)"
-    )
+    p.add_argument("--calibrate-every", default="6h", help="how often the mix is refitted (6h)")
     p.set_defaults(func=run)
 
 

@@ -194,7 +194,15 @@ def build_simulation(
     death = clock.bar_of(end) + 1
     lev = traders.leverage
     truth = Book(
-        level, notional.astype("float64"), side, tier, birth, lev, death, liquidated=liq, entry=entry
+        level,
+        notional.astype("float64"),
+        side,
+        tier,
+        birth,
+        lev,
+        death,
+        liquidated=liq,
+        entry=entry,
     )
 
     times = clock.start + pd.to_timedelta(np.arange(bars) * clock.step.value * per, unit="ns")
