@@ -425,6 +425,9 @@ def fit(
 
 #: Half-lives of position churn (``ClusterModel(turnover=...)``) :func:`calibrated` tries.
 TURNOVERS = ("4h", "6h", "9h", "12h", "18h", "1D", "2D")
+#: The shortest record (training bars and history together) on which :func:`calibrated`
+#: searches the churn by itself: a shorter one cannot tell the half-lives apart.
+CHURN_RECORD = pd.Timedelta("7D")
 
 
 def calibrated(
@@ -436,7 +439,7 @@ def calibrated(
     every: str | pd.Timedelta | None = "15min",
     prior_strength: float = 0.05,
     price_band: float | None = 0.005,
-    turnovers: Sequence[str | pd.Timedelta] | None = None,
+    turnovers: Sequence[str | pd.Timedelta] | str | None = "auto",
     **params,
 ) -> Fit:
     """Fit the leverage mix to recorded liquidations, starting from a fine even grid of tiers
@@ -450,14 +453,29 @@ def calibrated(
     ``price_band`` go to :func:`fit`.
 
     How fast positions churn shapes the book too (a level opened a day ago holds less the
-    faster traders close and reopen). Given ``turnovers`` (e.g. :data:`TURNOVERS`) and no
-    ``turnover`` in ``params``, the mix is fitted once per half-life and the one that leaves
-    the least of the training liquidations unexplained is kept, if it clearly beats the
-    model's own half-life (by more than ``2 ln(rows) / rows`` of its residual, the bar
-    :func:`fit` sets for moving a tier). On liquidations of a book with a known churn it
-    finds that churn; on the simulator, whose churn is close to the default, it changes the
-    held-out scores by less than the seeds do, both ways, so it is not on by default.
+    faster traders close and reopen). Unless ``params`` gives a ``turnover``, the mix is
+    fitted once per half-life in ``turnovers`` and the one that leaves the least of the
+    training liquidations unexplained is kept, if it clearly beats the model's own
+    half-life (by more than ``2 ln(rows) / rows`` of its residual, the bar :func:`fit` sets
+    for moving a tier). ``"auto"`` (the default) searches :data:`TURNOVERS` when the
+    training bars and ``history`` together span :data:`CHURN_RECORD` or more; ``()`` or
+    ``None`` never search. On liquidations of a book with a known churn it finds that churn.
+    On the simulator (traders hold 10 hours on average: a 6.9-hour half-life) with 18 days
+    of history it picks 4-18 hours and lifts the hourly held-out scores where the default
+    12 hours kept too many old positions; on two days alone it picks 4 hours in a calm
+    range and ranks the held-out bands worse than the prior, hence the minimum record
+    (``benchmarks/accuracy.py``; see the README). It costs one fit per half-life.
     """
+    if isinstance(turnovers, str):
+        if turnovers != "auto":
+            raise ValueError(
+                f"turnovers must be 'auto', a list of half-lives or (), got {turnovers!r}"
+            )
+        span = len(market) * train_fraction * market.timeframe
+        for rec in history:
+            if isinstance(rec, tuple | list) and len(rec) == 2 and isinstance(rec[0], MarketData):
+                span += len(rec[0]) * rec[0].timeframe
+        turnovers = TURNOVERS if span >= CHURN_RECORD else ()
     base = {"leverage": FIT_LEVERAGE, "leverage_jitter": 0.0} | params
 
     def one(**extra) -> Fit:

@@ -214,8 +214,9 @@ def test_held_out_is_the_bars_and_events_from_since(sample, est):
 
 @pytest.mark.parametrize("half_life", ["4h", "2D"])
 def test_calibrated_finds_how_fast_positions_churn(sample, half_life):
-    """Liquidations of a book whose positions churn with a known half-life: asked to search,
-    the fit keeps the half-life that explains them, not the model's default of 12h."""
+    """Liquidations of a book whose positions churn with a known half-life: searching (the
+    default), the fit keeps the half-life that explains them, not the model's default of
+    12h."""
     from liqwidget.calibration import TURNOVERS, calibrated
 
     mix = {10: 0.2, 25: 0.4, 50: 0.25, 100: 0.15}
@@ -224,7 +225,10 @@ def test_calibrated_finds_how_fast_positions_churn(sample, half_life):
     f = calibrated(sample, real, seed="none", side_split=0.5, turnovers=TURNOVERS)
     assert pd.Timedelta(f.model.turnover) == pd.Timedelta(half_life)
     assert 0 <= f.unexplained < 0.05
-    kept = calibrated(sample, real, seed="none", side_split=0.5)  # no search by default
+    assert calibrated(sample, real, seed="none", side_split=0.5).model.turnover == (
+        f.model.turnover
+    )  # the search is on by default
+    kept = calibrated(sample, real, seed="none", side_split=0.5, turnovers=())  # switched off
     assert kept.model.turnover == "12h" and kept.unexplained > f.unexplained
     assert kept.rows == f.rows > 0  # the same rows: residuals compared like for like
     fixed = calibrated(
