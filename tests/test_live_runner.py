@@ -1,4 +1,5 @@
-"""The live process's own decisions, without an exchange: snapshot builds on the cadence."""
+"""The live process's own decisions, without an exchange: snapshot builds on the cadence, and
+the leverage mix it learns with --calibrate."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import threading
 
 import pandas as pd
+import pytest
 
 from liqwidget.live.runner import LiveRunner, LiveSettings
 from liqwidget.store import Store
@@ -18,7 +20,9 @@ class _Proc:
         return 0
 
 
-def test_a_snapshot_build_runs_once_per_cadence_mark(tmp_path, monkeypatch):
+@pytest.fixture
+def builds(monkeypatch) -> list:
+    """The site builds the runner starts (recorded, never run)."""
     calls = []
 
     async def fake_exec(*cmd, **kw):
@@ -26,6 +30,19 @@ def test_a_snapshot_build_runs_once_per_cadence_mark(tmp_path, monkeypatch):
         return _Proc()
 
     monkeypatch.setattr(asyncio, "create_subprocess_exec", fake_exec)
+    return calls
+
+
+def _run(coro_fn):
+    """Run ``coro_fn()`` on a fresh event loop in its own thread (the browser tests' fixture
+    holds one in this thread)."""
+    thread = threading.Thread(target=lambda: asyncio.run(coro_fn()))
+    thread.start()
+    thread.join(timeout=300)
+
+
+def test_a_snapshot_build_runs_once_per_cadence_mark(tmp_path, builds):
+    calls = builds
     with Store(tmp_path / "s.sqlite") as store:
         settings = LiveSettings(cadence="1h", project=tmp_path)
         runner = LiveRunner(store, {"binanceusdm": ["BTC/USDT:USDT"]}, tmp_path / "out", settings)
@@ -35,10 +52,7 @@ def test_a_snapshot_build_runs_once_per_cadence_mark(tmp_path, monkeypatch):
                 await runner._maybe_snapshot(pd.Timestamp(f"2026-06-01 {t}", tz="UTC"))
                 await asyncio.sleep(0)
 
-        # A fresh event loop in its own thread (the browser tests' fixture holds one here).
-        thread = threading.Thread(target=lambda: asyncio.run(scenario()))
-        thread.start()
-        thread.join(timeout=60)
+        _run(scenario)
     # The first mark after start-up is the next one: builds at 11:00 and 12:05 only.
     assert len(calls) == 2
     cmd = calls[0]
@@ -66,13 +80,6 @@ def test_status_line_names_each_feed(tmp_path):
 class _Window:
     def __init__(self, market, events):
         self.market, self.events = market, events
-
-
-def _run(coro_fn):
-    """Run ``coro_fn()`` on a fresh event loop in its own thread (see above)."""
-    thread = threading.Thread(target=lambda: asyncio.run(coro_fn()))
-    thread.start()
-    thread.join(timeout=300)
 
 
 def test_calibrate_learns_the_mix_from_recorded_liquidations_and_refits_on_schedule(
@@ -123,14 +130,8 @@ def test_calibrate_learns_the_mix_from_recorded_liquidations_and_refits_on_sched
             assert "prior leverage mix (too few earlier liquidations)" in runner.status_lines()[0]
 
 
-def test_cadence_builds_calibrate_when_the_live_map_does(tmp_path, monkeypatch):
-    calls = []
-
-    async def fake_exec(*cmd, **kw):
-        calls.append(cmd)
-        return _Proc()
-
-    monkeypatch.setattr(asyncio, "create_subprocess_exec", fake_exec)
+def test_cadence_builds_calibrate_when_the_live_map_does(tmp_path, builds):
+    calls = builds
     with Store(tmp_path / "s.sqlite") as store:
         for calibrate in (False, True):
             settings = LiveSettings(cadence="1h", calibrate=calibrate)
