@@ -103,8 +103,10 @@ def test_calibrate_learns_the_mix_from_recorded_liquidations_and_refits_on_sched
         with caplog.at_level("INFO", logger="liqwidget.live.runner"):
 
             async def twice():
-                await runner._maybe_fit(m)
-                await runner._maybe_fit(m)  # within calibrate_every: no refit
+                fit = await runner._maybe_fit(m)
+                assert m.mix is None  # fitting in the background; the map goes on meanwhile
+                assert await runner._maybe_fit(m) is None  # within calibrate_every: no refit
+                await fit
 
             _run(twice)
             assert len(fits) == 1
@@ -123,11 +125,25 @@ def test_calibrate_learns_the_mix_from_recorded_liquidations_and_refits_on_sched
             m2.fitted_at, m2.mix = None, None
             m2.window = _Window(sim.market, sim.liquidations.head(3))
             m2.live = LiveMap("binanceusdm", "BTC/USDT:USDT", "15m")
-            _run(lambda: runner._maybe_fit(m2))
+
+            async def once():
+                await (await runner._maybe_fit(m2))
+
+            _run(once)
             assert not m2.mix.learned
             assert m2.live.model.leverage == prior
             assert "too few earlier liquidations (3 of at least 30)" in caplog.text
             assert "prior leverage mix (too few earlier liquidations)" in runner.status_lines()[0]
+
+            # A fit that fails for any other reason: logged, the map keeps its mix.
+            def broken(*a):
+                raise RuntimeError("out of memory")
+
+            monkeypatch.setattr(live_runner, "window_mix", broken)
+            m2.fitted_at = None
+            _run(once)
+            assert "fitting the leverage mix failed (RuntimeError: out of memory)" in caplog.text
+            assert m2.live.model.leverage == prior and not m2.mix.learned
 
 
 def test_cadence_builds_calibrate_when_the_live_map_does(tmp_path, builds):

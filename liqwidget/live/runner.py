@@ -69,6 +69,7 @@ class _Market:
     last_lag: float | None = None  # seconds from bar close to data file rewritten
     mix: Mix | None = None  # the leverage mix the map is drawn with (``calibrate`` only)
     fitted_at: float | None = None  # when it was last fitted (time.monotonic())
+    fitting: asyncio.Task | None = None  # the fit running in the background, if any
 
 
 class LiveRunner:
@@ -139,6 +140,8 @@ class LiveRunner:
             for task in (*loops, status, stopper):
                 task.cancel()
             await asyncio.gather(*loops, status, stopper, return_exceptions=True)
+            fits = [m.fitting for m in self.markets if m.fitting is not None]
+            await asyncio.gather(*fits, return_exceptions=True)  # a fit in a thread ends
             await asyncio.gather(recorder, return_exceptions=True)
             if self._build is not None and self._build.returncode is None:
                 await self._build.wait()
@@ -207,20 +210,36 @@ class LiveRunner:
                 len(m.window.events),
             )
 
-    async def _maybe_fit(self, m: _Market) -> None:
-        """Refit the market's leverage mix on the window's bars and liquidations once every
-        ``calibrate_every`` (the first time at start-up); the prior mix stands, and the log
-        says why, until enough liquidations are recorded."""
+    async def _maybe_fit(self, m: _Market) -> asyncio.Task | None:
+        """Start refitting the market's leverage mix on the window's bars and liquidations
+        once every ``calibrate_every`` (the first time at start-up), in the background: the
+        map keeps being published with the mix it has until the new one is ready. The prior
+        mix stands, and the log says why, until enough liquidations are recorded. Returns
+        the fit's task when one starts."""
         every = pd.Timedelta(self.settings.calibrate_every).total_seconds()
         if m.fitted_at is not None and time.monotonic() - m.fitted_at < every:
-            return
+            return None
+        if m.fitting is not None and not m.fitting.done():
+            return None
         market = m.window.market
         if market is None or len(market) < 2:
-            return
+            return None
         m.fitted_at = time.monotonic()
         data = Dataset(market, m.window.events, m.symbol, "the live recording", False)
         until = market.index[-1] + market.timeframe
-        mix = await asyncio.to_thread(window_mix, data, until, self.settings.model_params)
+        m.fitting = asyncio.create_task(self._fit(m, data, until), name="liqwidget-fit")
+        return m.fitting
+
+    async def _fit(self, m: _Market, data: Dataset, until: pd.Timestamp) -> None:
+        try:
+            mix = await asyncio.to_thread(window_mix, data, until, self.settings.model_params)
+        except Exception as exc:  # never let a failed fit stop the map; say so and go on
+            log.warning(
+                "%s %s: fitting the leverage mix failed (%s: %s); the map keeps its current "
+                "mix and the fit is retried in %s",
+                m.exchange, m.symbol, type(exc).__name__, exc, self.settings.calibrate_every,
+            )  # fmt: skip
+            return
         m.mix, m.live.model = mix, mix.model
         if mix.learned:
             tiers = ", ".join(f"{k:g}x" for k in mix.identified)
