@@ -211,12 +211,13 @@ def openings(levels: Book, market: MarketData, side: int, reach: Reach, states) 
     No book knows them, but its recent openings say how fast positions arrive and how far
     from their entry they liquidate: over the :data:`VOL_LOOKBACK` worth of bars before the
     origin, the notional opened per bar (items born inside the bars, at their own entry
-    price where the book knows it, else their bar's open), times the horizon in bars, times the chance that price moves from the entry
-    to each position's liquidation distance within half the horizon (a position opened
-    during the horizon has, on average, half of it left; the chance is ``reach``'s at √2
-    times the distance, as for a random walk). So the share of the forecast that comes from
-    positions still to open grows with the horizon and follows the leverage the book holds
-    (the truth's own, for the oracle).
+    price where the book knows it, else their bar's open), times the horizon in bars,
+    times the chance that price moves from the entry to each position's liquidation
+    distance within half the horizon (a position opened during the horizon has, on
+    average, half of it left; the chance is ``reach``'s at √2 times the distance, as for a
+    random walk). So the share of the forecast that comes from positions still to open
+    grows with the horizon and follows the leverage the book holds (the truth's own, for
+    the oracle).
     """
     states = np.asarray(states, dtype="int64")
     n = len(market)
