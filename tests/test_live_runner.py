@@ -120,18 +120,18 @@ def test_calibrate_learns_the_mix_from_recorded_liquidations_and_refits_on_sched
                 "learned": True, "events": m.mix.events, "reason": None
             }  # fmt: skip
 
-            # A market with a handful of liquidations: the prior stands, and the log says why.
-            m2 = runner.markets[0]
-            m2.fitted_at, m2.mix = None, None
-            m2.window = _Window(sim.market, sim.liquidations.head(3))
-            m2.live = LiveMap("binanceusdm", "BTC/USDT:USDT", "15m")
+            # The same market with a handful of liquidations: the prior stands, and the log
+            # says why.
+            m.fitted_at, m.mix = None, None
+            m.window = _Window(sim.market, sim.liquidations.head(3))
+            m.live = LiveMap("binanceusdm", "BTC/USDT:USDT", "15m")
 
             async def once():
-                await (await runner._maybe_fit(m2))
+                await (await runner._maybe_fit(m))
 
             _run(once)
-            assert not m2.mix.learned
-            assert m2.live.model.leverage == prior
+            assert not m.mix.learned
+            assert m.live.model.leverage == prior
             assert "too few earlier liquidations (3 of at least 30)" in caplog.text
             assert "prior leverage mix (too few earlier liquidations)" in runner.status_lines()[0]
 
@@ -140,10 +140,10 @@ def test_calibrate_learns_the_mix_from_recorded_liquidations_and_refits_on_sched
                 raise RuntimeError("out of memory")
 
             monkeypatch.setattr(live_runner, "window_mix", broken)
-            m2.fitted_at = None
+            m.fitted_at = None
             _run(once)
             assert "fitting the leverage mix failed (RuntimeError: out of memory)" in caplog.text
-            assert m2.live.model.leverage == prior and not m2.mix.learned
+            assert m.live.model.leverage == prior and not m.mix.learned
 
 
 def test_cadence_builds_calibrate_when_the_live_map_does(tmp_path, builds):
