@@ -48,7 +48,7 @@ SEEDS = ("spread", "none")
 #: Bars this long or longer are walked as a price path (:mod:`liqwidget.bar_path`) in
 #: ``AUTO_STEPS`` steps when ``path_steps="auto"``.
 PATH_FROM = pd.Timedelta("30min")
-AUTO_STEPS = 4
+AUTO_STEPS = 8
 #: Floor for the per-bar log factor when open interest collapses to zero (exp(-50) ≈ 2e-22).
 _MIN_LOG_FACTOR = -50.0
 
@@ -90,7 +90,7 @@ class ClusterModel:
     path_steps:
         Positions open along each bar, not only at its open: the bar is read as the path
         open → low → high → close (red bars: high first) cut into this many steps, and the
-        model runs on the steps (:mod:`liqwidget.bar_path`). ``"auto"``: 4 steps on bars of
+        model runs on the steps (:mod:`liqwidget.bar_path`). ``"auto"``: 8 steps on bars of
         30 minutes or longer, none on finer bars; ``1`` turns it off.
     exchange_formulas:
         On a market aggregated over several exchanges (:func:`liqwidget.venues.aggregate`),

@@ -61,7 +61,7 @@ def test_the_book_reads_back_onto_the_bars(hourly):
 
 def test_path_steps_auto_walks_only_coarse_bars(hourly):
     model = lw.ClusterModel()
-    assert model.steps_for(hourly) == 4
+    assert model.steps_for(hourly) == 8  # 7.5-minute steps
     assert model.steps_for(walk(hourly, 12)) == 1  # five-minute bars are used as given
     off = lw.ClusterModel(path_steps=1).estimate(hourly)
     on = model.estimate(hourly)

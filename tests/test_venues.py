@@ -201,7 +201,7 @@ def test_hourly_aggregated_market_walks_each_exchanges_open_interest():
     m = aggregate([a, b])
     model = ClusterModel(leverage={10: 1.0}, seed="none", turnover=None, leverage_jitter=0.0)
     walked = walk(m, model.steps_for(m))
-    assert model.steps_for(m) == 4
+    assert model.steps_for(m) == 8
     np.testing.assert_allclose(walked.venue_oi().sum(axis=0), walked.column("open_interest"))
     lv = model.estimate(m).raw
     # New positions: +60 (Binance) in bar 1, +40 (Bybit) in bar 2, +20 (net, Binance) in 3.
