@@ -1,6 +1,6 @@
 """Accuracy report: oracle, models and every naive baseline, per simulator scenario and side.
 
-Usage: python benchmarks/accuracy.py [--seeds 11 12 13 14] [--timeframes 5min 1h] [--markdown]
+Usage: python benchmarks/accuracy.py [--seeds 11 12 ... 18] [--timeframes 5min 1h] [--markdown]
 
 For every simulator scenario, with traders on the simulator's own leverage mix and on a
 wider 3x-125x mix the model does not assume, it scores, against the simulator's true book
@@ -351,7 +351,7 @@ def summary(card: pd.DataFrame, timeframe: str) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", type=int, nargs="+", default=[11, 12, 13, 14])
+    p.add_argument("--seeds", type=int, nargs="+", default=list(range(11, 19)))
     p.add_argument("--timeframes", nargs="+", default=["5min", "1h"])
     p.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     p.add_argument(
