@@ -461,9 +461,9 @@ def calibrated(
     training bars and ``history`` together span :data:`CHURN_RECORD` or more; ``()`` or
     ``None`` never search. On liquidations of a book with a known churn it finds that churn.
     On the simulator (traders hold 10 hours on average: a 6.9-hour half-life) with 18 days
-    of history it picks 4-18 hours and lifts the hourly held-out scores where the default
-    12 hours kept too many old positions; on two days alone it picks 4 hours in a calm
-    range and ranks the held-out bands worse than the prior, hence the minimum record
+    of history it picks 4-12 hours on hourly bars and lifts the hourly held-out scores where
+    the default 12 hours kept too many old positions; on two days alone it picks 4 hours in a
+    calm range and ranks the held-out bands worse than the prior, hence the minimum record
     (``benchmarks/accuracy.py``; see the README). It costs one fit per half-life.
     """
     if isinstance(turnovers, str):
