@@ -83,8 +83,9 @@ class MarketData:
     ) -> MarketData:
         """Validate a DataFrame of bars and return :class:`MarketData`.
 
-        The bar time comes from a UTC ``DatetimeIndex`` or a ``timestamp`` column in
-        milliseconds since the epoch. ``open_interest`` is quote notional unless ``oi_unit``
+        The bar time comes from a UTC ``DatetimeIndex`` or a ``timestamp`` column
+        (milliseconds since the epoch, zoned datetimes or ISO text with an offset; see
+        :mod:`liqwidget.times`). ``open_interest`` is quote notional unless ``oi_unit``
         says ``"base"`` (multiplied by ``close``) or ``"contracts"`` (multiplied by
         ``contract_size`` base units and ``close``, for linear contracts; for inverse
         contracts, ``inverse=True``, by ``contract_size`` quote, e.g. 100 USD). Gaps in the bar
@@ -206,8 +207,7 @@ class MarketData:
 # ---------------------------------------------------------------------- validation helpers
 def _time_index(frame: pd.DataFrame) -> pd.DatetimeIndex:
     if "timestamp" in frame.columns:
-        ts = pd.to_numeric(frame["timestamp"], errors="coerce")
-        return utc_index(ts, "column 'timestamp'", MarketDataError)
+        return utc_index(frame["timestamp"], "column 'timestamp'", MarketDataError)
     if isinstance(frame.index, pd.DatetimeIndex):
         return utc_index(frame.index, "the DatetimeIndex", MarketDataError)
     raise MarketDataError(

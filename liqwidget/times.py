@@ -5,8 +5,9 @@
 * timezone-aware ``pandas.Timestamp``, ``datetime``, ``DatetimeIndex`` or datetime columns
   (any zone; converted to UTC);
 * ISO 8601 text with an offset: ``"2026-06-07T12:00Z"``, ``"2026-06-07 14:00+02:00"``;
-* numbers, read as **milliseconds** since the Unix epoch (UTC), the unit exchanges and ccxt
-  use. A number below 1e11 (it looks like seconds) or above 1e14 (microseconds) is refused.
+* numbers (or numbers written as text), read as **milliseconds** since the Unix epoch
+  (UTC), the unit exchanges and ccxt use. A number below 1e11 (it looks like seconds) or
+  above 1e14 (microseconds) is refused.
 
 A time with no zone (a naive ``datetime``, ``"2026-06-07 12:00"``, a ``datetime64`` column)
 is refused with an error that says where it was and how to mark it as UTC: liqwidget cannot
@@ -87,6 +88,11 @@ def utc_index(
     """
     kind = "index" if isinstance(values, pd.Index) else "column"
     series = values if isinstance(values, pd.Series | pd.Index) else pd.Series(values)
+    if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
+        # Numbers written as text ("1780272000000", from a CSV or JSON) are still numbers.
+        numbers = pd.to_numeric(pd.Series(series), errors="coerce")
+        if numbers.notna().sum() == pd.Series(series).notna().sum() and numbers.notna().any():
+            series = numbers
     dtype = series.dtype
     if isinstance(dtype, pd.DatetimeTZDtype):
         idx = pd.DatetimeIndex(series)

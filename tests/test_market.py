@@ -48,6 +48,26 @@ def test_timestamp_column_in_ms_and_datetime_index_agree():
     assert a.timeframe == pd.Timedelta("5min")
 
 
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_timestamp_column_of_zoned_datetimes_is_read_as_times_not_numbers(unit):
+    """A ``timestamp`` column may hold zoned datetimes (pandas 3 makes them in µs), ISO text
+    with an offset or epoch ms as text: each is the same bars as the DatetimeIndex."""
+    df = bars()
+    want = MarketData.from_frame(df).frame
+    stamps = df.index.as_unit(unit)
+    for column in (
+        stamps,
+        stamps.tz_convert("Asia/Tokyo"),
+        stamps.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+        [str(v) for v in df.index.as_unit("ms").asi8],
+    ):
+        got = MarketData.from_frame(df.reset_index(drop=True).assign(timestamp=column)).frame
+        pd.testing.assert_frame_equal(got, want, check_freq=False)
+    naive = df.reset_index(drop=True).assign(timestamp=stamps.tz_localize(None))
+    with pytest.raises(MarketDataError, match="column 'timestamp' has no time zone"):
+        MarketData.from_frame(naive)
+
+
 def test_optional_columns_kept_and_unknown_ones_dropped():
     df = bars().assign(volume=5.0, taker_buy=3.0, taker_sell=2.0, funding_rate=1e-4, junk="x")
     m = MarketData.from_frame(df)

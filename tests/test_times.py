@@ -77,6 +77,15 @@ def test_many_times_follow_the_same_rule():
         utc_index(["2026-06-10T12:00Z", "2026-06-10 12:05"])  # one naive string is enough
     with pytest.raises(TimeError, match=r"missing \(NaT\) at row 1"):
         utc_index(pd.DatetimeIndex([NOON, None]))
+    # Numbers written as text (a CSV or JSON column of strings) are numbers, not dates;
+    # zoned datetimes in any unit (pandas 3 makes µs) are times, not numbers.
+    for values in ([str(v) for v in ms], pd.Series([str(v) for v in ms], dtype="string")):
+        assert utc_index(values).equals(want)
+    assert utc_index(want.as_unit("us")).equals(want) and utc_index(want.as_unit("s")).equals(want)
+    with pytest.raises(TimeError, match="col is missing or not finite at row 1"):
+        utc_index([str(NOON_MS), None], "col")
+    with pytest.raises(TimeError, match=f"col is {NOON_MS // 1000} at row 0.*looks like seconds"):
+        utc_index([str(NOON_MS // 1000)], "col")
 
 
 def test_command_line_text_is_read_as_utc():
