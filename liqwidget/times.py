@@ -90,8 +90,9 @@ def utc_index(
     series = values if isinstance(values, pd.Series | pd.Index) else pd.Series(values)
     if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
         # Numbers written as text ("1780272000000", from a CSV or JSON) are still numbers.
-        numbers = pd.to_numeric(pd.Series(series), errors="coerce")
-        if numbers.notna().sum() == pd.Series(series).notna().sum() and numbers.notna().any():
+        given = pd.Series(series)
+        numbers = pd.to_numeric(given, errors="coerce")
+        if numbers.notna().sum() == given.notna().sum() > 0:
             series = numbers
     dtype = series.dtype
     if isinstance(dtype, pd.DatetimeTZDtype):
