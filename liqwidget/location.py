@@ -50,12 +50,31 @@ BANDS = 10
 FLOOR = 0.2
 
 
+#: A liquidation priced more than this factor beyond its bar's high or low is not of these
+#: bars: another symbol, or prices in other units (cents, a quote in the base currency).
+#: Fills of a cascade land within a few per cent of the range, never a factor of two.
+PRICE_SLACK = 2.0
+
+
 def _events(estimate: ClusterEstimate, events: pd.DataFrame):
     ev = validate_events(events)
-    bar = event_bars(ev, estimate.market)
+    m = estimate.market
+    bar = event_bars(ev, m)
+    price = ev["price"].to_numpy(float)
+    lo, hi = m.column("low")[bar], m.column("high")[bar]
+    odd = (price > hi * PRICE_SLACK) | (price < lo / PRICE_SLACK)
+    if odd.any():
+        i = int(np.flatnonzero(odd)[0])
+        raise ValueError(
+            f"{int(odd.sum())} of {odd.size} liquidation events are priced far outside their "
+            f"bar; the first, at {ev['time'].iloc[i]}, is at {price[i]:g} against a bar "
+            f"from {lo[i]:g} to {hi[i]:g}. Are they of another symbol, or in other units "
+            "(cents, inverse quotes)? Score only this market's events, priced in its quote "
+            "currency."
+        )
     side = (ev["side"].to_numpy() == "short").astype("int64")
     t = ev["time"].to_numpy(dtype="datetime64[ns]").astype("int64")
-    return ev["price"].to_numpy(float), ev["notional"].to_numpy(float), side, bar, t
+    return price, ev["notional"].to_numpy(float), side, bar, t
 
 
 def _top_share(score: np.ndarray, real: np.ndarray, k: np.ndarray) -> np.ndarray:

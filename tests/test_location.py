@@ -328,6 +328,15 @@ def test_bad_input_is_named():
     late = sim.liquidations.assign(time=sim.liquidations["time"] + pd.Timedelta("3D"))
     with pytest.raises(ValueError, match="outside the bars"):
         touched_scores(est, late)
+    cents = sim.liquidations.assign(price=sim.liquidations["price"] * 100)
+    for scorer in (touched_scores, lambda e, ev: forecast_scores(e, ev, "1h")):
+        with pytest.raises(ValueError, match=r"priced far outside their bar.*other units"):
+            scorer(est, cents)
+    # One event of another symbol among good ones is named too, not scored as a miss.
+    other = sim.liquidations.copy()
+    other.loc[other.index[len(other) // 2], "price"] = 3000.0
+    with pytest.raises(ValueError, match=r"1 of \d+ liquidation events .* at 3000 against"):
+        touched_scores(est, other)
     with pytest.raises(ValueError, match="bands must be at least 3"):
         touched_scores(est, sim.liquidations, bands=2)
     with pytest.raises(ValueError, match="horizon must be positive"):
