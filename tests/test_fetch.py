@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+import ccxt
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +12,7 @@ from fake_exchange import HISTORY_START, INSTRUMENTS, FakeExchange, bar, oi_base
 from fake_exchange.guard import no_foreign_hosts  # noqa: F401 (fixture)
 
 from liqwidget.commands.fetch import run as fetch_command
-from liqwidget.sources.exchanges import ExchangeDataError, make_exchange
+from liqwidget.sources.exchanges import ExchangeDataError, make_exchange, require_markets
 from liqwidget.sources.fetch import Retry, fetch_history
 from liqwidget.store import Store
 
@@ -343,3 +344,59 @@ def test_no_page_asks_for_more_than_the_endpoint_serves(fake, store, exchange):
     assert kinds == {"candles", "oi"}  # both paged endpoints were asked
     for r in asked:
         assert int(r["params"]["limit"]) <= PAGE_LIMITS[(r["exchange"], r["path"])]
+
+
+@pytest.mark.parametrize("kind", ["portal", "empty"])
+@pytest.mark.parametrize("exchange", EXCHANGES)
+def test_a_page_that_is_not_the_exchanges_answer_is_retried_not_taken_as_empty(
+    fake, store, exchange, kind
+):
+    # An HTML page or {} with status 200 reads as an empty page to ccxt: the range would be
+    # marked as fetched while the store holds nothing for it.
+    waits = []
+    fake.fail_next(exchange, KLINES[exchange], kind, times=1, after=1)
+    start, end = HISTORY_START + 6 * DAY, HISTORY_START + 7 * DAY  # 289 bars, several pages
+    report = fetch(
+        store,
+        fake,
+        exchange,
+        start,
+        end,
+        page_limit=100,
+        retry=Retry(base=0.001, sleep=waits.append),
+    )
+    assert len(waits) == 1  # one retry
+    assert report.bars == 289
+    assert len(store.load_market(exchange, "BTC/USDT:USDT", "5m", start=start, end=end)) == 289
+
+
+def test_a_portal_page_that_never_goes_away_stops_the_fetch_and_says_so(fake, store):
+    fake.fail_next("binanceusdm", "/fapi/v1/exchangeInfo", "portal", times=3)
+    with pytest.raises(ExchangeDataError, match=r"not JSON.*captive portal"):
+        fetch(
+            store,
+            fake,
+            "binanceusdm",
+            HISTORY_START,
+            HISTORY_START + DAY,
+            retry=Retry(attempts=3, base=0.001),
+        )
+    fake.clear_faults()
+    fake.fail_next("binanceusdm", "/fapi/v1/exchangeInfo", "empty", times=3)
+    with pytest.raises(ExchangeDataError, match="200 with an empty object"):
+        fetch(
+            store,
+            fake,
+            "binanceusdm",
+            HISTORY_START,
+            HISTORY_START + DAY,
+            retry=Retry(attempts=3, base=0.001),
+        )
+    fake.clear_faults()
+
+
+def test_an_exchange_listing_no_markets_is_a_transient_fault_not_an_unknown_symbol():
+    ex = make_exchange("binanceusdm")
+    ex.markets = {}
+    with pytest.raises(ccxt.ExchangeNotAvailable, match="empty list of markets"):
+        require_markets(ex)

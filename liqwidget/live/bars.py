@@ -18,7 +18,12 @@ from dataclasses import asdict, dataclass
 import ccxt
 import pandas as pd
 
-from ..sources.exchanges import ExchangeDataError, make_exchange, resolve_symbol
+from ..sources.exchanges import (
+    ExchangeDataError,
+    load_exchange_markets,
+    make_exchange,
+    resolve_symbol,
+)
 from ..sources.fetch import Retry, check_row, fetch_history
 from ..store import Store
 from ..times import utc
@@ -69,7 +74,9 @@ class BarPoller:
     def resolve(self) -> str:
         """Load the markets and return the unified symbol (raises a one-line error)."""
         if self.market is None:
-            self.retry.call(f"{self.exchange} load markets", self.ex.load_markets, exchange=self.ex)
+            self.retry.call(
+                f"{self.exchange} load markets", load_exchange_markets, self.ex, exchange=self.ex
+            )
             self.market = resolve_symbol(self.ex, self.symbol)
             if self.timeframe not in (self.ex.timeframes or {}):
                 raise ExchangeDataError(

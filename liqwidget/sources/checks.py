@@ -81,7 +81,7 @@ class Event:
 
 def check(ex_id: str, liq: dict, market: Market, now_ms: int, bounds: Bounds) -> Event | str:
     """The checked event of a ccxt liquidation of ``market``, or the reason it is refused."""
-    ts, price, contracts = liq.get("timestamp"), liq.get("price"), liq.get("contracts")
+    ts, price, contracts = liq.get("timestamp"), liq.get("price"), _filled(liq)
     for name, value in (("price", price), ("amount", contracts)):
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"{name} is missing or not a number ({value!r})"
@@ -104,6 +104,23 @@ def check(ex_id: str, liq: dict, market: Market, now_ms: int, bounds: Bounds) ->
     if side is None:
         return f"unknown side {liq.get('side')!r}"
     return Event(ex_id, market.symbol, int(ts), side, price, amount, notional)
+
+
+def _filled(liq: dict):
+    """Contracts the liquidation filled. ccxt reads a Binance ``forceOrder``'s last fill
+    (``l``); the whole filled quantity is ``z``, the partner of the average price ``ap``
+    that ccxt takes as the price (they differ when the order filled in several parts)."""
+    order = liq.get("info")  # ccxt keeps the message's order object ("o") as the info
+    if isinstance(order, dict) and isinstance(order.get("o"), dict):
+        order = order["o"]  # the whole message
+    if isinstance(order, dict) and "ap" in order and "z" in order:
+        try:
+            filled = float(order.get("z"))
+        except (TypeError, ValueError):
+            filled = math.nan
+        if math.isfinite(filled) and filled > 0:
+            return filled
+    return liq.get("contracts")
 
 
 def time_problem(ts, now_ms: int, bounds: Bounds) -> str | None:

@@ -56,7 +56,12 @@ def make_exchange(
         raise ExchangeDataError(
             f"unknown exchange {exchange_id!r} for {kind}; try one of {', '.join(SUPPORTED)}"
         )
-    settings: dict[str, Any] = {"enableRateLimit": True, "timeout": 20_000}
+    # The last JSON answer is kept so that an empty page can be told from a broken one.
+    settings: dict[str, Any] = {
+        "enableRateLimit": True,
+        "timeout": 20_000,
+        "enableLastJsonResponse": True,
+    }
     settings |= config or {}
     options = dict(settings.pop("options", {}) or {})
     if exchange_id in _MARKET_TYPES:
@@ -65,7 +70,52 @@ def make_exchange(
     exchange = getattr(module, exchange_id)(settings)
     if api_base:
         redirect(exchange, api_base)
+    _json_only(exchange)
     return exchange
+
+
+def _json_only(exchange) -> None:
+    """Every API answer liqwidget asks for is JSON with something in it. A successful answer
+    that is not JSON (an empty body, a captive portal's or proxy's HTML page) or is an empty
+    object raises a transient error, so it is retried instead of being read as "no data
+    here" (ccxt would turn it into an empty list, and a fetched range would be marked as
+    done while holding nothing) or as the exchange refusing the request."""
+    base = exchange.on_rest_response
+
+    def on_rest_response(code, reason, url, method, headers, body, *rest):
+        body = base(code, reason, url, method, headers, body, *rest)
+        if 200 <= int(code or 0) < 300:
+            text = body.strip() if isinstance(body, str) else ""
+            if not text.startswith(("{", "[")):
+                what = "something that is not JSON"
+            elif "".join(text.split()) == "{}":
+                what = "an empty object"
+            else:
+                return body
+            raise ccxt.ExchangeNotAvailable(
+                f"{exchange.id} answered {code} with {what} ({short(body, 80)!r}) at {url}: "
+                "a proxy, captive portal or maintenance page?"
+            )
+        return body
+
+    exchange.on_rest_response = on_rest_response
+
+
+def load_exchange_markets(ex) -> dict:
+    """``ex.load_markets()`` (ccxt, not ccxt.pro) checked by :func:`require_markets`."""
+    ex.load_markets()
+    require_markets(ex)
+    return ex.markets
+
+
+def require_markets(ex) -> None:
+    """Raise a transient error when a loaded exchange lists no markets at all: an empty
+    answer (maintenance, a proxy), not a reason to call every symbol unknown."""
+    if not ex.markets:
+        raise ccxt.ExchangeNotAvailable(
+            f"{ex.id} answered with an empty list of markets (maintenance, or a proxy "
+            "answering for it?)"
+        )
 
 
 def redirect(exchange, api_base: str) -> None:

@@ -24,7 +24,13 @@ import ccxt
 
 from ..store import Store, to_ms
 from ..times import periods_for
-from .exchanges import ExchangeDataError, make_exchange, resolve_symbol, short
+from .exchanges import (
+    ExchangeDataError,
+    load_exchange_markets,
+    make_exchange,
+    resolve_symbol,
+    short,
+)
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +164,7 @@ def fetch_history(
     retry = retry or Retry()
     report = FetchReport()
     counted = _Counted(ex, retry, report)
-    counted.call("load markets", ex.load_markets)
+    counted.call("load markets", load_exchange_markets, ex)
     market = resolve_symbol(ex, symbol)
     if timeframe not in (ex.timeframes or {}):
         raise ExchangeDataError(
@@ -272,7 +278,7 @@ def _paged(
             until = min(since + (limit - 1) * step, hole_stop - step)
             # Ask up to `until` inclusive (+1 ms: some exchanges treat the end as exclusive);
             # the window holds `limit` bars, the most the endpoint serves.
-            rows = counted.call(f"{dataset} {sym}", fetch, since, until, limit)
+            rows = counted.call(f"{dataset} {sym}", _page, counted.ex, fetch, since, until, limit)
             rows, bad = _refuse_bad(counted, ex_id, sym, dataset, rows, since, until, key)
             if rows:
                 stored += write(rows)
@@ -297,6 +303,29 @@ def _paged(
     if progress and done < total:
         progress(dataset, total, total)
     return stored
+
+
+def _page(ex, fetch, since: int, until: int, limit: int) -> list:
+    """One page from ``fetch``. An empty page is believed ("the exchange has nothing here",
+    and the range is marked as done) only when the answer held an (empty) list, as every
+    exchange's real empty answer does; an answer such as ``{}`` raises a transient error."""
+    rows = fetch(since, until, limit)
+    if not rows and getattr(ex, "enableLastJsonResponse", False):
+        if not _holds_list(ex.last_json_response):
+            raise ccxt.ExchangeNotAvailable(
+                f"{ex.id} answered an empty page without the list it should hold "
+                f"({short(ex.last_json_response, 80)})"
+            )
+    return rows
+
+
+def _holds_list(answer, depth: int = 3) -> bool:
+    """Whether a JSON answer is a list or holds one within ``depth`` levels of objects."""
+    if isinstance(answer, list):
+        return True
+    if isinstance(answer, dict) and depth > 0:
+        return any(_holds_list(v, depth - 1) for v in answer.values())
+    return False
 
 
 def _refuse_bad(counted, ex_id, sym, dataset, rows, since, until, key):

@@ -41,7 +41,13 @@ from ccxt.async_support.base.ws.cache import ArrayCache
 
 from ..store import Store
 from .checks import Bounds, Market, check
-from .exchanges import ExchangeDataError, make_exchange, resolve_symbol, short
+from .exchanges import (
+    ExchangeDataError,
+    make_exchange,
+    require_markets,
+    resolve_symbol,
+    short,
+)
 from .fetch import asked_wait, backoff_delay
 from .health import FeedHealth, FeedStats, health_file_for, write_health_file
 from .writer import Gap, Refused, Writer, WriterSettings
@@ -123,6 +129,9 @@ class Recorder:
         self._stopping: asyncio.Event | None = None
         self._symbols: dict[str, list[str]] = {}
         self._markets: dict[str, dict[str, Market]] = {}
+        #: Every market each exchange lists (events of other listed markets on a shared
+        #: stream are not ours; a symbol the exchange does not list is refused).
+        self._listed: dict[str, dict] = {}
         # Identical events seen so far in the message being handled, per exchange.
         self._in_message: dict[str, Counter] = defaultdict(Counter)
         self._warned: dict[str, bool] = {}  # whether a feed's health warns, as last logged
@@ -220,6 +229,7 @@ class Recorder:
             # without the market), so take it (and the price limits) from the markets.
             markets = [Market.of(resolve_symbol(ex, s)) for s in symbols]
             self._markets[ex_id] = {m.symbol: m for m in markets}
+            self._listed[ex_id] = ex.markets
             resolved = self._symbols[ex_id] = [m.symbol for m in markets]
             attempt = refusals = 0
             # Blind since the previous run's last heartbeat, if there was one.
@@ -240,15 +250,16 @@ class Recorder:
                             attempt = 0
                     await _first_failure(tasks, refused)
                     failed = False
-                except PERMANENT as exc:
-                    raise ExchangeDataError(
-                        f"{ex_id}: the liquidation stream was refused ({type(exc).__name__}: "
-                        f"{short(exc)}); check the exchange and symbols"
-                    ) from exc
                 except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
                     lived = time.monotonic() - started
-                    if stats.received > received or lived > REFUSAL_WINDOW:
-                        refusals = 0  # the subscription had been taken
+                    live = stats.received > received or lived > REFUSAL_WINDOW
+                    if isinstance(exc, PERMANENT) and not live:
+                        raise ExchangeDataError(
+                            f"{ex_id}: the liquidation stream was refused ({type(exc).__name__}: "
+                            f"{short(exc)}); check the exchange and symbols"
+                        ) from exc
+                    if live:
+                        refusals = 0  # the subscription had been taken: an error now is news
                     if not isinstance(exc, ccxt.NetworkError) and lived <= REFUSAL_WINDOW:
                         refusals += 1
                         if refusals >= self.settings.refusal_tries:
@@ -260,7 +271,7 @@ class Recorder:
                     stats.connected = False
                     stats.reconnects += 1
                     stats.last_error = f"{type(exc).__name__}: {exc}"
-                    blind_since = blind_since or _now_ms()
+                    blind_since = blind_since or _lost_at(ex, exc)
                     reason = f"connection lost ({type(exc).__name__})"
                     wait = backoff_delay(
                         attempt, self.settings.backoff_base, self.settings.backoff_cap
@@ -303,6 +314,7 @@ class Recorder:
         while True:
             try:
                 await ex.load_markets()
+                require_markets(ex)
                 return
             except ccxt.NetworkError as exc:
                 wait = backoff_delay(attempt, self.settings.backoff_base, self.settings.backoff_cap)
@@ -376,9 +388,16 @@ class Recorder:
         def guarded_handle(client, message):
             recorder._in_message[ex_id].clear()  # a new message: identical events count anew
             try:
-                return handle_message(client, message)
-            except Exception as exc:  # a message ccxt could not digest
-                recorder._malformed(ex_id, message, exc)
+                if isinstance(message, str) and message.strip().lower() not in _KEEPALIVE:
+                    # ccxt decodes only text that opens with '{' or '['; the rest (an HTML
+                    # error page, a bare word) would pass through unseen.
+                    recorder._malformed(ex_id, message, ValueError("not JSON"))
+                    return
+                for part in _entries(message):
+                    try:
+                        handle_message(client, part)
+                    except Exception as exc:  # an entry ccxt could not digest
+                        recorder._malformed(ex_id, part, exc)
             finally:
                 refused = recorder._refusal.get(ex_id)
                 if _is_error_frame(message) and refused is not None and not refused.done():
@@ -406,18 +425,23 @@ class Recorder:
 
     # ------------------------------------------------------------------ events
     def _accept(self, ex_id: str, liq: dict) -> None:
-        market = self._markets.get(ex_id, {}).get(liq.get("symbol"))
-        if market is None:
-            return  # another symbol on a shared stream
+        symbol = liq.get("symbol")
+        market = self._markets.get(ex_id, {}).get(symbol)
+        if market is None and symbol in self._listed.get(ex_id, {}):
+            return  # another market on a shared stream: not recorded here
         stats = self.stats[ex_id]
         stats.received += 1
         stats.last_event_at = time.time()
-        event = check(ex_id, liq, market, _now_ms(), self.settings.bounds)
+        if market is None:
+            event = f"unknown symbol {symbol!r}: {ex_id} lists no such market"
+        else:
+            event = check(ex_id, liq, market, _now_ms(), self.settings.bounds)
         if isinstance(event, str):
             stats.refused += 1
-            raw = liq.get("info", liq)
+            raw = liq.get("info") or liq
             log.warning("%s: refused an event (%s): %s", ex_id, event, short(raw))
-            self._queue.put_nowait(Refused.of(ex_id, market.symbol, event, raw))
+            name = market.symbol if market is not None else short(symbol, 60)
+            self._queue.put_nowait(Refused.of(ex_id, name, event, raw))
             return
         seen = self._in_message[ex_id]
         seq = seen[event.identity]
@@ -478,6 +502,20 @@ class Recorder:
 
 
 # ---------------------------------------------------------------------- helpers
+#: Text frames that are keep-alives, not data (OKX answers a ping with a bare ``pong``).
+_KEEPALIVE = ("ping", "pong")
+
+
+def _entries(message) -> list:
+    """A message carrying several entries (``"data": [...]``, as Bybit and OKX batch their
+    liquidations) as one message per entry, so that an entry ccxt cannot parse costs only
+    itself and not the entries after it; any other message as it is."""
+    data = message.get("data") if isinstance(message, dict) else None
+    if isinstance(data, list) and len(data) > 1:
+        return [{**message, "data": [entry]} for entry in data]
+    return [message]
+
+
 class StreamRefused(ccxt.ExchangeError):
     """The exchange answered a subscription with an error frame."""
 
@@ -501,6 +539,19 @@ async def _first_failure(tasks: list[asyncio.Task], refused: asyncio.Future) -> 
     for task in [*tasks, refused]:
         if task in done:
             task.result()
+
+
+def _lost_at(ex, exc: Exception) -> int:
+    """When (ms) a failed connection of ``ex`` stopped carrying data. A keep-alive timeout
+    means the line went quiet before ccxt noticed (tens of seconds on Bybit and OKX): the
+    blind time starts at the last frame any of its connections received. Any other failure
+    (a close, a reset) is seen as it happens."""
+    now = _now_ms()
+    if not isinstance(exc, ccxt.RequestTimeout):
+        return now
+    heard = [getattr(c, "last_message_at", None) for c in (ex.clients or {}).values()]
+    heard = [int(t) for t in heard if isinstance(t, int | float)]
+    return min(now, max(heard)) if heard else now
 
 
 def _now_ms() -> int:

@@ -170,7 +170,9 @@ class FakeExchange:
         in the exchange's own format: ``"ratelimit"`` (Binance: HTTP 429 with a
         ``Retry-After`` header of ``retry_after`` seconds; Bybit: retCode 10006; OKX: HTTP 429,
         code 50011), ``"ban"`` (Binance's HTTP 418 IP ban, also with ``Retry-After``),
-        ``"iplimit"`` (Bybit's HTTP 403 "access too frequent") or ``"server"`` (HTTP 503).
+        ``"iplimit"`` (Bybit's HTTP 403 "access too frequent"), ``"server"`` (HTTP 503), or a
+        200 that is not the exchange's answer: ``"portal"`` (an HTML page) or ``"empty"``
+        (``{}``).
         ``path_end="ws"`` refuses the next WebSocket upgrades instead. ``after`` lets that
         many matching requests through first."""
         with self._lock:
@@ -1026,6 +1028,11 @@ def _refusal(exchange: str, request: dict) -> dict:
 def _fault(exchange: str, kind: str, retry_after: int = 1) -> web.Response:
     if kind == "server":
         return web.Response(status=503, text="Service Unavailable")
+    # A 200 that is not the exchange's answer: a captive portal's page, an empty object.
+    if kind == "portal":
+        return web.Response(text="<html><body>Sign in to the hotel Wi-Fi</body></html>")
+    if kind == "empty":
+        return web.json_response({})
     if exchange.startswith("binance"):
         # Binance tells how long to stay away (seconds) on both; 418 is an IP ban.
         wait = {"Retry-After": str(retry_after)}
