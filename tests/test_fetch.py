@@ -259,12 +259,25 @@ def test_fetch_command(fake, tmp_path, capsys):
         backoff=0.001,
         api_base=fake.url,
     )
+    fake.fail_next("binanceusdm", KLINES["binanceusdm"], "server", times=1)
     assert fetch_command(args) == 0
     out = capsys.readouterr()
     assert "done: 49 bars and 49 open-interest samples stored" in out.out
+    # exchangeInfo, 5 + 1 retried kline pages, 5 open-interest pages
+    assert "(12 requests, retries included)" in out.out
     assert "ohlcv:1h: 5/5 pages (100%)" in out.err
     with Store(tmp_path / "cli.sqlite") as s:
         assert len(s.load_market("binanceusdm", "BTC/USDT:USDT", "1h")) == 49
+    # A malformed candle is said at the end, not only in the log.
+    args.store, bad = str(tmp_path / "cli2.sqlite"), HISTORY_START + DAY + 3 * 3_600_000
+    fake.bad_bars.add(bad)
+    try:
+        assert fetch_command(args) == 0
+    finally:
+        fake.bad_bars.discard(bad)
+    out = capsys.readouterr().out
+    assert "refused: 1 malformed row(s), not stored; the next fetch asks for them again" in out
+    assert "done: 48 bars" in out
     args.symbol = "DOGE/EUR:EUR"
     assert fetch_command(args) == 1
     assert "has no market 'DOGE/EUR:EUR'" in capsys.readouterr().err

@@ -73,9 +73,14 @@ def run(args: argparse.Namespace) -> int:
         return 1
     for note in report.skipped:
         print(f"note: {note}")
+    if report.refused:
+        print(
+            f"refused: {len(report.refused)} malformed row(s), not stored; the next fetch asks "
+            f"for them again (first: {report.refused[0]})"
+        )
     print(
         f"done: {report.bars} bars and {report.open_interest} open-interest samples stored "
-        f"({report.requests} requests)"
+        f"({report.requests} requests, retries included)"
     )
     return 0
 

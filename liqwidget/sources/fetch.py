@@ -126,7 +126,7 @@ class Retry:
 
 @dataclass
 class FetchReport:
-    """What one fetch did: requests sent and rows stored per dataset."""
+    """What one fetch did: requests sent (retries included) and rows stored per dataset."""
 
     requests: int = 0
     bars: int = 0
@@ -258,8 +258,11 @@ class _Counted:
         self.ex, self.retry, self.report = ex, retry, report
 
     def call(self, what: str, fn, *args):
-        self.report.requests += 1
-        return self.retry.call(f"{self.ex.id} {what}", fn, *args, exchange=self.ex)
+        def tried(*a):
+            self.report.requests += 1  # every try, retries included
+            return fn(*a)
+
+        return self.retry.call(f"{self.ex.id} {what}", tried, *args, exchange=self.ex)
 
 
 def _paged(
@@ -397,7 +400,7 @@ def _permanent(what: str, exc: Exception) -> ExchangeDataError:
     elif isinstance(exc, ccxt.NotSupported):
         advice = "this exchange does not offer it through ccxt; try another exchange"
     elif isinstance(exc, ccxt.BadRequest):
-        advice = "the exchange rejected the request; check the time range and timeframe"
+        advice = "the exchange rejected the request; its words say which part: the symbol, time range or timeframe"
     else:
         advice = "the exchange refused the request; see its message above"
     return ExchangeDataError(f"{what} failed: {name}: {short(exc, 300)} — {advice}")
