@@ -146,8 +146,9 @@ class Book:
     every item proportionally, as the model's closing does. ``liquidated`` (optional) says
     per item whether its death was a liquidation; without it every death is a sweep (the
     model's case), with it the other deaths are ordinary closes (the truth's case).
-    ``spread`` says how well the prices are known (a model built from bars knows where a
-    bar's positions entered only to within the bar's range). ``entry`` (optional) is each
+    ``spread`` says how well the prices are known, as a log-price std (a model built from
+    bars knows where a bar's positions entered only to within a share of the bar's range:
+    :func:`~liqwidget.forecast.entry_spread`). ``entry`` (optional) is each
     item's entry price; without it an item is taken to have entered at its bar's open.
     """
 

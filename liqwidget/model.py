@@ -195,8 +195,9 @@ class ClusterModel:
         self._validate()
         steps = self.steps_for(market)
         levels = to_bars(self.book_on_bars(walk(market, steps)), steps)
-        # The path inside a bar is a guess: entries stay uncertain to the bar's own range.
-        levels.spread = entry_spread(market)
+        # The path inside a bar is a guess: entries stay uncertain, the less so the more
+        # steps already spread each bar's openings along its path.
+        levels.spread = entry_spread(market, steps)
         return ClusterEstimate(market=market, params=self.get_params(), raw=levels)
 
     def steps_for(self, market: MarketData) -> int:

@@ -2,10 +2,12 @@
 model builds on them reads back onto the bars it was given."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import liqwidget as lw
 from liqwidget.bar_path import path_prices, to_bars, walk
+from liqwidget.forecast import entry_spread
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +130,32 @@ def test_walked_hourly_bars_sweep_where_real_bars_wicked(sample):
     assert min(whole.values()) >= 10, whole
     assert max(walked.values()) <= 1, walked
     assert all(walked[s] <= four[s] for s in wicked), (walked, four)
+
+
+@pytest.mark.parametrize("steps", [1, 8])
+def test_entry_spread_is_where_a_random_walk_really_entered_around_the_walk(steps):
+    # Random-walk bars, positions opening evenly in time along the true path; the model
+    # places a step's openings at the step's open. The width that gives the real entries
+    # the highest likelihood around those places is ENTRY_SPREAD's.
+    rng = np.random.default_rng(5)
+    n, fine = 1500, 360
+    x = 60_000 * np.exp(np.cumsum(rng.normal(0, 2e-4, size=(n, fine + 1)), axis=1))
+    x *= 60_000 / x[:, :1]  # every bar opens at the same price: no drift across bars
+    bars = pd.DataFrame(
+        {"open": x[:, 0], "high": x.max(1), "low": x.min(1), "close": x[:, -1]},
+        index=pd.date_range("2026-01-01", periods=n, freq="1h", tz="UTC"),
+    )
+    bars["open_interest"] = 1e9
+    market = lw.MarketData.from_frame(bars, allow_gaps=True)
+    placed = np.log(path_prices(market, steps)[:, :steps])  # each step's open
+    when = rng.integers(0, fine, size=(n, 30))
+    real = np.log(np.take_along_axis(x, when, axis=1))
+    off = real[:, :, None] - placed[:, None, :]
+
+    def loglik(width: float) -> float:
+        dens = np.exp(-0.5 * (off / width) ** 2).mean(axis=2) / width
+        return float(np.log(dens).mean())
+
+    spread = entry_spread(market, steps)
+    assert loglik(spread) > max(loglik(spread * 0.8), loglik(spread * 1.25))
+    assert entry_spread(market, 8) < entry_spread(market, 1) / 4
