@@ -117,18 +117,29 @@ def test_rate_limit_answer_then_success(fake, store, exchange, kind, waited):
     assert len(store.load_market(exchange, "BTC/USDT:USDT", "5m")) == 73
 
 
-def test_transient_errors_give_up_with_a_clear_message(fake, store):
-    fake.fail_next("binanceusdm", "/fapi/v1/klines", "server", times=3)
-    with pytest.raises(ExchangeDataError, match="still failing after 3 tries"):
-        fetch(
-            store,
-            fake,
-            "binanceusdm",
-            HISTORY_START,
-            HISTORY_START + DAY,
-            retry=Retry(attempts=3, base=0.001),
-        )
-    fake.clear_faults()
+@pytest.mark.parametrize(
+    "path, kind, said",
+    [
+        ("/fapi/v1/klines", "server", "still failing after 3 tries"),
+        # 200 answers that are not the exchange's: retried, then named
+        ("/fapi/v1/exchangeInfo", "portal", r"not JSON.*captive portal"),
+        ("/fapi/v1/exchangeInfo", "empty", "200 with an empty object"),
+    ],
+)
+def test_transient_errors_give_up_with_a_clear_message(fake, store, path, kind, said):
+    fake.fail_next("binanceusdm", path, kind, times=3)
+    try:
+        with pytest.raises(ExchangeDataError, match=said):
+            fetch(
+                store,
+                fake,
+                "binanceusdm",
+                HISTORY_START,
+                HISTORY_START + DAY,
+                retry=Retry(attempts=3, base=0.001),
+            )
+    finally:
+        fake.clear_faults()
 
 
 def test_an_interrupted_fetch_resumes_where_it_stopped(fake, store):
@@ -369,43 +380,11 @@ def test_a_page_that_is_not_the_exchanges_answer_is_retried_not_taken_as_empty(
     waits = []
     fake.fail_next(exchange, KLINES[exchange], kind, times=1, after=1)
     start, end = HISTORY_START + 6 * DAY, HISTORY_START + 7 * DAY  # 289 bars, several pages
-    report = fetch(
-        store,
-        fake,
-        exchange,
-        start,
-        end,
-        page_limit=100,
-        retry=Retry(base=0.001, sleep=waits.append),
-    )
+    retry = Retry(base=0.001, sleep=waits.append)
+    report = fetch(store, fake, exchange, start, end, page_limit=100, retry=retry)
     assert len(waits) == 1  # one retry
     assert report.bars == 289
     assert len(store.load_market(exchange, "BTC/USDT:USDT", "5m", start=start, end=end)) == 289
-
-
-def test_a_portal_page_that_never_goes_away_stops_the_fetch_and_says_so(fake, store):
-    fake.fail_next("binanceusdm", "/fapi/v1/exchangeInfo", "portal", times=3)
-    with pytest.raises(ExchangeDataError, match=r"not JSON.*captive portal"):
-        fetch(
-            store,
-            fake,
-            "binanceusdm",
-            HISTORY_START,
-            HISTORY_START + DAY,
-            retry=Retry(attempts=3, base=0.001),
-        )
-    fake.clear_faults()
-    fake.fail_next("binanceusdm", "/fapi/v1/exchangeInfo", "empty", times=3)
-    with pytest.raises(ExchangeDataError, match="200 with an empty object"):
-        fetch(
-            store,
-            fake,
-            "binanceusdm",
-            HISTORY_START,
-            HISTORY_START + DAY,
-            retry=Retry(attempts=3, base=0.001),
-        )
-    fake.clear_faults()
 
 
 def test_an_exchange_listing_no_markets_is_a_transient_fault_not_an_unknown_symbol():
