@@ -129,7 +129,7 @@ def test_malformed_messages_are_logged_skipped_and_counted(fake, store, caplog):
     refused = store.refused()
     assert sorted(refused["exchange"]) == ["binanceusdm", "binanceusdm", "bybit"]
     reasons = " | ".join(refused["reason"])
-    assert "price is missing or not a number (None)" in reasons  # ccxt reads "abc" as None
+    assert "price is missing or unreadable in the message" in reasons  # "abc" reads as None
     assert reasons.count("malformed message") == 2 and "this is not json" in " ".join(
         refused["raw"]
     )

@@ -114,3 +114,14 @@ def test_a_connection_that_went_quiet_is_blind_from_its_last_frame():
     # A close or reset is seen as it happens.
     assert _lost_at(ex, ccxt.NetworkError("closed")) > 1_000
     assert _lost_at(SimpleNamespace(clients={}), ccxt.RequestTimeout("x")) > 1_000
+
+
+def test_a_field_ccxt_cannot_read_is_named_as_unreadable_not_as_none(fake, store):
+    with RecorderThread(store, {"binanceusdm": [BTC]}, api_base=fake.url) as rec:
+        fake.wait_subscribed("binanceusdm")
+        fake.send_raw("binanceusdm", binance_frame(now_ms(), T="abc"))
+        wait_for(lambda: len(store.refused()) == 1)
+        rec.stop()
+    refused = store.refused().iloc[0]
+    assert refused["reason"].startswith("time is missing or unreadable in the message")
+    assert '"T": "abc"' in refused["raw"]  # what came is kept

@@ -16,6 +16,8 @@ import pandas as pd
 
 from ..feeds import feed_info
 
+#: ccxt reads a field it cannot parse ("abc", "") as nothing; the raw message says what came.
+_SEE_RAW = " (ccxt read nothing from it; the raw message is kept)"
 #: What a time that is not in milliseconds is, by how far it must be scaled to fit the window.
 _UNITS = ((1e3, "seconds"), (1e-3, "microseconds"), (1e-6, "nanoseconds"))
 
@@ -83,6 +85,8 @@ def check(ex_id: str, liq: dict, market: Market, now_ms: int, bounds: Bounds) ->
     """The checked event of a ccxt liquidation of ``market``, or the reason it is refused."""
     ts, price, contracts = liq.get("timestamp"), liq.get("price"), _filled(liq)
     for name, value in (("price", price), ("amount", contracts)):
+        if value is None:
+            return f"{name} is missing or unreadable in the message{_SEE_RAW}"
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"{name} is missing or not a number ({value!r})"
         if not math.isfinite(value) or value <= 0:
@@ -125,6 +129,8 @@ def _filled(liq: dict):
 
 def time_problem(ts, now_ms: int, bounds: Bounds) -> str | None:
     """Why ``ts`` is not an event time in epoch ms near ``now_ms``, or None if it is."""
+    if ts is None:
+        return f"time is missing or unreadable in the message{_SEE_RAW}"
     if isinstance(ts, bool) or not isinstance(ts, int):
         return f"time is missing or not an integer ({ts!r})"
     lo, hi = now_ms - bounds.max_age_ms, now_ms + bounds.max_ahead_ms
