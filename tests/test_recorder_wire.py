@@ -181,16 +181,17 @@ def test_a_rate_limited_market_load_waits_as_long_as_binance_asks(fake, store, c
 
 
 def test_server_pings_are_answered_and_the_feed_stays_up(store):
-    """The server pings every 0.1 s and hangs up on a client whose pong is late."""
+    """The server pings every second and hangs up on a client whose pong is late (0.5 s:
+    aiohttp's rule; tighter fails on a busy machine, not for a missing pong)."""
     from fake_exchange import FakeExchange
 
-    with FakeExchange(heartbeat=0.1) as fake:
+    with FakeExchange(heartbeat=1.0) as fake:
         with RecorderThread(store, {"binanceusdm": [BTC]}, api_base=fake.url) as rec:
             fake.wait_subscribed("binanceusdm")
             t = now_ms()
-            for k in range(5):
-                time.sleep(0.2)  # two pings between two liquidations
+            for k in range(3):
+                time.sleep(2.1)  # two pings between two liquidations
                 fake.push("binanceusdm", [ev("BTCUSDT", t + k, 60_000.0 + k)])
-            wait_for(lambda: store.count_liquidations() == 5, what="five liquidations")
+            wait_for(lambda: store.count_liquidations() == 3, what="three liquidations")
             stats = rec.stop()
         assert stats["binanceusdm"].reconnects == 0 and fake.ws_connections["binanceusdm"] == 1
