@@ -5,6 +5,7 @@ frame on a live feed, and a connection that goes quiet before it is found dead."
 from __future__ import annotations
 
 import json
+import time
 from types import SimpleNamespace
 
 import ccxt
@@ -106,14 +107,35 @@ def test_an_error_frame_on_a_live_feed_reconnects_instead_of_ending_the_recordin
     assert stats["okx"].gaps == 1 and stats["bybit"].reconnects == 0
 
 
-def test_a_connection_that_went_quiet_is_blind_from_its_last_frame():
-    clients = {"ws://a": SimpleNamespace(last_message_at=1_000), "ws://b": SimpleNamespace()}
-    ex = SimpleNamespace(clients=clients)
-    # ccxt finds a silent line dead by missed pongs, tens of seconds late: blind since 1000.
-    assert _lost_at(ex, ccxt.RequestTimeout("ping-pong keepalive missing")) == 1_000
-    # A close or reset is seen as it happens.
-    assert _lost_at(ex, ccxt.NetworkError("closed")) > 1_000
-    assert _lost_at(SimpleNamespace(clients={}), ccxt.RequestTimeout("x")) > 1_000
+def test_a_line_that_went_quiet_is_blind_from_its_last_frame_not_from_when_it_was_noticed(
+    fake, store
+):
+    # A half-open line: open, silent, pings unanswered. ccxt notices by missed pongs only
+    # (after 2 keep-alives; 18 s each on OKX, 0.4 s here), and forgets the failed client.
+    fast = {"rateLimit": 1, "streaming": {"keepAlive": 400}}
+    with RecorderThread(store, {"okx": [BTC]}, api_base=fake.url, config=fast) as rec:
+        fake.wait_subscribed("okx")
+        fake.push("okx", [one(now_ms(), sid="BTC-USDT-SWAP")])
+        wait_for(lambda: store.count_liquidations() == 1)
+        time.sleep(1.0)  # a few ping-pong rounds first
+        muted_at = now_ms()
+        assert fake.mute("okx") == 1
+        wait_for(lambda: rec.stats["okx"].reconnects == 1, what="the silent line found dead")
+        found_at = now_ms()
+        fake.wait_subscribed("okx")
+        rec.stop()
+    gap = store.gaps(exchange="okx").iloc[0]
+    assert gap.start.value // 1_000_000 <= muted_at  # the last frame (a pong) came before
+    assert muted_at - gap.start.value // 1_000_000 < 1_500  # pongs came every 0.4 s till then
+    assert found_at - muted_at > 500  # noticed that much later: the gap covers the difference
+    assert "RequestTimeout" in gap.reason
+
+
+def test_only_a_timeout_dates_the_gap_back_to_the_last_frame():
+    clients = [SimpleNamespace(liqwidget_heard_at=1_000, lastPong=900), SimpleNamespace()]
+    assert _lost_at(clients, ccxt.RequestTimeout("ping-pong keepalive missing")) == 1_000
+    assert _lost_at(clients, ccxt.NetworkError("closed")) > 1_000  # seen as it happens
+    assert _lost_at([], ccxt.RequestTimeout("x")) > 1_000
 
 
 def test_a_field_ccxt_cannot_read_is_named_as_unreadable_not_as_none(fake, store):

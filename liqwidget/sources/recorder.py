@@ -132,6 +132,9 @@ class Recorder:
         #: Every market each exchange lists (events of other listed markets on a shared
         #: stream are not ours; a symbol the exchange does not list is refused).
         self._listed: dict[str, dict] = {}
+        #: The latest WebSocket client per URL of each exchange. ccxt forgets a client that
+        #: failed; its time of the last frame is still needed to date the gap.
+        self._clients: dict[str, dict[str, object]] = defaultdict(dict)
         # Identical events seen so far in the message being handled, per exchange.
         self._in_message: dict[str, Counter] = defaultdict(Counter)
         self._warned: dict[str, bool] = {}  # whether a feed's health warns, as last logged
@@ -271,7 +274,7 @@ class Recorder:
                     stats.connected = False
                     stats.reconnects += 1
                     stats.last_error = f"{type(exc).__name__}: {exc}"
-                    blind_since = blind_since or _lost_at(ex, exc)
+                    blind_since = blind_since or _lost_at(self._clients[ex_id].values(), exc)
                     reason = f"connection lost ({type(exc).__name__})"
                     wait = backoff_delay(
                         attempt, self.settings.backoff_base, self.settings.backoff_cap
@@ -408,10 +411,12 @@ class Recorder:
 
         def guarded_client(url):
             client = make_client(url)
+            recorder._clients[ex_id][url] = client
             if not getattr(client, "_liqwidget_guard", False):
                 decode = client.handle_text_or_binary_message
 
                 def guarded_decode(data):
+                    client.liqwidget_heard_at = _now_ms()  # a data frame (not a close)
                     try:
                         return decode(data)
                     except ValueError as exc:  # not JSON
@@ -541,15 +546,17 @@ async def _first_failure(tasks: list[asyncio.Task], refused: asyncio.Future) -> 
             task.result()
 
 
-def _lost_at(ex, exc: Exception) -> int:
-    """When (ms) a failed connection of ``ex`` stopped carrying data. A keep-alive timeout
-    means the line went quiet before ccxt noticed (tens of seconds on Bybit and OKX): the
-    blind time starts at the last frame any of its connections received. Any other failure
-    (a close, a reset) is seen as it happens."""
+def _lost_at(clients, exc: Exception) -> int:
+    """When (ms) a failed connection stopped carrying data. A keep-alive timeout means the
+    line went quiet before ccxt noticed (tens of seconds on Bybit and OKX): the blind time
+    starts at the last sign of life on any of the exchange's ``clients`` (ccxt WebSocket
+    clients): a data frame, or a pong. Any other failure (a close, a reset) is seen as it
+    happens. (ccxt's own ``last_message_at`` also counts the closing handshake that follows
+    the timeout, so it cannot date the silence.)"""
     now = _now_ms()
     if not isinstance(exc, ccxt.RequestTimeout):
         return now
-    heard = [getattr(c, "last_message_at", None) for c in (ex.clients or {}).values()]
+    heard = [getattr(c, k, None) for c in clients for k in ("liqwidget_heard_at", "lastPong")]
     heard = [int(t) for t in heard if isinstance(t, int | float)]
     return min(now, max(heard)) if heard else now
 

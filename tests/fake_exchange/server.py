@@ -85,6 +85,7 @@ class Subscriber:
     ws: web.WebSocketResponse
     exchange: str
     topics: set[str] = field(default_factory=set)
+    muted: bool = False  # a half-open line: nothing is sent, pings go unanswered
 
 
 class FakeExchange:
@@ -217,6 +218,15 @@ class FakeExchange:
         as the exchanges do for maintenance), or ``abrupt``: the TCP connection is cut with
         no close frame (as a network failure would)."""
         return self._call(self._drop(exchange, abrupt))
+
+    def mute(self, exchange: str) -> int:
+        """Make every open connection of an exchange a half-open line: it stays open but
+        carries nothing, and OKX's text pings go unanswered (new connections are served).
+        Returns the connections muted."""
+        live = [s for s in self.subscribers if s.exchange == exchange and not s.ws.closed]
+        for s in live:
+            s.muted = True
+        return len(live)
 
     def refuse(self, exchange: str, times: int = 1) -> None:
         """Answer the next ``times`` subscription requests to an exchange with its error
@@ -793,7 +803,8 @@ class FakeExchange:
                 if msg.type != WSMsgType.TEXT:
                     continue
                 if msg.data == "ping":  # OKX text heartbeat
-                    await ws.send_str("pong")
+                    if not sub.muted:
+                        await ws.send_str("pong")
                     continue
                 try:
                     data = json.loads(msg.data)
@@ -939,7 +950,8 @@ class FakeExchange:
             for topics, frame in self._frames(exchange, group):
                 text = json.dumps(frame)
                 for sub in list(self.subscribers):
-                    if sub.exchange == exchange and sub.topics & topics and not sub.ws.closed:
+                    live = not sub.ws.closed and not sub.muted
+                    if sub.exchange == exchange and sub.topics & topics and live:
                         sent += await _send(sub.ws, text)
         return sent
 
