@@ -11,7 +11,7 @@ import pytest
 from bokeh.models import CustomJS, CustomJSHover, CustomJSTickFormatter, Slider
 
 from liqwidget.figure.precompiled import callbacks_path, callbacks_script
-from liqwidget.site.csp import PolicyError, apply_policy, inline_script_hashes, policy
+from liqwidget.site.csp import PolicyError, apply_policy, inline_script_hashes, policy, trusted
 
 
 def _sha(text: str) -> str:
@@ -28,8 +28,12 @@ PAGE = """<!DOCTYPE html><html><head><title>t</title>
 </script></body></html>"""
 
 
+def everything(body: str) -> bool:
+    return True
+
+
 def test_hashes_cover_exactly_the_inline_scripts_that_run():
-    hashes = inline_script_hashes(PAGE)
+    hashes = inline_script_hashes(PAGE, trust=everything)
     assert hashes == [
         _sha('var a = "</scr" + "ipt>";'),
         _sha('import "./m.js";'),
@@ -38,10 +42,10 @@ def test_hashes_cover_exactly_the_inline_scripts_that_run():
 
 
 def test_policy_allows_only_this_site_and_hashed_inline_scripts():
-    text = policy(PAGE)
+    text = policy(PAGE, trust=everything)
     directives = dict(d.split(" ", 1) for d in text.split("; "))
     assert directives["default-src"] == "'self'"
-    assert directives["script-src"].split() == ["'self'", *inline_script_hashes(PAGE)]
+    assert directives["script-src"].split() == ["'self'", *inline_script_hashes(PAGE, everything)]
     assert directives["object-src"] == "'none'"
     assert "unsafe-eval" not in text and "unsafe-inline" not in directives["script-src"]
     assert "frame-ancestors" not in text  # ignored in a meta element; embeds must be frameable
@@ -49,13 +53,54 @@ def test_policy_allows_only_this_site_and_hashed_inline_scripts():
 
 
 def test_meta_goes_first_in_head_and_replaces_an_older_one():
-    once = apply_policy(PAGE)
+    once = apply_policy(PAGE, trust=everything)
     head = once.split("<head>", 1)[1]
     assert head.lstrip().startswith('<meta http-equiv="Content-Security-Policy"')
     changed = once.replace("done();", "done(2);")
-    twice = html.unescape(apply_policy(changed))
+    twice = html.unescape(apply_policy(changed, trust=everything))
     assert twice.count("Content-Security-Policy") == 1
     assert _sha("\n  done(2);\n") in twice and _sha("\n  done();\n") not in twice
+
+
+#: The theme's first inline script, as mkdocs-material writes it on a page two levels down.
+THEME = (
+    '__md_scope=new URL("../..",location),__md_hash=e=>[...e].reduce(((e,_)=>(e<<5)-e+_.'
+    "charCodeAt(0)),0),"
+)
+
+
+def test_only_scripts_a_template_wrote_are_trusted_and_injected_ones_are_named(caplog):
+    theme = next(
+        body
+        for body in _theme_bodies()
+        if body.startswith('__md_scope=new URL("') and "location)" in body
+    )
+    assert trusted(theme) and THEME in theme
+    # The same script for another page depth is the template's too; a changed one is not.
+    assert trusted(theme.replace('URL("../..",', 'URL("../../..",'))
+    assert not trusted(theme.replace('URL("../..",', 'URL("");alert(1);("",'))
+    assert not trusted(theme + "alert(1)")
+    injected = (
+        "<html><head><title>t</title></head><body>"
+        f"<script>{theme}</script>"
+        "<script>window.__pwned=1</script>"
+        '<iframe srcdoc="<script>window.__pwned=2</script>"></iframe></body></html>'
+    )
+    text = html.unescape(apply_policy(injected, where="post.html"))
+    assert _sha(theme) in text
+    assert _sha("window.__pwned=1") not in text and _sha("window.__pwned=2") not in text
+    assert caplog.text.count("post.html: an inline script no template wrote") == 2
+
+
+def _theme_bodies() -> list[str]:
+    """The theme's own first script as a built page has it (from a real build's template)."""
+    from pathlib import Path
+
+    import material
+
+    base = Path(material.__file__).parent / "templates" / "partials" / "javascripts" / "base.html"
+    body = re.search(r"<script>(.*?)</script>", base.read_text(), re.S).group(1).strip()
+    return [body.replace("{{ config.extra.scope | d(base_url) }}", "../..")]
 
 
 def test_a_page_without_head_is_refused_by_name():

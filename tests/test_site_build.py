@@ -530,6 +530,10 @@ def test_the_post_frame_fits_its_map_at_phone_and_desktop_widths(chromium, serve
         assert_map_fits(inner, box)
         assert page.evaluate(NO_SIDEWAYS_SCROLL), "the post scrolls sideways"
         keep(f"post-fitted-{width}.png", iframe.screenshot())
+        # The snippet to copy names this site's map by its absolute URL (a script file does
+        # it: no inline script, so the policy lists none of ours).
+        code = page.locator("pre code", has_text="<iframe").first.text_content()
+        assert f'src="{base}embed/{slugs[-1]}' in code, code
         assert violations == []
     finally:
         context.close()

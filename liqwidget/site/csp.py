@@ -1,7 +1,12 @@
 """The Content-Security-Policy of every generated page, in one place.
 
 Scripts run only from the site itself, or inline when their SHA-256 hash (computed here, at
-build time, from the exact text in the page) is listed; no ``eval`` (the map's callbacks are
+build time, from the exact text in the page) is listed — and only inline scripts a template
+wrote are listed: those of the mkdocs-material theme, read from the installed theme, where
+the only part that varies is a page's relative path (:func:`trusted`). Any other inline
+script in a finished page (data that escaped its escaping, say) is left out of the policy,
+so browsers refuse to run it, and the build says so. liqwidget writes no inline scripts
+itself. No ``eval`` (the map's callbacks are
 precompiled, see :mod:`liqwidget.figure.precompiled`); nothing is requested from any other
 host. Styles may be inline: BokehJS and the theme set ``style`` attributes and elements at
 run time, and styles cannot run code.
@@ -19,8 +24,11 @@ alike); code that writes a page outside a build calls it too.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from ..escape import html_attr
@@ -50,19 +58,60 @@ _META = re.compile(
 _HEAD = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
 
 
+#: What a template expression in a theme script may stand for: a relative path or URL.
+_TEMPLATE_VALUE = r"[\w./:#%~-]*"
+_EXPRESSION = re.compile(r"\{\{.*?\}\}", re.DOTALL)
+
+log = logging.getLogger(__name__)
+
+
 class PolicyError(ValueError):
     """A page the policy cannot be applied to; the message names the page and the problem."""
 
 
-def inline_script_hashes(page: str) -> list[str]:
-    """``'sha256-…'`` sources for each inline script the browser would run, in page order."""
+def inline_scripts(page: str) -> list[str]:
+    """The text of each inline script the browser would run, in page order."""
     found = []
-    for attrs, body in _SCRIPT.findall(page):
+    for attrs, body in _SCRIPT.findall(page):  # in attribute values too (an iframe's srcdoc)
         if _SRC.search(attrs):
             continue
         m = _TYPE.search(attrs)
         kind = next((g for g in m.groups() if g is not None), "") if m else ""
-        if kind.strip().lower() not in _JS_TYPES:
+        if kind.strip().lower() in _JS_TYPES:
+            found.append(body)
+    return found
+
+
+@functools.cache
+def _theme_scripts() -> tuple[re.Pattern, ...]:
+    """The inline scripts of the installed mkdocs-material templates, as patterns in which
+    each template expression (``{{ base_url }}``) matches a path and nothing else."""
+    try:
+        import material
+    except ImportError:  # no theme, no theme scripts
+        return ()
+    patterns = []
+    for path in sorted((Path(material.__file__).parent / "templates").rglob("*.html")):
+        for body in inline_scripts(path.read_text(encoding="utf-8")):
+            parts = _EXPRESSION.split(body.strip())
+            if "{%" in body or sum(map(len, parts)) < 20:
+                continue  # a script that is mostly template logic is no fixed text to trust
+            patterns.append(re.compile(_TEMPLATE_VALUE.join(map(re.escape, parts))))
+    return tuple(patterns)
+
+
+def trusted(body: str) -> bool:
+    """Whether an inline script is one the theme's templates wrote."""
+    text = body.strip()
+    return any(p.fullmatch(text) for p in _theme_scripts())
+
+
+def inline_script_hashes(page: str, trust: Callable[[str], bool] = trusted) -> list[str]:
+    """``'sha256-…'`` sources for each inline script the browser would run that ``trust``
+    accepts, in page order."""
+    found = []
+    for body in inline_scripts(page):
+        if not trust(body):
             continue
         digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
         source = f"'sha256-{digest}'"
@@ -71,23 +120,37 @@ def inline_script_hashes(page: str) -> list[str]:
     return found
 
 
-def policy(page: str) -> str:
-    """The policy for one page: :data:`DIRECTIVES` plus the page's inline-script hashes."""
+def policy(page: str, trust: Callable[[str], bool] = trusted) -> str:
+    """The policy for one page: :data:`DIRECTIVES` plus the hashes of its trusted inline
+    scripts."""
     parts = []
     for name, sources in DIRECTIVES.items():
         if name == "script-src":
-            sources = (*sources, *inline_script_hashes(page))
+            sources = (*sources, *inline_script_hashes(page, trust))
         parts.append(" ".join((name, *sources)))
     return "; ".join(parts)
 
 
-def apply_policy(page: str, where: str = "page") -> str:
-    """``page`` with its policy as the first element of ``<head>`` (an older one replaced)."""
+def apply_policy(page: str, where: str = "page", trust: Callable[[str], bool] = trusted) -> str:
+    """``page`` with its policy as the first element of ``<head>`` (an older one replaced).
+
+    An inline script that ``trust`` does not accept is logged as a warning: browsers will
+    refuse to run it."""
     page = _META.sub("", page)
     head = _HEAD.search(page)
     if head is None:
         raise PolicyError(f"{where} has no <head>, so no Content-Security-Policy can be set")
-    meta = f'\n<meta http-equiv="Content-Security-Policy" content="{html_attr(policy(page))}">'
+    for body in inline_scripts(page):
+        if not trust(body):
+            log.warning(
+                "%s: an inline script no template wrote is left out of the "
+                "Content-Security-Policy, so browsers will not run it: %r",
+                where,
+                body.strip()[:120],
+            )
+    meta = (
+        f'\n<meta http-equiv="Content-Security-Policy" content="{html_attr(policy(page, trust))}">'
+    )
     return page[: head.end()] + meta + page[head.end() :]
 
 

@@ -235,26 +235,17 @@ and scrolls once the map is open.
 ```html
 {code}
 ```
-{_absolute_snippet_script(slug) if not site_url else ""}
+{_absolute_snippet_script() if not site_url else ""}
 """
 
 
-def _absolute_snippet_script(slug: str) -> str:
-    """Without a configured site URL, turn the snippet's relative srcs (the map page and
-    the frame-height script, both under ``embed/``) into this site's URLs."""
-    return f"""
-<script>
-(function () {{
-  var root = new URL({js_str(POST_TO_ROOT)}, window.location.href).href;
-  var map = {js_str(f'src="{embed_path(slug)}"')};
-  document.querySelectorAll("pre code").forEach(function (el) {{
-    if (el.textContent.indexOf(map) >= 0) {{
-      el.textContent = el.textContent.split('src="embed/').join('src="' + root + 'embed/');
-    }}
-  }});
-}})();
-</script>
-"""
+def _absolute_snippet_script() -> str:
+    """Without a configured site URL, a script (a file: no inline script carries data) that
+    turns the snippet's relative srcs (the map page and the frame-height script, both under
+    ``embed/``) into this site's URLs."""
+    src = POST_TO_ROOT + asset_urls()["snippet-links.js"]
+    return f'\n<script src="{html_attr(src)}" defer></script>\n'
+
 
 
 def embed_doc_path(slug: str, doc_js: bytes) -> str:
