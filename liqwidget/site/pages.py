@@ -247,7 +247,6 @@ def _absolute_snippet_script() -> str:
     return f'\n<script src="{html_attr(src)}" defer></script>\n'
 
 
-
 def embed_doc_path(slug: str, doc_js: bytes) -> str:
     """The map document's script, named by its content so hosts can cache it for ever."""
     return f"embed/{slug}.{content_hash(doc_js)}.js"
