@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 import ccxt
 import numpy as np
@@ -327,6 +328,20 @@ def test_check_row_names_the_problem():
     assert "openInterestAmount" in check_row({"timestamp": 5, "openInterestAmount": -1.0})
     assert "neither" in check_row({"timestamp": 5})
     assert check_row({"timestamp": 5, "openInterestValue": 3.0}) is None
+    # Off the bars' grid: stored, it would make the bars irregular and stop every load.
+    assert check_row([600_000, 10.0, 11.0, 9.0, 10.5, 1.0], 300_000) is None
+    assert "not on the 300000 ms grid" in check_row([600_500, 10.0, 11.0, 9.0, 10.5], 300_000)
+    assert "grid" in check_row({"timestamp": 600_500, "openInterestValue": 3.0}, 300_000)
+
+
+def test_current_open_interest_must_be_stamped_now():
+    from liqwidget.live.bars import _sample_time_problem
+
+    now = int(time.time() * 1000)
+    assert _sample_time_problem(now - 1_000, 60_000) is None
+    assert "not now" in _sample_time_problem(now // 1000, 60_000)  # seconds
+    assert "not now" in _sample_time_problem(now + 8 * 60_000, 60_000)  # the future
+    assert "not now" in _sample_time_problem(now - 3_600_000, 60_000)  # an hour old
 
 
 def test_binance_ip_ban_ends_the_fetch_at_once_saying_when_to_come_back(fake, store):

@@ -80,6 +80,31 @@ def test_window_refresh_matches_a_full_load(store):
     assert not window.refresh(at(260))  # nothing new
 
 
+def test_a_hole_filled_long_after_is_picked_up_and_bad_stored_bars_keep_the_last_window(
+    store, caplog
+):
+    bars, oi = bars_and_oi(200)
+    hole = 120  # a candle refused then, corrected on the exchange much later
+    store.write_bars(EX, SYM, TF, bars[:hole] + bars[hole + 1 : 160])
+    store.write_open_interest(EX, SYM, TF, oi[:160])
+    window = MarketWindow(store, EX, SYM, TF, pd.Timedelta("100min"))
+    assert window.refresh(at(160))
+    assert window.market.gaps and at(hole) not in window.market.index
+    store.write_bars(EX, SYM, TF, bars[160:200])
+    store.write_open_interest(EX, SYM, TF, oi[160:200])
+    store.write_bars(EX, SYM, TF, [bars[hole]])  # 80 bars later: beyond the short overlap
+    assert window.refresh(at(200))
+    assert at(hole) in window.market.index and not window.market.gaps
+    # A bar stored off the grid (from an older version, or by hand) makes the stored bars
+    # irregular: the window keeps its last good bars and says why, the process goes on.
+    good = window.market
+    store.write_bars(EX, SYM, TF, [[T0 + STEP * 200 + 500, *bars[199][1:]]])
+    store.write_open_interest(EX, SYM, TF, [(T0 + STEP * 200 + 500, 1000.0, None, 1.0)])
+    assert not window.refresh(at(202))
+    assert window.market is good and "not a multiple" in window.problem
+    assert "keeps its last good bars" in caplog.text
+
+
 def test_publish_writes_a_complete_file_with_freshness(store, tmp_path):
     bars, oi = bars_and_oi(240)
     store.write_bars(EX, SYM, TF, bars)

@@ -159,3 +159,38 @@ def test_cadence_builds_calibrate_when_the_live_map_does(tmp_path, builds):
 
             _run(marks)
     assert ["--calibrate" in cmd for cmd in calls] == [False, True]
+
+
+def test_an_exchange_not_answering_at_start_up_is_waited_for_a_bad_symbol_is_not():
+    import asyncio
+    from types import SimpleNamespace
+
+    import ccxt
+
+    from liqwidget.live.runner import LiveRunner
+    from liqwidget.sources.exchanges import ExchangeDataError
+
+    def failing(times, cause):
+        calls = []
+
+        def resolve():
+            calls.append(1)
+            if len(calls) <= times:
+                raise ExchangeDataError("load markets still failing") from cause
+            return "BTC/USDT:USDT"
+
+        return SimpleNamespace(exchange="binanceusdm", poller=SimpleNamespace(resolve=resolve))
+
+    async def run(m, stop_after=None):
+        runner = SimpleNamespace(_stopping=asyncio.Event())
+        if stop_after is not None:
+            asyncio.get_running_loop().call_later(stop_after, runner._stopping.set)
+        return await LiveRunner._resolve(runner, m)
+
+    # A 503 at start-up (twice): asked again, with backoff, until it answers.
+    assert asyncio.run(run(failing(2, ccxt.ExchangeNotAvailable("503")))) == "BTC/USDT:USDT"
+    # Stopped while waiting: no symbol, no error.
+    assert asyncio.run(run(failing(99, ccxt.ExchangeNotAvailable("503")), stop_after=0.2)) is None
+    # A symbol the exchange does not list is final.
+    with pytest.raises(ExchangeDataError):
+        asyncio.run(run(failing(1, ccxt.BadSymbol("no such market"))))

@@ -66,7 +66,9 @@ class BarPoller:
         self.store, self.timeframe, self.window = store, timeframe, pd.Timedelta(window)
         self.ex = make_exchange(exchange, api_base=api_base, config=config)
         self.exchange = exchange
-        self.retry = retry or Retry(attempts=2, base=0.5, cap=2.0)
+        # An exchange asking for a long pause (a 429 with Retry-After) fails the poll at once,
+        # so the page says why it is stale and a stop is not held up; the next bar asks again.
+        self.retry = retry or Retry(attempts=2, base=0.5, cap=2.0, longest_wait=10.0)
         self.health = CandleHealth()
         self.market: dict | None = None
         self.symbol = symbol
@@ -131,7 +133,8 @@ class BarPoller:
             self.symbol,
             exchange=self.ex,
         )
-        reason = check_row(sample)
+        step = int(self.ex.parse_timeframe(self.timeframe) * 1000)
+        reason = check_row(sample) or _sample_time_problem(sample["timestamp"], step)
         if reason is not None:
             self.health.refused += 1
             log.warning(
@@ -142,7 +145,6 @@ class BarPoller:
                 str(sample.get("info", sample))[:160],
             )
             return
-        step = int(self.ex.parse_timeframe(self.timeframe) * 1000)
         at = int(sample["timestamp"]) // step * step
         size = (self.market or {}).get("contractSize") or 1.0
         row = (at, sample.get("openInterestAmount"), sample.get("openInterestValue"), size)
@@ -152,3 +154,16 @@ class BarPoller:
 
     def close(self) -> None:
         """Nothing to release for the REST client; kept for symmetry with the recorder."""
+
+
+#: How far a current open-interest sample's time may be from the clock: a sample says "now".
+SAMPLE_SKEW_MS = 60_000
+
+
+def _sample_time_problem(ts, step: int) -> str | None:
+    """Why the time of a current open-interest sample cannot be now (seconds, a stale or a
+    future time would land it on another bar, where it would win over the history)."""
+    now = int(time.time() * 1000)
+    if now - max(2 * step, SAMPLE_SKEW_MS) <= ts <= now + SAMPLE_SKEW_MS:
+        return None
+    return f"time {int(ts)} is not now ({now}): a current sample must be"

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import ccxt
 import pandas as pd
 
 from ..calibration import MIN_EVENTS
@@ -29,6 +30,7 @@ from ..feeds import feed_info
 from ..model import ClusterModel
 from ..site.mix import TOO_FEW, Mix, window_mix
 from ..sources.dataset import Dataset
+from ..sources.exchanges import ExchangeDataError
 from ..sources.recorder import Recorder, RecorderSettings
 from ..store import Store
 from .bars import BarPoller
@@ -112,12 +114,33 @@ class LiveRunner:
         if self._stopping is not None:
             self._stopping.set()
 
+    async def _resolve(self, m) -> str | None:
+        """The market's unified symbol, once the exchange answers. A symbol it does not list
+        stops the process; an exchange that does not answer yet (an outage at start-up) is
+        asked again with backoff until it does, or until the process is stopped (None)."""
+        wait = 1.0
+        while True:
+            try:
+                return await asyncio.to_thread(m.poller.resolve)
+            except ExchangeDataError as exc:
+                if not isinstance(exc.__cause__, ccxt.NetworkError):
+                    raise
+                log.warning("%s: %s; trying again in %.0fs", m.exchange, exc, wait)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), wait)
+                return None
+            except TimeoutError:
+                wait = min(2 * wait, 60.0)
+
     async def run(self) -> None:
         self._stopping = asyncio.Event()
         s = self.settings
         window = pd.Timedelta(s.window)
         for m in self.markets:
-            m.symbol = await asyncio.to_thread(m.poller.resolve)
+            symbol = await self._resolve(m)
+            if symbol is None:
+                return  # stopped while the exchange was not answering
+            m.symbol = symbol
             m.window = MarketWindow(self.store, m.exchange, m.symbol, s.timeframe, window)
             m.live = LiveMap(
                 m.exchange,

@@ -1,18 +1,24 @@
 """The displayed window of a market, kept in memory and refreshed from the store per bar.
 
 Each refresh reads only the newest bars (a short overlap is re-read, so a bar whose open
-interest arrived late replaces its earlier version) and the liquidations recorded since the
-last refresh, then trims both to the window. Memory stays bounded by the window length,
+interest arrived late replaces its earlier version; so is everything from the window's first
+missing bar on, so a candle refused and corrected later fills its hole) and the liquidations
+recorded since the last refresh, then trims both to the window. Bars the store cannot give
+as a market (irregular times, say) leave the window as it was, and say why. Memory stays bounded by the window length,
 however long the process runs.
 """
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 
 from ..events import empty_events, validate_events
-from ..market import MarketData
+from ..market import MarketData, MarketDataError
 from ..store import Store, StoreError
+
+log = logging.getLogger(__name__)
 
 #: Bars re-read on every refresh, so late open interest or a corrected candle is picked up.
 OVERLAP_BARS = 16
@@ -29,6 +35,8 @@ class MarketWindow:
         self.market: MarketData | None = None
         self.events = empty_events()
         self._cursor: int | None = None
+        #: Why the last refresh could not read the bars (None: it could).
+        self.problem: str | None = None
 
     def refresh(self, now: pd.Timestamp | None = None) -> bool:
         """Read what is new in the store; returns whether the bars changed."""
@@ -38,10 +46,19 @@ class MarketWindow:
             start = now - self.window
         else:
             start = old.index[-1] - OVERLAP_BARS * old.timeframe
+            if old.gaps:  # a hole may have been filled since
+                start = min(start, old.gaps[0].after)
         try:
             fresh = self.store.load_market(self.exchange, self.symbol, self.timeframe, start=start)
         except StoreError:
             return False  # nothing stored for that range yet (events wait for the bars)
+        except MarketDataError as exc:
+            problem = f"the stored bars of {self.exchange} {self.symbol} are unusable: {exc}"
+            if problem != self.problem:
+                log.error("%s; the map keeps its last good bars until this is fixed", problem)
+            self.problem = problem
+            return False
+        self.problem = None
         if old is not None:
             frame = pd.concat([old.frame.loc[: start - pd.Timedelta(1)], fresh.frame])
         else:

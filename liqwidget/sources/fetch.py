@@ -282,7 +282,7 @@ def _paged(
             # Ask up to `until` inclusive (+1 ms: some exchanges treat the end as exclusive);
             # the window holds `limit` bars, the most the endpoint serves.
             rows = counted.call(f"{dataset} {sym}", _page, counted.ex, fetch, since, until, limit)
-            rows, bad = _refuse_bad(counted, ex_id, sym, dataset, rows, since, until, key)
+            rows, bad = _refuse_bad(counted, ex_id, sym, dataset, rows, since, until, key, step)
             if rows:
                 stored += write(rows)
             if rows or bad:
@@ -331,7 +331,7 @@ def _holds_list(answer, depth: int = 3) -> bool:
     return False
 
 
-def _refuse_bad(counted, ex_id, sym, dataset, rows, since, until, key):
+def _refuse_bad(counted, ex_id, sym, dataset, rows, since, until, key, step):
     """Rows of a page inside ``[since, until]``, sorted, with malformed ones refused.
 
     Each refused row is logged with its reason and counted in the report; it is never
@@ -339,7 +339,7 @@ def _refuse_bad(counted, ex_id, sym, dataset, rows, since, until, key):
     """
     good, bad = [], []
     for row in rows:
-        reason = check_row(row)
+        reason = check_row(row, step)
         if reason is None:
             if since <= key(row) <= until:
                 good.append(row)
@@ -349,21 +349,25 @@ def _refuse_bad(counted, ex_id, sym, dataset, rows, since, until, key):
         log.warning(what)
         counted.report.refused.append(what)
         if isinstance(ts, int | float) and since <= ts <= until:
-            bad.append(int(ts))
+            bad.append(int(ts) // step * step)  # the bar it stood for stays uncovered
     return sorted(good, key=key), sorted(set(bad))
 
 
-def check_row(row) -> str | None:
+def check_row(row, step: int | None = None) -> str | None:
     """Why a candle (ccxt OHLCV row) or an open-interest sample (ccxt dict) is unusable, or None.
 
     Candles need a time, finite positive prices with the high at or above and the low at or
     below every other price, and a volume that is missing or not negative. Open interest
-    needs a time and an amount or value that is finite and not negative.
+    needs a time and an amount or value that is finite and not negative. With ``step`` (ms,
+    the bars' or the samples' spacing) the time must also be on that grid: a bar stamped
+    off it would make the stored bars irregular.
     """
     if isinstance(row, dict):
         ts = row.get("timestamp")
         if not isinstance(ts, int | float) or ts <= 0:
             return f"no valid time ({ts!r})"
+        if step and ts % step:
+            return f"time {ts} is not on the {step} ms grid"
         given = {k: row.get(k) for k in ("openInterestAmount", "openInterestValue")}
         given = {k: v for k, v in given.items() if v is not None}
         if not given:
@@ -377,6 +381,8 @@ def check_row(row) -> str | None:
     ts, *prices = row[:5]
     if not isinstance(ts, int | float) or ts <= 0:
         return f"no valid time ({ts!r})"
+    if step and ts % step:
+        return f"time {ts} is not on the {step} ms grid of the bars"
     for name, v in zip(("open", "high", "low", "close"), prices, strict=True):
         if not isinstance(v, int | float) or not math.isfinite(v) or v <= 0:
             return f"{name} is not a positive number ({v!r})"
