@@ -163,6 +163,7 @@ def test_cadence_builds_calibrate_when_the_live_map_does(tmp_path, builds):
 
 def test_an_exchange_not_answering_at_start_up_is_waited_for_a_bad_symbol_is_not():
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
     from types import SimpleNamespace
 
     import ccxt
@@ -181,16 +182,21 @@ def test_an_exchange_not_answering_at_start_up_is_waited_for_a_bad_symbol_is_not
 
         return SimpleNamespace(exchange="binanceusdm", poller=SimpleNamespace(resolve=resolve))
 
-    async def run(m, stop_after=None):
+    async def resolve(m, stop_after):
         runner = SimpleNamespace(_stopping=asyncio.Event())
         if stop_after is not None:
             asyncio.get_running_loop().call_later(stop_after, runner._stopping.set)
         return await LiveRunner._resolve(runner, m)
 
+    def run(m, stop_after=None):
+        # A loop of its own, in a thread of its own (another test may hold this thread's).
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, resolve(m, stop_after)).result()
+
     # A 503 at start-up (twice): asked again, with backoff, until it answers.
-    assert asyncio.run(run(failing(2, ccxt.ExchangeNotAvailable("503")))) == "BTC/USDT:USDT"
+    assert run(failing(2, ccxt.ExchangeNotAvailable("503"))) == "BTC/USDT:USDT"
     # Stopped while waiting: no symbol, no error.
-    assert asyncio.run(run(failing(99, ccxt.ExchangeNotAvailable("503")), stop_after=0.2)) is None
+    assert run(failing(99, ccxt.ExchangeNotAvailable("503")), stop_after=0.2) is None
     # A symbol the exchange does not list is final.
     with pytest.raises(ExchangeDataError):
-        asyncio.run(run(failing(1, ccxt.BadSymbol("no such market"))))
+        run(failing(1, ccxt.BadSymbol("no such market")))
