@@ -188,3 +188,19 @@ def test_the_live_page_fits_a_phone_and_a_desktop(page, store, tmp_path, width):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_liquidation_in_the_bar_now_open_is_drawn_before_that_bar_closes(store, tmp_path):
+    bars, oi = bars_and_oi(120)
+    store.write_bars(EX, SYM, TF, bars)
+    store.write_open_interest(EX, SYM, TF, oi)
+    store.write_liquidations(event(T0 + STEP * 120 + 20_000, "long", bars[119][3]))  # open bar
+    window = MarketWindow(store, EX, SYM, TF, pd.Timedelta("1h"))
+    window.refresh(at(120))
+    live = LiveMap(EX, SYM, TF, window=pd.Timedelta("1h"), poll_seconds=2.0)
+    body = live.publish(tmp_path / "site", window.market, window.events)
+    times = np.frombuffer(
+        base64.b64decode(body["sources"]["events-source"]["time"]["data"]), "float64"
+    )
+    assert T0 + STEP * 120 + 20_000 in times.tolist()
+    assert body["last_bar_close"] == T0 + STEP * 120  # the bars themselves end at the close

@@ -98,13 +98,16 @@ class LiveMap:
         return market.slice(start, None)
 
     def figure(self, market: MarketData, events: pd.DataFrame | None) -> FigureData:
-        """Re-estimate the window and compute what the map shows."""
+        """Re-estimate the window and compute what the map shows: the closed bars and the
+        bar now open, where the liquidations recorded since the last close are drawn (on
+        the book as it stood at that close) as they are published between bars."""
         estimate = self.model.estimate(market)
         return figure_data(
             estimate,
             events,
             resolution=self.resolution,
             cursor_steps=self.cursor_steps,
+            time_range=(market.index[0], market.index[-1] + 2 * market.timeframe),
         )
 
     def payload(
