@@ -4,7 +4,13 @@
 
 import { applyProps, decodeColumn } from "./wire.js";
 
-const state = (globalThis.__liqwidgetLive = { updates: 0, written: null, state: "waiting", errors: 0 });
+const state = (globalThis.__liqwidgetLive = {
+  updates: 0,
+  embeds: 0,
+  written: null,
+  state: "waiting",
+  errors: 0,
+});
 
 function bytes(b64) {
   const text = atob(b64);
@@ -39,7 +45,9 @@ function ago(ms) {
 }
 
 function when(ms) {
-  return new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+  const t = new Date(Number(ms));
+  if (Number.isNaN(t.getTime())) return "an unknown time"; // never stop the status line
+  return t.toISOString().replace("T", " ").slice(0, 19) + " UTC";
 }
 
 /** Put one data file into the open map; keep the reader's zoom and cursor unless they follow the end. */
@@ -141,17 +149,26 @@ async function main() {
   let shown = null;
   let failing = null;
   let doc = null;
+  let docTiers = null;
   let timer = 5000;
+  const embed = async () => {
+    const skeleton = await getJSON(`${base}${slug}-doc.json`);
+    if (skeleton.callbacks) await loadScript(`${base}${skeleton.callbacks}`);
+    if (doc != null) doc.clear();
+    mapEl.replaceChildren();
+    const views = [...(await Bokeh.embed.embed_item(skeleton.item, mapEl))];
+    doc = views[0].model.document;
+    docTiers = JSON.stringify(skeleton.tiers ?? null);
+    shown = null;
+    state.embeds += 1;
+  };
   const tick = async () => {
     try {
-      if (doc == null) {
-        const skeleton = await getJSON(`${base}${slug}-doc.json`);
-        if (skeleton.callbacks) await loadScript(`${base}${skeleton.callbacks}`);
-        const views = [...(await Bokeh.embed.embed_item(skeleton.item, mapEl))];
-        doc = views[0].model.document;
-      }
+      if (doc == null) await embed();
       const data = await getJSON(`${base}${slug}.json`);
       if (data.format !== 1) throw new Error(`data format ${data.format} is not understood`);
+      // New leverage tiers (a newly learned mix) come with a new skeleton: embed it again.
+      if (data.tiers && JSON.stringify(data.tiers) !== docTiers) await embed();
       if (shown == null || data.written !== shown.written) {
         apply(Bokeh, doc, data, shown);
         shown = data;

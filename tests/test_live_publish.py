@@ -204,3 +204,46 @@ def test_a_liquidation_in_the_bar_now_open_is_drawn_before_that_bar_closes(store
     )
     assert T0 + STEP * 120 + 20_000 in times.tolist()
     assert body["last_bar_close"] == T0 + STEP * 120  # the bars themselves end at the close
+
+
+@pytest.mark.browser
+def test_an_open_live_page_takes_new_leverage_tiers_and_an_odd_health_time(page, store, tmp_path):
+    """A learned mix changes the tiers, so the map's skeleton is rewritten: an open page
+    embeds it again. A health time that is not a number leaves the status line working."""
+    from liqwidget.live.page import EMBED, write_live_pages
+    from liqwidget.live.publish import publish_index
+    from liqwidget.model import ClusterModel
+    from liqwidget.site.serve import serve_in_thread
+
+    bars, oi = bars_and_oi(240)
+    store.write_bars(EX, SYM, TF, bars)
+    store.write_open_interest(EX, SYM, TF, oi)
+    window = MarketWindow(store, EX, SYM, TF, pd.Timedelta("3h"))
+    window.refresh(at(240))
+    live = LiveMap(EX, SYM, TF, window=pd.Timedelta("3h"), poll_seconds=0.3)
+    root = tmp_path / "site"
+    write_live_pages(root)
+    live.publish(root, window.market, window.events)
+    publish_index(root, [live])
+    (root / "index.html").write_text("<!DOCTYPE html><title>site</title>")  # a site's home
+    server, base = serve_in_thread(root)
+    tiers = "() => Bokeh.documents.at(-1).get_model_by_name('tier-filter').options.length"
+    try:
+        page.goto(base + EMBED)
+        page.wait_for_function("() => (window.__liqwidgetLive || {}).updates >= 1", timeout=15000)
+        before = page.evaluate(tiers)
+        live.model = ClusterModel(leverage={10: 1.0, 50: 1.0}, leverage_jitter=0.0)
+        odd = {"candles": {"failing_since": "soon"}}
+        live.publish(root, window.market, window.events, health=odd)
+        page.wait_for_function("() => window.__liqwidgetLive.embeds >= 2", timeout=15000)
+        page.wait_for_function(f"() => ({tiers})() !== {before}", timeout=15000)
+        assert page.evaluate(tiers) < before
+        page.wait_for_timeout(1500)  # the status line keeps running (once a second)
+        status = page.locator(".lw-live-status").text_content()
+        assert "exchange not answering since an unknown time" in status
+        if SHOTS:
+            page.screenshot(path=f"{SHOTS}/live-new-tiers.png", full_page=True)
+        page.log.assert_clean()
+    finally:
+        server.shutdown()
+        server.server_close()
