@@ -405,3 +405,12 @@ def test_the_embed_works_framed_by_another_site(chromium, hostile_site, tmp_path
     finally:
         site.shutdown()
         site.server_close()
+
+
+def test_progress_lines_show_control_characters_instead_of_obeying_them(capsys):
+    from liqwidget.site.build import _print
+
+    _print("3 snapshot(s) of BTC\x1b[2J\x1b[31mEVIL\u202e every 12h")
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\u202e" not in err
+    assert "\\x1b[2J" in err and "\\u202e" in err

@@ -339,6 +339,7 @@ def test_store_source_reads_bars_and_recorded_liquidations(store_location, sampl
     assert len(data.market) == 600 and data.name == "BTC/USDT"
     assert len(data.liquidations) == 40 and not data.simulated
     assert "bybit" in data.origin
+    assert str(path) not in data.origin  # published: the machine's paths stay private
     with pytest.raises(ValueError, match="holds no bars for ETH"):
         load_source("store", store_path=str(path), symbol="ETH/USDT:USDT")
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..escape import inside
+from ..escape import inside, terminal_text
 from ..figure.bokehjs import copy_bokehjs
 from ..figure.precompiled import callbacks_path, callbacks_script, runtime_path, runtime_source
 from ..files import write_atomic
@@ -124,7 +124,9 @@ def find_project(start: Path) -> Path:
 
 
 def _print(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    """A progress line on stderr; market names in it come from the store, so control
+    characters (terminal escapes, right-to-left overrides) are shown, not obeyed."""
+    print(terminal_text(msg), file=sys.stderr, flush=True)
 
 
 def generate_snapshot(

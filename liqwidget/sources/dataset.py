@@ -239,9 +239,9 @@ def _load_store(store_path: str | None, symbol: str | None, exchange: str | None
         row = series.sort_values("bars", ascending=False).iloc[0]
         market = store.load_market(row["exchange"], row["symbol"], row["timeframe"])
         liq = store.load_liquidations(row["exchange"], row["symbol"])
-        path = store.location
     events = validate_events(liq) if len(liq) else None
-    origin = f"the store at {path}, recorded from {row['exchange']}"
+    # Published on the site: where the store lives on this machine is nobody's business.
+    origin = f"recorded by liqwidget from {row['exchange']}"
     notes = undercount_notes(events) if events is not None else []
     if notes:
         origin += " (note: " + "; ".join(notes) + ")"
@@ -282,7 +282,7 @@ def _load_store_markets(store_path: str | None, symbols: Sequence[str] | None) -
             events = validate_events(liq) if len(liq) else None
             venues = market.venues or (Venue(*pairs[0]),)
             many = len(pairs) > 1
-            origin = f"the store at {store.location}: " + ", ".join(f"{e} {s}" for e, s in pairs)
+            origin = "recorded by liqwidget: " + ", ".join(f"{e} {s}" for e, s in pairs)
             if many:
                 origin += (
                     " (open interest summed in USD; "
