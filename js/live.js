@@ -99,6 +99,9 @@ function showStatus(el, data, failing) {
     ` · file written ${ago(now - data.written)} ago`;
   const candles = data.health?.candles;
   if (candles?.failing_since) text += ` · exchange not answering since ${when(candles.failing_since)}`;
+  const feed = data.health?.liquidations;
+  if (feed?.connected === false) text += " · liquidation feed disconnected (reconnecting)";
+  if (feed?.warning) text += ` · liquidation feed: ${String(feed.warning)}`;
   const mix = data.health?.mix;
   if (mix) {
     text += mix.learned

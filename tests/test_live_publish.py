@@ -233,7 +233,10 @@ def test_an_open_live_page_takes_new_leverage_tiers_and_an_odd_health_time(page,
         page.wait_for_function("() => (window.__liqwidgetLive || {}).updates >= 1", timeout=15000)
         before = page.evaluate(tiers)
         live.model = ClusterModel(leverage={10: 1.0, 50: 1.0}, leverage_jitter=0.0)
-        odd = {"candles": {"failing_since": "soon"}}
+        odd = {
+            "candles": {"failing_since": "soon"},
+            "liquidations": {"connected": False, "warning": "<b>events arrive, none stored</b>"},
+        }
         live.publish(root, window.market, window.events, health=odd)
         page.wait_for_function("() => window.__liqwidgetLive.embeds >= 2", timeout=15000)
         page.wait_for_function(f"() => ({tiers})() !== {before}", timeout=15000)
@@ -241,6 +244,8 @@ def test_an_open_live_page_takes_new_leverage_tiers_and_an_odd_health_time(page,
         page.wait_for_timeout(1500)  # the status line keeps running (once a second)
         status = page.locator(".lw-live-status").text_content()
         assert "exchange not answering since an unknown time" in status
+        assert "liquidation feed disconnected (reconnecting)" in status
+        assert "liquidation feed: <b>events arrive, none stored</b>" in status  # as text
         if SHOTS:
             page.screenshot(path=f"{SHOTS}/live-new-tiers.png", full_page=True)
         page.log.assert_clean()
