@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -151,14 +152,11 @@ def test_live_data_survives_a_site_rebuild(tmp_path):
     assert "embed/live.html" in paths and (staging / "assets" / "live.js").is_file()
 
 
-@pytest.mark.browser
-@pytest.mark.parametrize("width", [390, 1400])
-def test_the_live_page_fits_a_phone_and_a_desktop(page, store, tmp_path, width):
-    """The live map takes the page's width: on a phone it narrows (the levels panel under
-    the heatmap) instead of scrolling sideways; on a desktop it is as wide as before."""
-    from conftest import assert_map_fits
-
-    from liqwidget.live.page import EMBED, write_live_pages
+@contextmanager
+def live_site(store, tmp_path, **live_options):
+    """Four hours of bars in the store, a site folder with the live pages and their data,
+    served on 127.0.0.1 while in use: (live map, window, folder, base URL)."""
+    from liqwidget.live.page import write_live_pages
     from liqwidget.live.publish import publish_index
     from liqwidget.site.serve import serve_in_thread
 
@@ -167,7 +165,7 @@ def test_the_live_page_fits_a_phone_and_a_desktop(page, store, tmp_path, width):
     store.write_open_interest(EX, SYM, TF, oi)
     window = MarketWindow(store, EX, SYM, TF, pd.Timedelta("3h"))
     window.refresh(at(240))
-    live = LiveMap(EX, SYM, TF, window=pd.Timedelta("3h"))
+    live = LiveMap(EX, SYM, TF, window=pd.Timedelta("3h"), **live_options)
     root = tmp_path / "site"
     write_live_pages(root)
     live.publish(root, window.market, window.events)
@@ -175,6 +173,22 @@ def test_the_live_page_fits_a_phone_and_a_desktop(page, store, tmp_path, width):
     (root / "index.html").write_text("<!DOCTYPE html><title>site</title>")  # a site's home
     server, base = serve_in_thread(root)
     try:
+        yield live, window, root, base
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [390, 1400])
+def test_the_live_page_fits_a_phone_and_a_desktop(page, store, tmp_path, width):
+    """The live map takes the page's width: on a phone it narrows (the levels panel under
+    the heatmap) instead of scrolling sideways; on a desktop it is as wide as before."""
+    from conftest import assert_map_fits
+
+    from liqwidget.live.page import EMBED
+
+    with live_site(store, tmp_path) as (*_, base):
         page.set_viewport_size({"width": width, "height": 800})
         page.goto(base + EMBED)
         page.wait_for_function("() => (window.__liqwidgetLive || {}).updates >= 1", timeout=15000)
@@ -185,9 +199,6 @@ def test_the_live_page_fits_a_phone_and_a_desktop(page, store, tmp_path, width):
         if SHOTS:
             page.screenshot(path=f"{SHOTS}/live-fitted-{width}.png", full_page=True)
         page.log.assert_clean()
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_liquidation_in_the_bar_now_open_is_drawn_before_that_bar_closes(store, tmp_path):
@@ -210,25 +221,11 @@ def test_a_liquidation_in_the_bar_now_open_is_drawn_before_that_bar_closes(store
 def test_an_open_live_page_takes_new_leverage_tiers_and_an_odd_health_time(page, store, tmp_path):
     """A learned mix changes the tiers, so the map's skeleton is rewritten: an open page
     embeds it again. A health time that is not a number leaves the status line working."""
-    from liqwidget.live.page import EMBED, write_live_pages
-    from liqwidget.live.publish import publish_index
+    from liqwidget.live.page import EMBED
     from liqwidget.model import ClusterModel
-    from liqwidget.site.serve import serve_in_thread
 
-    bars, oi = bars_and_oi(240)
-    store.write_bars(EX, SYM, TF, bars)
-    store.write_open_interest(EX, SYM, TF, oi)
-    window = MarketWindow(store, EX, SYM, TF, pd.Timedelta("3h"))
-    window.refresh(at(240))
-    live = LiveMap(EX, SYM, TF, window=pd.Timedelta("3h"), poll_seconds=0.3)
-    root = tmp_path / "site"
-    write_live_pages(root)
-    live.publish(root, window.market, window.events)
-    publish_index(root, [live])
-    (root / "index.html").write_text("<!DOCTYPE html><title>site</title>")  # a site's home
-    server, base = serve_in_thread(root)
     tiers = "() => Bokeh.documents.at(-1).get_model_by_name('tier-filter').options.length"
-    try:
+    with live_site(store, tmp_path, poll_seconds=0.3) as (live, window, root, base):
         page.goto(base + EMBED)
         page.wait_for_function("() => (window.__liqwidgetLive || {}).updates >= 1", timeout=15000)
         before = page.evaluate(tiers)
@@ -249,6 +246,3 @@ def test_an_open_live_page_takes_new_leverage_tiers_and_an_odd_health_time(page,
         if SHOTS:
             page.screenshot(path=f"{SHOTS}/live-new-tiers.png", full_page=True)
         page.log.assert_clean()
-    finally:
-        server.shutdown()
-        server.server_close()
