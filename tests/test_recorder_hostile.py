@@ -98,7 +98,12 @@ def test_an_error_frame_on_a_live_feed_reconnects_instead_of_ending_the_recordin
             "okx", json.dumps({"event": "error", "code": "60012", "msg": "Illegal request"})
         )
         wait_for(lambda: rec.stats["okx"].reconnects == 1, what="the reconnect")
-        fake.wait_subscribed("okx")
+
+        def resubscribed() -> bool:  # the new connection holds the topic (the old is gone)
+            okx = [s for s in fake.subscribers if s.exchange == "okx"]
+            return fake.ws_connections["okx"] == 2 and bool(okx) and bool(okx[-1].topics)
+
+        wait_for(resubscribed, what="the new subscription")
         fake.push("okx", [one(t0 + 5, sid="BTC-USDT-SWAP")])
         fake.push("bybit", [one(t0 + 6)])
         wait_for(lambda: store.count_liquidations() == 3, what="events after the error")
