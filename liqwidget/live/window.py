@@ -4,8 +4,8 @@ Each refresh reads only the newest bars (a short overlap is re-read, so a bar wh
 interest arrived late replaces its earlier version; so is everything from the window's first
 missing bar on, so a candle refused and corrected later fills its hole) and the liquidations
 recorded since the last refresh, then trims both to the window. Bars the store cannot give
-as a market (irregular times, say) leave the window as it was, and say why. Memory stays bounded by the window length,
-however long the process runs.
+as a market (irregular times, say) leave the window as it was, and say why. Memory stays
+bounded by the window length, however long the process runs.
 """
 
 from __future__ import annotations

@@ -406,7 +406,10 @@ def _permanent(what: str, exc: Exception) -> ExchangeDataError:
     elif isinstance(exc, ccxt.NotSupported):
         advice = "this exchange does not offer it through ccxt; try another exchange"
     elif isinstance(exc, ccxt.BadRequest):
-        advice = "the exchange rejected the request; its words say which part: the symbol, time range or timeframe"
+        advice = (
+            "the exchange rejected the request; its words say which part: the symbol, time "
+            "range or timeframe"
+        )
     else:
         advice = "the exchange refused the request; see its message above"
     return ExchangeDataError(f"{what} failed: {name}: {short(exc, 300)} — {advice}")
