@@ -132,8 +132,8 @@ class Recorder:
         #: Every market each exchange lists (events of other listed markets on a shared
         #: stream are not ours; a symbol the exchange does not list is refused).
         self._listed: dict[str, dict] = {}
-        #: The latest WebSocket client per URL of each exchange. ccxt forgets a client that
-        #: failed; its time of the last frame is still needed to date the gap.
+        #: The WebSocket clients per URL of each exchange since its last failure. ccxt
+        #: forgets a client that failed; its time of the last frame still dates the gap.
         self._clients: dict[str, dict[str, object]] = defaultdict(dict)
         # Identical events seen so far in the message being handled, per exchange.
         self._in_message: dict[str, Counter] = defaultdict(Counter)
@@ -274,7 +274,10 @@ class Recorder:
                     stats.connected = False
                     stats.reconnects += 1
                     stats.last_error = f"{type(exc).__name__}: {exc}"
-                    blind_since = blind_since or _lost_at(self._clients[ex_id].values(), exc)
+                    # The failed connection's clients are read once, then let go: the next
+                    # connection registers its own.
+                    lost_at = _lost_at(self._clients.pop(ex_id, {}).values(), exc)
+                    blind_since = blind_since or lost_at
                     reason = f"connection lost ({type(exc).__name__})"
                     wait = backoff_delay(
                         attempt, self.settings.backoff_base, self.settings.backoff_cap
