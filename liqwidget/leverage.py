@@ -8,17 +8,22 @@ import numpy as np
 
 from .margin import Brackets, liquidation_price
 
-#: Assumed share of new open interest per leverage tier: most positions sit at 3x-20x, with
-#: a thin tail up to the 125x that BTC perpetuals allow. A prior, not a measurement (see
-#: ``liqwidget.calibration.fit`` to fit it to observed liquidations).
+#: Assumed share of new open interest per leverage tier: most of it at 2x-10x, thinning out
+#: fast above 20x, with a thin tail to the 125x that BTC perpetuals allow. Open interest
+#: counts notional, and the large positions that hold most of it cannot use high leverage
+#: (exchanges cap leverage by position size). A prior, not a measurement: it was chosen on
+#: the first half of a year of real hourly BTC liquidation totals and checked on the second
+#: (``benchmarks/real_hourly.py``; see the README); fit it to your own liquidations with
+#: ``liqwidget.calibration.calibrated``.
 DEFAULT_LEVERAGE: dict[float, float] = {
-    3: 0.10,
-    5: 0.15,
+    2: 0.15,
+    3: 0.20,
+    5: 0.25,
     10: 0.20,
-    20: 0.20,
-    50: 0.15,
-    100: 0.12,
-    125: 0.08,
+    20: 0.12,
+    50: 0.05,
+    100: 0.02,
+    125: 0.01,
 }
 
 

@@ -128,7 +128,7 @@ def test_walked_hourly_bars_sweep_where_real_bars_wicked(sample):
     assert min(int(w.sum()) for w in wicked.values()) > 100
     whole, four, walked = (empty(lw.ClusterModel(path_steps=p)) for p in (1, 4, "auto"))
     assert min(whole.values()) >= 10, whole
-    assert max(walked.values()) <= 1, walked
+    assert all(walked[s] <= 0.02 * wicked[s].sum() for s in wicked), walked
     assert all(walked[s] <= four[s] for s in wicked), (walked, four)
 
 
