@@ -402,6 +402,18 @@ def test_a_page_that_is_not_the_exchanges_answer_is_retried_not_taken_as_empty(
     assert len(store.load_market(exchange, "BTC/USDT:USDT", "5m", start=start, end=end)) == 289
 
 
+@pytest.mark.parametrize("exchange", EXCHANGES)
+def test_a_429_without_the_exchanges_error_code_is_a_rate_limit_and_retried(fake, store, exchange):
+    # ccxt's OKX reads a 429 whose JSON has no "code" as a plain ExchangeError: permanent.
+    waits = []
+    fake.fail_next(exchange, KLINES[exchange], "bare429", times=2, after=1)
+    start, end = HISTORY_START + 6 * DAY, HISTORY_START + 7 * DAY
+    retry = Retry(base=0.001, sleep=waits.append)
+    report = fetch(store, fake, exchange, start, end, page_limit=100, retry=retry)
+    assert len(waits) == 2
+    assert report.bars == 289
+
+
 def test_an_exchange_listing_no_markets_is_a_transient_fault_not_an_unknown_symbol():
     ex = make_exchange("binanceusdm")
     ex.markets = {}

@@ -79,11 +79,21 @@ def _json_only(exchange) -> None:
     that is not JSON (an empty body, a captive portal's or proxy's HTML page) or is an empty
     object raises a transient error, so it is retried instead of being read as "no data
     here" (ccxt would turn it into an empty list, and a fetched range would be marked as
-    done while holding nothing) or as the exchange refusing the request."""
+    done while holding nothing) or as the exchange refusing the request.
+
+    HTTP 429 is a rate limit whatever its body says: ccxt reads some exchanges' 429 without
+    their error code (a gateway's ``{"msg": "Too Many Requests"}`` at OKX) as a refusal that
+    retrying cannot fix."""
     base = exchange.on_rest_response
 
     def on_rest_response(code, reason, url, method, headers, body, *rest):
         body = base(code, reason, url, method, headers, body, *rest)
+        if int(code or 0) == 429:
+            exchange.last_response_headers = headers  # ccxt sets it only after this hook
+            raise ccxt.RateLimitExceeded(
+                f"{exchange.id} answered 429 Too Many Requests ({short(body, 80)!r}) at {url}: "
+                "rate limited; waiting and retrying"
+            )
         if 200 <= int(code or 0) < 300:
             text = body.strip() if isinstance(body, str) else ""
             if not text.startswith(("{", "[")):

@@ -59,6 +59,11 @@ def backoff_delay(attempt: int, base: float, cap: float) -> float:
     return min(cap, base * 2**attempt)
 
 
+def rate_limited(exc: BaseException) -> bool:
+    """Whether an exchange error is a rate limit or ban (wait as long as the exchange asks)."""
+    return isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded)
+
+
 def asked_wait(exchange) -> float | None:
     """Seconds the exchange's last answer asked to wait before the next request (its
     ``Retry-After`` header: seconds or an HTTP date), or None if it did not say."""
@@ -95,7 +100,7 @@ class Retry:
             try:
                 return fn(*args)
             except TRANSIENT as exc:
-                asked = asked_wait(exchange) if isinstance(exc, ccxt.DDoSProtection) else None
+                asked = asked_wait(exchange) if rate_limited(exc) else None
                 if asked is not None and asked > self.longest_wait:
                     back = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(time.time() + asked))
                     raise ExchangeDataError(

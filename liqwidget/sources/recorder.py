@@ -48,7 +48,7 @@ from .exchanges import (
     resolve_symbol,
     short,
 )
-from .fetch import asked_wait, backoff_delay
+from .fetch import asked_wait, backoff_delay, rate_limited
 from .health import FeedHealth, FeedStats, health_file_for, write_health_file
 from .writer import Gap, Refused, Writer, WriterSettings
 
@@ -324,7 +324,7 @@ class Recorder:
                 return
             except ccxt.NetworkError as exc:
                 wait = backoff_delay(attempt, self.settings.backoff_base, self.settings.backoff_cap)
-                if isinstance(exc, ccxt.DDoSProtection):  # a rate limit or ban: sit it out
+                if rate_limited(exc):  # a rate limit or ban: sit it out
                     wait = max(wait, asked_wait(ex) or 0.0)
                 attempt += 1
                 log.warning(

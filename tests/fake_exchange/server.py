@@ -173,7 +173,8 @@ class FakeExchange:
         code 50011), ``"ban"`` (Binance's HTTP 418 IP ban, also with ``Retry-After``),
         ``"iplimit"`` (Bybit's HTTP 403 "access too frequent"), ``"server"`` (HTTP 503), or a
         200 that is not the exchange's answer: ``"portal"`` (an HTML page) or ``"empty"``
-        (``{}``).
+        (``{}``), or ``"bare429"`` (HTTP 429 from a gateway in front of the exchange: JSON
+        without the exchange's error code, as OKX's edge sometimes answers).
         ``path_end="ws"`` refuses the next WebSocket upgrades instead. ``after`` lets that
         many matching requests through first."""
         with self._lock:
@@ -1045,6 +1046,8 @@ def _fault(exchange: str, kind: str, retry_after: int = 1) -> web.Response:
         return web.Response(text="<html><body>Sign in to the hotel Wi-Fi</body></html>")
     if kind == "empty":
         return web.json_response({})
+    if kind == "bare429":
+        return web.json_response({"msg": "Too Many Requests"}, status=429)
     if exchange.startswith("binance"):
         # Binance tells how long to stay away (seconds) on both; 418 is an IP ban.
         wait = {"Retry-After": str(retry_after)}
