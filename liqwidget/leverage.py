@@ -12,7 +12,7 @@ from .margin import Brackets, liquidation_price
 #: fast above 20x, with a thin tail to the 125x that BTC perpetuals allow. Open interest
 #: counts notional, and the large positions that hold most of it cannot use high leverage
 #: (exchanges cap leverage by position size). A prior, not a measurement: it was chosen on
-#: the first half of a year of real hourly BTC liquidation totals and checked on the second
+#: the first half of six months of real hourly BTC liquidation totals and checked on the second
 #: (``benchmarks/real_hourly.py``; see the README); fit it to your own liquidations with
 #: ``liqwidget.calibration.calibrated``.
 DEFAULT_LEVERAGE: dict[float, float] = {
