@@ -51,9 +51,17 @@ def validate_events(
     required = REQUIRED if prices or "price" in events.columns else TIMING
     missing = [c for c in required if c not in events.columns]
     if missing:
+        totals = {"long", "short"} <= {str(c) for c in events.columns}
+        hint = (
+            ". These look like per-bar totals (long, short): they carry no prices, so the "
+            "map cannot draw them at a price; score them with liqwidget.calibrate(estimate, "
+            "totals), which takes totals"
+            if totals
+            else ""
+        )
         raise LiquidationDataError(
             f"missing column(s) {missing}; liquidation events need {list(required)} "
-            f"(got {[str(c) for c in events.columns]})"
+            f"(got {[str(c) for c in events.columns]}){hint}"
         )
     frame = events[[c for c in (*REQUIRED, *OPTIONAL, *keep) if c in events.columns]].copy()
     frame = frame.reset_index(drop=True)

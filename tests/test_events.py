@@ -84,6 +84,13 @@ def test_missing_column_is_named():
         validate_events(events().drop(columns="notional"))
 
 
+def test_per_bar_totals_given_as_events_say_what_they_are_and_where_they_go():
+    t = pd.date_range("2026-06-01", periods=3, freq="1h", tz="UTC")
+    totals = pd.DataFrame({"long": [1e6, 0.0, 2e5], "short": [0.0, 3e5, 1e4]}, index=t)
+    with pytest.raises(LiquidationDataError, match=r"per-bar totals.*liqwidget\.calibrate"):
+        validate_events(totals)
+
+
 def test_row_label_includes_the_frame_index():
     ev = events(notional=[1.0, 2.0, -3.0, 4.0])
     ev.index = [10, 11, 12, 13]
