@@ -117,6 +117,7 @@ class MarketData:
         _check_times(frame.index)
         _check_values(frame)
         frame["open_interest"] = _oi_to_quote(frame, oi_unit, contract_size, inverse)
+        _check_oi_size(frame)
 
         step = _infer_timeframe(frame.index, timeframe)
         gaps = _find_gaps(frame.index, step)
@@ -275,6 +276,23 @@ def _check_values(frame: pd.DataFrame) -> None:
                 raise MarketDataError(
                     f"column '{col}' is negative ({frame[col].iloc[bad]}) at {_row_label(index, bad)}"
                 )
+
+
+#: More quote notional than any futures market holds (all of crypto's open interest is
+#: about 1e11 USD): open interest above it is in the wrong units or corrupt.
+MAX_OPEN_INTEREST = 1e15
+
+
+def _check_oi_size(frame: pd.DataFrame) -> None:
+    oi = frame["open_interest"].to_numpy()
+    bad = _first(~(oi <= MAX_OPEN_INTEREST))
+    if bad is not None:
+        raise MarketDataError(
+            f"column 'open_interest' is {oi[bad]:.3g} in quote notional at "
+            f"{_row_label(frame.index, bad)}: more than any market holds (limit "
+            f"{MAX_OPEN_INTEREST:.0e}); check its units (oi_unit='quote', 'base' or "
+            "'contracts') or the data"
+        )
 
 
 def _oi_to_quote(

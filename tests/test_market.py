@@ -91,6 +91,16 @@ def test_open_interest_units_are_converted_to_quote(unit, size, factor):
     np.testing.assert_allclose(m.column("open_interest"), expect)
 
 
+@pytest.mark.parametrize("unit", ["quote", "base"])
+def test_open_interest_beyond_any_market_is_refused_with_its_row_and_units(unit):
+    # 1e305 passed every check and overflowed inside the model; 3e13 BTC read as base
+    # units is 2e18 USD: wrong units either way.
+    df = bars()
+    df.iloc[3, df.columns.get_loc("open_interest")] = 1e305 if unit == "quote" else 3e13
+    with pytest.raises(MarketDataError, match=r"'open_interest' is .* at row 3.*units"):
+        MarketData.from_frame(df, oi_unit=unit)
+
+
 def test_contracts_without_size_is_refused():
     with pytest.raises(MarketDataError, match="contract_size"):
         MarketData.from_frame(bars(), oi_unit="contracts")
