@@ -190,13 +190,23 @@ class Calibration:
     timing: pd.DataFrame
     real: pd.DataFrame = field(repr=False)
 
-    def beats(self, baseline: str = "wick × OI", side: str | None = None) -> bool:
-        """Whether the model's Spearman ρ is above the baseline's (both sides by default)."""
+    def beats(
+        self, baseline: str = "wick × OI", side: str | None = None, metric: str = "spearman"
+    ) -> bool:
+        """Whether the model's score is above the baseline's (both sides by default).
+
+        ``metric``: ``"spearman"`` (rank correlation), ``"top_decile_precision"`` (how often
+        the model's top tenth of bars are among the real top tenth) or ``"both"``.
+        """
+        metrics = ["spearman", "top_decile_precision"] if metric == "both" else [metric]
+        unknown = set(metrics) - {"spearman", "top_decile_precision"}
+        if unknown:
+            raise ValueError(
+                f"metric must be 'spearman', 'top_decile_precision' or 'both', got {metric!r}"
+            )
         t = self.timing
         sides = [side] if side else list(SIDES)
-        return all(
-            t.loc[(s, "model"), "spearman"] > t.loc[(s, baseline), "spearman"] for s in sides
-        )
+        return all(t.loc[(s, "model"), m] > t.loc[(s, baseline), m] for s in sides for m in metrics)
 
     def headline(self) -> str:
         """One sentence per side: the model against its strongest baseline."""
@@ -227,9 +237,13 @@ class Calibration:
                 f"(95 % {m['precision_low']:.0%}–{m['precision_high']:.0%}; random 10 %)."
             )
             for b in t.loc[s].index.drop("model"):
-                r = t.loc[(s, b), "spearman"]
-                verdict = "beats" if m["spearman"] > r else "does NOT beat"
-                lines.append(f"  The model {verdict} the {b} baseline (ρ = {r:.2f}).")
+                r, p = t.loc[(s, b), "spearman"], t.loc[(s, b), "top_decile_precision"]
+                on_rho = "beats" if m["spearman"] > r else "does NOT beat"
+                on_top = "beats" if m["top_decile_precision"] > p else "does NOT beat"
+                lines.append(
+                    f"  The model {on_rho} the {b} baseline on ρ ({r:.2f}) and {on_top} it "
+                    f"on top-decile precision ({p:.0%})."
+                )
         return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from liqwidget import ClusterModel
 from liqwidget.calibration import (
+    Calibration,
     baselines,
     calibrate,
     fit,
@@ -75,9 +76,30 @@ def test_model_scored_against_itself_beats_every_baseline(sample, est):
     t = cal.timing
     assert t.loc[("long", "model"), "spearman"] > 0.99
     assert set(t.loc["long"].index) == {"model", "wick × OI", "|return| × OI", "OI drop"}
-    assert cal.beats("wick × OI")
+    assert cal.beats("wick × OI") and cal.beats("wick × OI", metric="both")
     text = cal.summary()
     assert "beats the wick × OI baseline" in text and "does NOT beat" not in text
+    with pytest.raises(ValueError, match="metric must be"):
+        cal.beats(metric="rho")
+
+
+def test_summary_says_when_the_model_ranks_better_but_misses_the_worst_bars():
+    # As on real hourly data with the first leverage prior: ρ ahead, top decile level.
+    rows = {
+        (s, name): {"spearman": rho, "top_decile_precision": top, "precision_low": 0.6,
+                    "precision_high": 0.75, "notional_share": 0.7, "bars": 4000}
+        for s in ("long", "short")
+        for name, rho, top in (("model", 0.81, 0.68), ("wick × OI", 0.74, 0.68))
+    }  # fmt: skip
+    timing = pd.DataFrame.from_dict(rows, orient="index")
+    timing.index = pd.MultiIndex.from_tuples(timing.index, names=["side", "score"])
+    cal = Calibration(timing=timing, real=pd.DataFrame())
+    assert cal.beats("wick × OI")
+    assert not cal.beats("wick × OI", metric="top_decile_precision")
+    assert not cal.beats("wick × OI", metric="both")
+    text = cal.summary()
+    assert "beats the wick × OI baseline on ρ (0.74)" in text
+    assert "does NOT beat it on top-decile precision (68%)" in text
 
 
 def test_summary_says_when_the_model_loses(sample, est):
