@@ -220,7 +220,12 @@ class Calibration:
                 continue
             best = str(others.idxmax())
             verdict = "beats it" if m > others[best] else "does NOT beat it"
-            parts.append(f"{s}s ρ = {m:.2f} vs {best} {others[best]:.2f} — {verdict}")
+            mp, bp = (t.loc[(s, k), "top_decile_precision"] for k in ("model", best))
+            on_top = "ahead" if mp > bp else "NOT ahead"
+            parts.append(
+                f"{s}s ρ = {m:.2f} vs {best} {others[best]:.2f} — {verdict} (worst tenth of "
+                f"bars found {mp:.0%} vs {bp:.0%}: {on_top})"
+            )
         return (
             "Per-bar timing (Spearman ρ), model vs best naive baseline: " + "; ".join(parts) + "."
         )

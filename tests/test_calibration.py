@@ -100,6 +100,7 @@ def test_summary_says_when_the_model_ranks_better_but_misses_the_worst_bars():
     text = cal.summary()
     assert "beats the wick × OI baseline on ρ (0.74)" in text
     assert "does NOT beat it on top-decile precision (68%)" in text
+    assert "worst tenth of bars found 68% vs 68%: NOT ahead" in cal.headline()
 
 
 def test_summary_says_when_the_model_loses(sample, est):
