@@ -2,9 +2,9 @@
 
 Usage: python benchmarks/real_hourly.py FILE [--markdown]
 
-``FILE`` is an hourly CSV with bars, open interest and long/short liquidation totals per
-hour, in the column layout of the CoinGlass exports that the public repository
-``ismethanhtung/btc-liquidations-analysis`` publishes (``data/coinglass_BTC_regime_1h_1y.csv``:
+``FILE`` is a CSV of bars (hourly, or any other bar size) with open interest and
+long/short liquidation totals per bar, in the column layout of the CoinGlass exports that
+the public repository ``ismethanhtung/btc-liquidations-analysis`` publishes (``data/coinglass_BTC_regime_1h_1y.csv``:
 BTC, Binance + Bybit + OKX summed, December 2025 to June 2026, 4,312 hours). Columns read:
 ``timestamp`` (ms), ``price_open/high/low/close``, ``oi_close`` (USD) and
 ``liquidation_long_usd`` / ``liquidation_short_usd``. The file is not shipped (its licence
@@ -52,7 +52,7 @@ TOTALS = {"liquidation_long_usd": "long", "liquidation_short_usd": "short"}
 
 
 def load(path: str) -> tuple[MarketData, pd.DataFrame]:
-    """Bars and per-hour liquidation totals from a CoinGlass-layout hourly CSV."""
+    """Bars and per-bar liquidation totals from a CoinGlass-layout CSV."""
     raw = pd.read_csv(path)
     missing = [c for c in (*COLUMNS, *TOTALS) if c not in raw.columns]
     if missing:
@@ -98,14 +98,14 @@ def wins(cal) -> bool:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("file", help="hourly CSV in the CoinGlass export layout (see the docstring)")
+    p.add_argument("file", help="CSV in the CoinGlass export layout (see the docstring)")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = p.parse_args(argv)
     market, totals = load(args.file)
     n = len(market)
     half = n // 2
     print(
-        f"{args.file}: {n} hours, {market.index[0]} to {market.index[-1]}, "
+        f"{args.file}: {n} bars of {market.timeframe}, {market.index[0]} to {market.index[-1]}, "
         f"{len(market.gaps)} gap(s); liquidated: longs {totals['long'].sum() / 1e9:.2f} bn USD, "
         f"shorts {totals['short'].sum() / 1e9:.2f} bn USD",
         flush=True,
