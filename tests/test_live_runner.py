@@ -115,7 +115,7 @@ def test_calibrate_learns_the_mix_from_recorded_liquidations_and_refits_on_sched
             assert m.mix.events >= 30
             assert "leverage mix learned from" in caplog.text
             line = runner.status_lines()[0]
-            assert f"leverage mix learned from {m.mix.events} liquidations" in line
+            assert f"leverage mix learned from {m.mix.events:,} liquidations" in line
             assert runner.health(m)["mix"] == {
                 "learned": True, "events": m.mix.events, "reason": None
             }  # fmt: skip

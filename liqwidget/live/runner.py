@@ -28,7 +28,7 @@ import pandas as pd
 from ..calibration import MIN_EVENTS
 from ..feeds import feed_info
 from ..model import ClusterModel
-from ..site.mix import TOO_FEW, Mix, window_mix
+from ..site.mix import TOO_FEW, Mix, mix_phrase, window_mix
 from ..sources.dataset import Dataset
 from ..sources.exchanges import ExchangeDataError
 from ..sources.recorder import Recorder, RecorderSettings
@@ -372,8 +372,4 @@ class LiveRunner:
 
 
 def _mix_note(mix: Mix | None) -> str:
-    if mix is None:
-        return ""
-    if mix.learned:
-        return f"; leverage mix learned from {mix.events} liquidations"
-    return f"; prior leverage mix ({mix.reason})"
+    return "" if mix is None else f"; {mix_phrase(mix.learned, mix.events, mix.reason)}"

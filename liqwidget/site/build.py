@@ -41,6 +41,7 @@ from .assets import copy_assets
 from .cache import SnapshotCache, code_version, snapshot_key
 from .compress import compress_site
 from .markets import MARKETS_MARKER, MarketSummary, index_markdown, market_path, section_markdown
+from .mix import mix_phrase
 from .pages import (
     embed_doc_js,
     embed_doc_path,
@@ -424,9 +425,7 @@ def _mix_note(mix: dict | None) -> str:
     """What a calibrated snapshot's progress line adds: which leverage mix drew it."""
     if mix is None:
         return ""
-    if mix["learned"]:
-        return f" (mix learned from {mix['events']:,} earlier liquidations)"
-    return f" (prior mix: {mix['prior_because']})"
+    return f" ({mix_phrase(mix['learned'], mix['events'], mix['prior_because'])})"
 
 
 def _fill(page: Path, sections: dict[str, str]) -> None:

@@ -44,6 +44,13 @@ class Mix:
         return self.reason is None
 
 
+def mix_phrase(learned: bool, events: int, reason: str | None) -> str:
+    """Which leverage mix draws a map, in a few words, for progress and status lines."""
+    if learned:
+        return f"leverage mix learned from {events:,} liquidations"
+    return f"prior leverage mix ({reason})"
+
+
 def _prior(model: ClusterModel, until, reason: str, events: int = 0, detail: str = "") -> Mix:
     return Mix(model, until, events, dict(model.leverage), (), reason, detail)
 
