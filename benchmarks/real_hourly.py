@@ -4,8 +4,10 @@ Usage: python benchmarks/real_hourly.py FILE [--markdown]
 
 ``FILE`` is a CSV of bars (hourly, or any other bar size) with open interest and
 long/short liquidation totals per bar, in the column layout of the CoinGlass exports that
-the public repository ``ismethanhtung/btc-liquidations-analysis`` publishes (``data/coinglass_BTC_regime_1h_1y.csv``:
-BTC, Binance + Bybit + OKX summed, December 2025 to June 2026, 4,312 hours). Columns read:
+the public repository ``ismethanhtung/btc-liquidations-analysis`` publishes
+(``data/coinglass_BTC_regime_1h_1y.csv``: BTC, December 2025 to June 2026, 4,312 hours;
+liquidations summed over Binance, Bybit and OKX, open interest of Binance's BTCUSDT
+perpetual, candles from Binance spot). Columns read:
 ``timestamp`` (ms), ``price_open/high/low/close``, ``oi_close`` (USD) and
 ``liquidation_long_usd`` / ``liquidation_short_usd``. The file is not shipped (its licence
 is not stated); nothing here needs the network.

@@ -11,10 +11,11 @@ from .margin import Brackets, liquidation_price
 #: Assumed share of new open interest per leverage tier: most of it at 2x-10x, thinning out
 #: fast above 20x, with a thin tail to the 125x that BTC perpetuals allow. Open interest
 #: counts notional, and the large positions that hold most of it cannot use high leverage
-#: (exchanges cap leverage by position size). A prior, not a measurement: it was chosen on
-#: the first half of six months of real hourly BTC liquidation totals and checked on the second
-#: (``benchmarks/real_hourly.py``; see the README); fit it to your own liquidations with
-#: ``liqwidget.calibration.calibrated``.
+#: (exchanges cap leverage by position size). A prior, not a measurement: lower-leverage
+#: mixes were compared on the first half of six months of real hourly BTC liquidation
+#: totals and checked on the second, and a thin 125x tail was kept so that levels stay near
+#: price (``benchmarks/real_hourly.py``; see the README). Fit it to your own liquidations
+#: with ``liqwidget.calibration.calibrated``.
 DEFAULT_LEVERAGE: dict[float, float] = {
     2: 0.15,
     3: 0.20,
