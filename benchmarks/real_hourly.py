@@ -89,13 +89,7 @@ def markdown(frame: pd.DataFrame) -> str:
 
 def wins(cal) -> bool:
     """Whether the model beats every baseline on both sides, on ρ and top-decile precision."""
-    t = cal.timing
-    return all(
-        t.loc[(s, "model"), m] > t.loc[(s, b), m]
-        for s in ("long", "short")
-        for b in t.loc[s].index.drop("model")
-        for m in ("spearman", "top_decile_precision")
-    )
+    return all(cal.beats(b, metric="both") for b in cal.timing.loc["long"].index.drop("model"))
 
 
 def main(argv=None) -> int:

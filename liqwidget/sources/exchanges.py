@@ -70,11 +70,11 @@ def make_exchange(
     exchange = getattr(module, exchange_id)(settings)
     if api_base:
         redirect(exchange, api_base)
-    _json_only(exchange)
+    _check_answers(exchange)
     return exchange
 
 
-def _json_only(exchange) -> None:
+def _check_answers(exchange) -> None:
     """Every API answer liqwidget asks for is JSON with something in it. A successful answer
     that is not JSON (an empty body, a captive portal's or proxy's HTML page) or is an empty
     object raises a transient error, so it is retried instead of being read as "no data
