@@ -23,7 +23,7 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.special import erfc
 
 from .book import Book
-from .heatmap import Heatmap
+from .heatmap import Heatmap, bin_index
 from .market import MarketData
 
 #: Trailing window of the volatility estimate, and the fewest bars it needs.
@@ -69,26 +69,66 @@ def recent_volatility(market: MarketData, lookback: pd.Timedelta = VOL_LOOKBACK)
 VOL_MIX = ((1.0, 0.7), (2.5, 0.3))
 
 
-#: How far, in median bar ranges, positions really entered from where the model placed
-#: them, for bars walked in ``s`` steps: ``ENTRY_SPREAD[0] * s ** ENTRY_SPREAD[1]``. For a
-#: random-walk price with positions opening evenly in time, a Gaussian of this width around
-#: the placed entries (each step's open) gives the real entries their highest likelihood:
-#: 0.48 ranges at the bar's open alone, 0.086 along an eight-step walk, whose steps already
-#: spread the bar's openings over its path. The power law is within 4 % of that optimum for
-#: 1 to 16 steps (``tests/test_bar_path.py`` measures it again).
-ENTRY_SPREAD = (0.467, -0.808)
+#: How far, in ranges of its own bar, a position really entered from where the model placed
+#: it, for bars walked in ``s`` steps: ``ENTRY_SPREAD[0] * s ** ENTRY_SPREAD[1]``. For a
+#: random-walk price with positions opening evenly in time, Gaussians of this width (each
+#: bar's own range times the factor) around the placed entries (each step's open) give the
+#: real entries their highest likelihood: 0.41 ranges at the bar's open alone, 0.077 along
+#: an eight-step walk, whose steps already spread the bar's openings over its path. The
+#: power law is within 2 % of that optimum for 1 to 16 steps (``tests/test_bar_path.py``
+#: measures it again). Scaling by each bar's own range, not one width for all, fits better
+#: even on a steady random walk, and far better where quiet and wild bars mix.
+ENTRY_SPREAD = (0.413, -0.807)
 
 
 def entry_spread(market: MarketData, steps: int = 1) -> float:
     """Log-price spread of where positions entered around where a model walking each bar
-    in ``steps`` steps placed them (:data:`ENTRY_SPREAD` times the median bar's range). A
-    book built from bars knows its levels only to this width (its ``spread``), so the
-    forecast and the "given price" score spread its density over it."""
+    in ``steps`` steps placed them, for the median bar (:data:`ENTRY_SPREAD` times its
+    range). A book built from bars knows its levels only to about this width (its
+    ``spread``; :func:`entry_spreads` scales it to each level's own bar), so the forecast
+    and the "given price" score spread its density over it."""
     rng = np.log(market.column("high") / market.column("low"))
     if not rng.size:
         return 0.0
     scale, power = ENTRY_SPREAD
     return float(np.median(rng)) * scale * float(steps) ** power
+
+
+def entry_spreads(levels: Book, market: MarketData) -> np.ndarray:
+    """Per item of ``levels``: how well its price is known, a log-price std. The book's
+    ``spread`` is :func:`entry_spread` of the median bar; an item opened in a bar twice as
+    wide entered twice as far from where it was placed, so each item's is the book's times
+    its own bar's range over the median bar's. A book with no spread (the truth's) gives
+    zeros."""
+    if levels.spread <= 0 or not len(levels):
+        return np.zeros(len(levels))
+    rng = np.log(market.column("high") / market.column("low"))
+    ratio = rng[np.minimum(levels.opened_bar(), len(market) - 1)] / np.median(rng)
+    return levels.spread * ratio
+
+
+def spread_out(
+    levels: Book, market: MarketData, bins: np.ndarray, n_bins: int, states, step: float
+) -> np.ndarray:
+    """Outstanding amount per side, state and price bin, each item spread over its own
+    price uncertainty (:func:`entry_spreads`) along the bins, ``step`` log price wide.
+
+    ``bins`` is each item's bin (``-1``: left out); returns ``(2, len(states), n_bins)``.
+    Items are spread in groups whose widths agree to within a quarter-octave, one pass over
+    the book per group, so a wild bar's levels are blurred more than a quiet bar's.
+    """
+    keys = np.where(bins >= 0, levels.side.astype("int64") * n_bins + bins, -1)
+    width = entry_spreads(levels, market) / step
+    if not (width > 0).any():
+        cells = levels.outstanding(keys, 2 * n_bins, states)
+        return cells.reshape(2, n_bins, -1).transpose(0, 2, 1)
+    group = np.round(4 * np.log2(np.maximum(width, 1e-6)))
+    out = np.zeros((2, np.asarray(states).size, n_bins))
+    for g in np.unique(group[keys >= 0]):
+        mine = np.flatnonzero((group == g) & (keys >= 0))
+        cells = levels.subset(mine).outstanding(keys[mine], 2 * n_bins, states)
+        out += smooth(cells.reshape(2, n_bins, -1).transpose(0, 2, 1), 2.0 ** (g / 4))
+    return out
 
 
 def smooth(density: np.ndarray, width: float) -> np.ndarray:
@@ -298,10 +338,21 @@ def forecast_grid(
     total = chance.total(states)
     edges = book.price_edges
     rows = np.log(edges[1:] / edges[:-1])  # each row's width in log price
-    width = levels.spread / np.log(edges[-1] / edges[-2]) if edges[0] > 0 else 0.0
+    if levels.spread > 0 and edges[0] > 0:
+        spread = spread_out(
+            levels,
+            market,
+            bin_index(levels.price, edges),
+            edges.size - 1,
+            states,
+            float(np.log(edges[-1] / edges[-2])),
+        )
+        dens_of = {"long": spread[0].T, "short": spread[1].T}
+    else:
+        dens_of = {"long": book.long, "short": book.short}
     out = {}
     for s, (name, where) in enumerate((("long", dist <= 0), ("short", dist >= 0))):
-        dens = smooth(getattr(book, name).T, width).T
+        dens = dens_of[name]
         new = openings(levels, market, s, chance, states)
         out[name] = blend((dens * reach).T, (reach * where).T, new, rows, total).T
     return Heatmap(book.time_edges, book.price_edges, out["long"], out["short"])

@@ -39,7 +39,7 @@ from scipy.stats import rankdata
 from .calibration import calibrate, event_bars, held_out, slice_estimate
 from .estimate import ClusterEstimate
 from .events import validate_events
-from .forecast import MIN_VOL_BARS, Reach, blend, horizon_bars, openings, smooth
+from .forecast import MIN_VOL_BARS, Reach, blend, horizon_bars, openings, spread_out
 from .sides import SIDES
 
 #: Share of the bins each top-decile score picks.
@@ -139,9 +139,8 @@ def touched_scores(
     nb = math.floor(hi.max() / step) - g0 + 1
     lv = estimate.raw
     pbin = np.floor(np.log(lv.price) / step).astype("int64") - g0
-    keys = np.where((pbin >= 0) & (pbin < nb), lv.side.astype("int64") * nb + pbin, -1)
-    book = lv.outstanding(keys, 2 * nb, starts).reshape(2, nb, -1)  # (side, bin, window)
-    book = smooth(book.transpose(0, 2, 1), lv.spread / step)  # (side, window, bin)
+    pbin = np.where((pbin >= 0) & (pbin < nb), pbin, -1)
+    book = spread_out(lv, m, pbin, nb, starts, step)  # (side, window, bin)
     x_ev = np.log(price) / step - g0  # positions in bin units
     x_open, x_lo, x_hi = o / step - g0, lo / step - g0, hi / step - g0
     b_open = np.floor(x_open).astype("int64")
@@ -269,8 +268,8 @@ def forecast_scores(
     nb = math.floor(p0.max() / step) + bins + 2 - g0
     lv = estimate.raw
     pbin = np.floor(np.log(lv.price) / step).astype("int64") - g0
-    keys = np.where((pbin >= 0) & (pbin < nb), lv.side.astype("int64") * nb + pbin, -1)
-    book = lv.outstanding(keys, 2 * nb, origins)
+    pbin = np.where((pbin >= 0) & (pbin < nb), pbin, -1)
+    book = spread_out(lv, m, pbin, nb, origins, step)  # (side, origin, bin)
     centre = np.floor(p0 / step).astype("int64") - g0
 
     price, notional, side, _, t = _events(estimate, events)
@@ -294,7 +293,7 @@ def forecast_scores(
         dist = np.abs((cand + g0 + 0.5) * step - p0[:, None])
         dist[:, 0] = 0.0  # the bin price is in
         r = chance(dist, origins[:, None])
-        dens = smooth(book[s * nb + cand, cols], lv.spread / step)
+        dens = book[s][cols, cand]
         real = np.zeros((origins.size, bins))
         sel = side[ev] == s
         off = sign * (ev_bin[sel] - centre[org[sel]])

@@ -7,7 +7,8 @@ import pytest
 
 import liqwidget as lw
 from liqwidget.bar_path import path_prices, to_bars, walk
-from liqwidget.forecast import entry_spread
+from liqwidget.book import Book
+from liqwidget.forecast import entry_spread, entry_spreads
 
 
 @pytest.fixture(scope="module")
@@ -133,13 +134,17 @@ def test_walked_hourly_bars_sweep_where_real_bars_wicked(sample):
 
 
 @pytest.mark.parametrize("steps", [1, 8])
-def test_entry_spread_is_where_a_random_walk_really_entered_around_the_walk(steps):
-    # Random-walk bars, positions opening evenly in time along the true path; the model
-    # places a step's openings at the step's open. The width that gives the real entries
-    # the highest likelihood around those places is ENTRY_SPREAD's.
+@pytest.mark.parametrize("wild", [0.0, 0.3])
+def test_entry_spreads_are_where_a_random_walk_really_entered_around_the_walk(steps, wild):
+    # Random-walk bars, a share ``wild`` of them four times as volatile; positions open
+    # evenly in time along the true path and the model places a step's openings at the
+    # step's open. Gaussians of each item's own width (entry_spreads: its bar's range)
+    # around those places give the real entries the highest likelihood, and explain them
+    # better than one width for all, clearly so where quiet and wild bars mix.
     rng = np.random.default_rng(5)
     n, fine = 1500, 360
-    x = 60_000 * np.exp(np.cumsum(rng.normal(0, 2e-4, size=(n, fine + 1)), axis=1))
+    vol = np.where(rng.random(n) < wild, 8e-4, 2e-4)
+    x = 60_000 * np.exp(np.cumsum(rng.normal(0, 1, size=(n, fine + 1)) * vol[:, None], axis=1))
     x *= 60_000 / x[:, :1]  # every bar opens at the same price: no drift across bars
     bars = pd.DataFrame(
         {"open": x[:, 0], "high": x.max(1), "low": x.min(1), "close": x[:, -1]},
@@ -149,13 +154,27 @@ def test_entry_spread_is_where_a_random_walk_really_entered_around_the_walk(step
     market = lw.MarketData.from_frame(bars, allow_gaps=True)
     placed = np.log(path_prices(market, steps)[:, :steps])  # each step's open
     when = rng.integers(0, fine, size=(n, 30))
-    real = np.log(np.take_along_axis(x, when, axis=1))
-    off = real[:, :, None] - placed[:, None, :]
+    off = np.log(np.take_along_axis(x, when, axis=1))[:, :, None] - placed[:, None, :]
+    book = Book(  # one item per bar, born after it, as a model's book holds them
+        price=np.full(n, 50_000.0),
+        weight=np.ones(n),
+        side=np.zeros(n, "int8"),
+        tier=np.zeros(n, "int16"),
+        birth=np.arange(1, n + 1),
+        leverage=np.array([10.0]),
+        spread=entry_spread(market, steps),
+    )
+    own = entry_spreads(book, market)
 
-    def loglik(width: float) -> float:
-        dens = np.exp(-0.5 * (off / width) ** 2).mean(axis=2) / width
+    def loglik(width) -> float:
+        w = np.broadcast_to(np.asarray(width, dtype="float64"), (n,)).reshape(-1, 1, 1)
+        dens = np.exp(-0.5 * (off / w) ** 2).mean(axis=2) / w[:, :, 0]
         return float(np.log(dens).mean())
 
-    spread = entry_spread(market, steps)
-    assert loglik(spread) > max(loglik(spread * 0.8), loglik(spread * 1.25))
+    assert loglik(own) > max(loglik(own * 0.8), loglik(own * 1.25))
+    one = max(loglik(book.spread * k) for k in (0.8, 1.0, 1.25, 1.6))  # the best single width
+    assert loglik(own) > one + (0.1 if wild else 0.0)
+    if wild:
+        ratio = np.median(own[vol > 5e-4]) / np.median(own[vol < 5e-4])
+        assert 3.0 < ratio < 5.0
     assert entry_spread(market, 8) < entry_spread(market, 1) / 4

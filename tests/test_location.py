@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import liqwidget as lw
+from liqwidget.book import Book
 from liqwidget.forecast import (
     PRIOR_HORIZONS,
     Reach,
@@ -14,6 +15,7 @@ from liqwidget.forecast import (
     openings,
     reach_probability,
     recent_volatility,
+    spread_out,
 )
 from liqwidget.leverage import WIDE_LEVERAGE
 from liqwidget.location import (
@@ -281,6 +283,46 @@ def test_forecast_spreads_new_positions_the_same_whatever_bins_are_drawn():
         np.testing.assert_allclose(zoomed, getattr(f_wide, side)[k : k + 100], rtol=1e-9)
 
 
+def test_a_wild_bars_levels_are_spread_wider_than_a_quiet_bars():
+    """Each level is spread over its own bar's uncertainty: a level opened in a bar four
+    times as wide spreads about four times as far; nothing is lost, and an exact book (the
+    truth's) is not spread at all."""
+    n = 6
+    t = pd.date_range("2026-01-01", periods=n, freq="1h", tz="UTC")
+    width = np.array([0.004, 0.004, 0.016, 0.004, 0.004, 0.004])  # bar 2 is wild
+    bars = pd.DataFrame(
+        {"open": 100.0, "high": 100.0 * np.exp(width / 2), "low": 100.0 * np.exp(-width / 2)},
+        index=t,
+    ).assign(close=100.0, open_interest=1e6)
+    market = lw.MarketData.from_frame(bars)
+    book = Book(
+        price=np.array([90.0, 90.0]),
+        weight=np.array([1.0, 1.0]),
+        side=np.zeros(2, "int8"),
+        tier=np.zeros(2, "int16"),
+        birth=np.array([2, 3]),  # opened in bar 1 (quiet) and bar 2 (wild)
+        death=np.array([n + 1, n + 1]),  # still open at the end
+        leverage=np.array([10.0]),
+        spread=0.002,
+    )
+    step, nb, centre = 0.0005, 200, 100
+    states = np.array([n])
+
+    def one(item):
+        b = book.subset(np.array([item]))
+        return spread_out(b, market, np.array([centre]), nb, states, step)[0, 0]
+
+    quiet, wild = one(0), one(1)
+    x = np.arange(nb) - centre
+    sd = [float(np.sqrt((p * x**2).sum() / p.sum())) for p in (quiet, wild)]
+    assert quiet.sum() == pytest.approx(1.0) and wild.sum() == pytest.approx(1.0)
+    assert sd[0] == pytest.approx(0.002 / step, rel=0.1)
+    assert sd[1] == pytest.approx(4 * sd[0], rel=0.1)
+    exact = dataclasses.replace(book, spread=0.0)
+    got = spread_out(exact, market, np.array([centre, centre + 1]), nb, states, step)
+    assert got[0, 0, centre] == 1.0 and got[0, 0, centre + 1] == 1.0 and got.sum() == 2.0
+
+
 def test_forecast_scores_do_not_depend_on_the_unit_of_notional():
     """The same liquidations counted in another unit score the same (a score that moved
     would be mixing the real notional into the forecast)."""
@@ -306,9 +348,12 @@ def test_recent_volatility_uses_no_later_bar():
 def test_events_at_the_densest_touched_bins_score_high():
     sim = lw.simulate("calm-range", **SMALL)
     est = lw.ClusterModel().estimate(sim.market)
+    # Events exactly at the book's densest prices: scored as an exact book (the model's
+    # own spread would rightly blur what these events reward: the raw profile's peaks).
+    est.raw.spread = 0.0
     m = sim.market
     rows = []
-    for b in range(20, len(m), 6):  # the hourly windows start at bars that are multiples of 12
+    for b in range(20, len(m), 2):  # the hourly windows start at bars that are multiples of 12
         start = b - b % 12
         prof = est.levels_at(m.index[start], bins=2000)["long"].sum(axis=1)
         lo, op = m.column("low")[start : b + 1].min(), m.column("open")[start]
