@@ -39,6 +39,12 @@ MIN_EVENTS = 30
 IDENTIFIED_WITHIN = 0.5
 
 
+#: The ridge strengths ``prior_strength="cv"`` chooses among, and the one it takes when
+#: there is no history to choose with.
+PRIOR_STRENGTHS = (0.01, 0.03, 0.1, 0.3, 1.0)
+PRIOR_STRENGTH = 0.05
+
+
 # ---------------------------------------------------------------------- inputs
 def events_within(events: pd.DataFrame, market: MarketData) -> pd.DataFrame:
     """The events that fall inside the bars (for scoring a window of a longer recording)."""
@@ -305,7 +311,7 @@ def fit(
     liquidations: pd.DataFrame,
     train_fraction: float = 0.7,
     every: str | pd.Timedelta | None = "15min",
-    prior_strength: float = 0.05,
+    prior_strength: float | str = PRIOR_STRENGTH,
     price_band: float | None = 0.005,
     history: Sequence[tuple[MarketData, pd.DataFrame]] = (),
     refine: bool = False,
@@ -321,8 +327,11 @@ def fit(
     neighbour) keep their prior share (``identified`` says which). The identified tiers
     share among themselves the weight the prior gives them together: the data set their
     ratios, not how much of all open interest sits on tiers that never swept.
-    ``prior_strength`` adds a mild ridge pull towards the model's own weights, which
-    steadies tiers whose sweeps move together. When the events
+    ``prior_strength`` adds a ridge pull towards the model's own weights, which steadies
+    tiers whose sweeps move together; ``"cv"`` lets the data choose it among
+    :data:`PRIOR_STRENGTHS` when ``history`` is given: the one whose mix best predicts each
+    recording (the training part and each of ``history``) from the others. Without history
+    it is :data:`PRIOR_STRENGTH`. When the events
     have prices, the regression is also resolved by log-price bands ``price_band`` wide:
     each tier sweeps at its own distance from where positions were opened, which is what
     tells the tiers apart.
@@ -339,8 +348,13 @@ def fit(
     """
     if not 0.1 <= train_fraction <= 0.9:
         raise ValueError("train_fraction must be between 0.1 and 0.9")
-    if not prior_strength > 0:
-        raise ValueError(f"prior_strength must be positive, got {prior_strength}")
+    if prior_strength != "cv" and not (
+        isinstance(prior_strength, int | float) and prior_strength > 0
+    ):
+        raise ValueError(
+            f"prior_strength must be positive or 'cv' (chosen by cross-validation), "
+            f"got {prior_strength!r}"
+        )
     if every is not None and not pd.Timedelta(every) > pd.Timedelta(0):
         raise ValueError(
             f"every must be a positive duration such as '15min' (or None), got {every!r}"
@@ -389,6 +403,8 @@ def fit(
     full = np.vstack([p.x for p in parts])
     x = full[:, pos]
     y = np.concatenate([p.y for p in parts])
+    if prior_strength == "cv":
+        prior_strength = _cv_strength([p.x[:, pos] for p in parts], [p.y for p in parts], w0)
     if y.sum() <= 0 or x.sum() <= 0:
         raise ValueError(
             "nothing to fit: no tier swept anything (or no liquidations) in the training part; "
@@ -401,18 +417,13 @@ def fit(
         pos = _refine(full, y, w0, ok, pos, prior_strength)
         x = full[:, pos]
         ok = _identified(x, y, w0, prior_strength)
-    weights = w0.copy()
-    if ok.any():
-        coef, _, _ = _ridge_nnls(x[:, ok], y, w0[ok], prior_strength)
-        if coef.sum() > 0:
-            weights[ok] = coef / coef.sum() * w0[ok].sum()
-    else:
+    if not ok.any():
         warnings.warn(
             "the liquidations do not pin down any leverage tier; the model's prior mix stands "
             "(record longer, or pass earlier recordings as history)",
             stacklevel=2,
         )
-    weights /= weights.sum()
+    weights = _weights(x, y, w0, prior_strength, ok)
     lev = [grid[i] for i in pos]
     fitted = dict(zip(lev, weights, strict=True))
     unit = {s: np.vstack([p.unit[s][:, pos] for p in parts]) for s in SIDES}
@@ -456,7 +467,7 @@ def calibrated(
     history: Sequence[tuple[MarketData, pd.DataFrame]] = (),
     *,
     every: str | pd.Timedelta | None = "15min",
-    prior_strength: float = 0.05,
+    prior_strength: float | str = "cv",
     price_band: float | None = 0.005,
     turnovers: Sequence[str | pd.Timedelta] | str | None = "auto",
     **params,
@@ -545,6 +556,44 @@ def _within(liquidations: pd.DataFrame, market: MarketData) -> pd.DataFrame:
         end = market.index.asi8[-1] + market.timeframe.value
         return liquidations[(t >= market.index.asi8[0]) & (t < end)]
     return events_within(liquidations, market)
+
+
+def _weights(x, y, w0, prior_strength, ok=None) -> np.ndarray:
+    """The mix for rows ``x``, ``y`` and prior ``w0``: the identified tiers (``ok``, by
+    default :func:`_identified`) share the prior's weight for them in the ratios the ridge
+    regression gives; the others keep their prior weight."""
+    if ok is None:
+        ok = _identified(x, y, w0, prior_strength)
+    w = w0.copy()
+    if ok.any():
+        coef, _, _ = _ridge_nnls(x[:, ok], y, w0[ok], prior_strength)
+        if coef.sum() > 0:
+            w[ok] = coef / coef.sum() * w0[ok].sum()
+    return w / w.sum()
+
+
+def _cv_strength(xs, ys, w0) -> float:
+    """The ridge strength (of :data:`PRIOR_STRENGTHS`) whose mix best predicts recordings
+    it was not fitted on: each recording's rows (``xs``, ``ys``: one array per recording)
+    predicted by the mix fitted on all the others at their best overall scale, the squared
+    error taken as a share of that recording's own sum of squares, summed over recordings.
+    A lone recording gives :data:`PRIOR_STRENGTH`: the halves of one stretch are not
+    alike enough to stand in for each other (a calm start, a cascade later)."""
+    if len(xs) < 2:
+        return PRIOR_STRENGTH
+    scores = []
+    for ps in PRIOR_STRENGTHS:
+        r = 0.0
+        for i in range(len(xs)):
+            xt = np.vstack([x for j, x in enumerate(xs) if j != i])
+            yt = np.concatenate([y for j, y in enumerate(ys) if j != i])
+            w = _weights(xt, yt, w0, ps)
+            pt = xt @ w
+            c = float(yt @ pt) / max(float(pt @ pt), 1e-300)
+            yy = max(float(ys[i] @ ys[i]), 1e-300)
+            r += float(((ys[i] - c * (xs[i] @ w)) ** 2).sum()) / yy
+        scores.append(r)
+    return PRIOR_STRENGTHS[int(np.argmin(scores))]
 
 
 def _ridge_nnls(x, y, w0, prior_strength):

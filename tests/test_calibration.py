@@ -8,7 +8,9 @@ import pytest
 
 from liqwidget import ClusterModel
 from liqwidget.calibration import (
+    PRIOR_STRENGTH,
     Calibration,
+    _cv_strength,
     baselines,
     calibrate,
     fit,
@@ -216,8 +218,9 @@ def test_calibrated_passes_the_fit_options_on(sample):
     from liqwidget.calibration import calibrated
 
     real = ClusterModel(seed="none").estimate(sample).swept
-    with pytest.raises(ValueError, match="prior_strength must be positive, got 0"):
-        calibrated(sample, real, prior_strength=0)
+    for bad in (0, "auto", None):
+        with pytest.raises(ValueError, match="prior_strength must be positive or 'cv'"):
+            calibrated(sample, real, prior_strength=bad)
     with pytest.raises(ValueError, match="every must be a positive duration"):
         calibrated(sample, real, every="-1h")
     with pytest.raises(ValueError, match="price_band must be a positive fraction"):
@@ -273,3 +276,19 @@ def test_a_turnover_search_says_only_what_the_returned_fit_said(sample):
         calibrated(sample, real, seed="none", turnovers=TURNOVERS, history=[(sample, empty)])
     told = [w for w in said if "history[0] has no liquidations" in str(w.message)]
     assert len(told) == 1, [str(w.message) for w in said]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cross_validation_pulls_hard_only_where_the_rows_are_noise(seed):
+    # Rows of per-tier sweeps: liquidations that follow an uneven mix closely need almost no
+    # pull towards the even prior; liquidations that are mostly noise around the even mix
+    # need a strong one. Each recording is predicted from the others.
+    rng = np.random.default_rng(seed)
+    w0 = np.full(6, 1 / 6)
+    xs = [rng.gamma(0.3, 1.0, size=(300, 6)) for _ in range(3)]
+    uneven = np.array([0.5, 0.02, 0.02, 0.4, 0.03, 0.03])
+    clean = [x @ uneven * np.exp(0.05 * rng.standard_normal(300)) for x in xs]
+    noisy = [x @ w0 + rng.gamma(0.2, 2.0, size=300) for x in xs]
+    assert _cv_strength(xs, clean, w0) <= 0.03
+    assert _cv_strength(xs, noisy, w0) >= 0.3
+    assert _cv_strength(xs[:1], noisy[:1], w0) == PRIOR_STRENGTH  # nothing to choose with
