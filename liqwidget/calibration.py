@@ -577,21 +577,23 @@ def _cv_strength(xs, ys, w0) -> float:
     it was not fitted on: each recording's rows (``xs``, ``ys``: one array per recording)
     predicted by the mix fitted on all the others at their best overall scale, the squared
     error taken as a share of that recording's own sum of squares, summed over recordings.
-    A lone recording gives :data:`PRIOR_STRENGTH`: the halves of one stretch are not
-    alike enough to stand in for each other (a calm start, a cascade later)."""
-    if len(xs) < 2:
+    Only recordings with liquidations where some tier swept take part (one without them
+    has nothing to predict or to learn from); with fewer than two the answer is
+    :data:`PRIOR_STRENGTH`: the halves of one stretch are not alike enough to stand in for
+    each other (a calm start, a cascade later)."""
+    use = [i for i, (x, y) in enumerate(zip(xs, ys, strict=True)) if y.sum() > 0 < x.sum()]
+    if len(use) < 2:
         return PRIOR_STRENGTH
     scores = []
     for ps in PRIOR_STRENGTHS:
         r = 0.0
-        for i in range(len(xs)):
-            xt = np.vstack([x for j, x in enumerate(xs) if j != i])
-            yt = np.concatenate([y for j, y in enumerate(ys) if j != i])
+        for i in use:
+            xt = np.vstack([xs[j] for j in use if j != i])
+            yt = np.concatenate([ys[j] for j in use if j != i])
             w = _weights(xt, yt, w0, ps)
             pt = xt @ w
             c = float(yt @ pt) / max(float(pt @ pt), 1e-300)
-            yy = max(float(ys[i] @ ys[i]), 1e-300)
-            r += float(((ys[i] - c * (xs[i] @ w)) ** 2).sum()) / yy
+            r += float(((ys[i] - c * (xs[i] @ w)) ** 2).sum()) / float(ys[i] @ ys[i])
         scores.append(r)
     return PRIOR_STRENGTHS[int(np.argmin(scores))]
 

@@ -114,21 +114,36 @@ def spread_out(
     price uncertainty (:func:`entry_spreads`) along the bins, ``step`` log price wide.
 
     ``bins`` is each item's bin (``-1``: left out); returns ``(2, len(states), n_bins)``.
-    Items are spread in groups whose widths agree to within a quarter-octave, one pass over
-    the book per group, so a wild bar's levels are blurred more than a quiet bar's.
+    Gaussians are drawn at whole octaves of width only (one pass over the book each): an
+    item whose width lies between two of them is split between both, in the shares that
+    give it exactly its own variance. So a wild bar's levels are blurred more than a quiet
+    bar's, at the cost of a handful of passes whatever the spread of widths.
     """
     keys = np.where(bins >= 0, levels.side.astype("int64") * n_bins + bins, -1)
     width = entry_spreads(levels, market) / step
     if not (width > 0).any():
         cells = levels.outstanding(keys, 2 * n_bins, states)
         return cells.reshape(2, n_bins, -1).transpose(0, 2, 1)
-    group = np.round(4 * np.log2(np.maximum(width, 1e-6)))
+    inside = keys >= 0
+    octave = np.floor(np.log2(np.maximum(width, 2.0**SHARPEST))).astype("int64")
+    octave = np.maximum(octave, SHARPEST)
+    # Share at the lower octave b (the rest at 2b) with a b² + (1 - a) 4b² = width².
+    low_share = np.clip((4.0 - (width / 2.0**octave) ** 2) / 3.0, 0.0, 1.0)
     out = np.zeros((2, np.asarray(states).size, n_bins))
-    for g in np.unique(group[keys >= 0]):
-        mine = np.flatnonzero((group == g) & (keys >= 0))
-        cells = levels.subset(mine).outstanding(keys[mine], 2 * n_bins, states)
-        out += smooth(cells.reshape(2, n_bins, -1).transpose(0, 2, 1), 2.0 ** (g / 4))
+    for k in np.unique(np.concatenate([octave[inside], octave[inside] + 1])):
+        lower = np.flatnonzero(inside & (octave == k))
+        upper = np.flatnonzero(inside & (octave + 1 == k))
+        mine = np.concatenate([lower, upper])
+        part = levels.subset(mine)
+        part.weight = part.weight * np.concatenate([low_share[lower], 1.0 - low_share[upper]])
+        cells = part.outstanding(keys[mine], 2 * n_bins, states)
+        out += smooth(cells.reshape(2, n_bins, -1).transpose(0, 2, 1), 2.0**k)
     return out
+
+
+#: Narrowest octave :func:`spread_out` draws (in bins; :func:`smooth` leaves anything under
+#: 0.3 bins sharp).
+SHARPEST = -2
 
 
 def smooth(density: np.ndarray, width: float) -> np.ndarray:
@@ -324,8 +339,9 @@ def forecast_grid(
     ``book`` is the grid of ``levels`` (the estimate's book) and ``states`` the book states
     its columns show (as :func:`~liqwidget.heatmap.time_columns` returns them); each
     column's reference price is the last close at that state, the chance of reaching a
-    price :class:`Reach`. Each side is :func:`blend` of its ``density × reach`` (the density
-    spread by the book's ``spread``, a log-price std) and the positions still to open
+    price :class:`Reach`. Each side is :func:`blend` of its ``density × reach`` (each
+    level of ``levels`` spread over its own price uncertainty: :func:`spread_out`; an exact
+    book, the truth's, is drawn from ``book`` as it is) and the positions still to open
     (:func:`openings`; long ones below the reference price, short ones above), the forecast
     :func:`~liqwidget.location.forecast_scores` scores.
     """

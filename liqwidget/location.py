@@ -12,8 +12,9 @@
 * **Forecast over a horizon** — :func:`forecast_scores`. From each origin, expected
   liquidation notional per price bin = the book's density × the chance that price reaches
   the bin within the horizon (:mod:`liqwidget.forecast`; the density spread over the
-  book's own price uncertainty, ``Book.spread``: a model's levels are known to within a
-  bar's range, the truth's exactly). Scored on what happened in the
+  book's own price uncertainty, :func:`~liqwidget.forecast.entry_spreads`: a model's
+  levels are known to within a share of their own bar's range, the truth's exactly).
+  Scored on what happened in the
   horizon: the share of real notional in the forecast's top-decile bins, and the log score
   (a proper scoring rule) of the forecast read as a distribution over the bins, in bits per
   dollar above a uniform forecast. Baselines: reach probability alone (a flat book), the
@@ -118,7 +119,8 @@ def touched_scores(
     touched bins on a side are grouped, nearest to the open first, into at most ``bands``
     equal bands (a real liquidation is recorded at its fill price, which jumps in a
     cascade, so single bins are mostly noise). The book's density is first spread over its
-    own price uncertainty (``Book.spread``; the truth's is exact). Returns one row per side
+    own price uncertainty (each level by its own bar's:
+    :func:`~liqwidget.forecast.spread_out`; the truth's is exact). Returns one row per side
     and scorer (``book``, ``uniform``, ``distance from open``): ``spearman``
     (notional-weighted over windows with at least three bands), ``top_share`` (real notional
     in the top tenth of the bands), and ``windows`` / ``notional`` scored. Real liquidations

@@ -292,3 +292,6 @@ def test_cross_validation_pulls_hard_only_where_the_rows_are_noise(seed):
     assert _cv_strength(xs, clean, w0) <= 0.03
     assert _cv_strength(xs, noisy, w0) >= 0.3
     assert _cv_strength(xs[:1], noisy[:1], w0) == PRIOR_STRENGTH  # nothing to choose with
+    # A recording without liquidations has nothing to predict or to learn from.
+    empty = [noisy[0], np.zeros(300)]
+    assert _cv_strength(xs[:2], empty, w0) == PRIOR_STRENGTH
