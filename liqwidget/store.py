@@ -20,6 +20,7 @@ import dataclasses
 import logging
 import os
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,7 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import store_sql as sql
+from .escape import terminal_text
 from .events import validate_events
 from .market import MarketData
 from .names import MarketNameError, check_exchange, check_market, check_symbol
@@ -567,13 +569,41 @@ class Store:
 
     # ------------------------------------------------------------------ listing and export
     def series(self) -> pd.DataFrame:
-        """What bars are stored: exchange, symbol, timeframe, bars, first, last."""
+        """What bars are stored: exchange, symbol, timeframe, bars, first, last.
+
+        A series whose names are not UTF-8 text (liqwidget's writers refuse such names,
+        so another program wrote it into an SQLite store) is left out, with a warning
+        that shows its names and how to delete it: one bad row does not stop a listing or
+        a site build."""
+        names = ("exchange", "symbol", "timeframe")
+        raw = ", ".join(f"CAST({n} AS BLOB)" for n in names) if self.path else ", ".join(names)
         rows = self._query(
-            "SELECT exchange, symbol, timeframe, count(*), min(ts), max(ts) FROM bars "
+            f"SELECT {raw}, count(*), min(ts), max(ts) FROM bars "
             "GROUP BY exchange, symbol, timeframe ORDER BY exchange, symbol, timeframe"
         )
+        good, bad = [], []
+        for row in rows:
+            try:
+                text = [v if isinstance(v, str) else bytes(v).decode("utf-8") for v in row[:3]]
+            except UnicodeDecodeError:
+                bad.append(row)
+                continue
+            good.append((*text, *row[3:]))
+        if bad:
+            shown = "; ".join(
+                " ".join(terminal_text(bytes(v).decode("utf-8", "replace")) for v in r[:3])
+                + f" (symbol hex {bytes(r[1]).hex()})"
+                for r in bad[:3]
+            )
+            warnings.warn(
+                f"the store at {self.location} holds {len(bad)} series of bars whose names "
+                f"are not UTF-8 text, left out: {shown}. liqwidget never writes such names; "
+                "delete them with sqlite3 (DELETE FROM bars WHERE hex(symbol) = '<hex>'), "
+                "or find what else writes to this store.",
+                stacklevel=2,
+            )
         frame = pd.DataFrame(
-            rows, columns=["exchange", "symbol", "timeframe", "bars", "first", "last"]
+            good, columns=["exchange", "symbol", "timeframe", "bars", "first", "last"]
         )
         frame["bars"] = frame["bars"].astype("int64")
         for col in ("first", "last"):

@@ -417,3 +417,33 @@ def test_postgresql_store_carries_on_after_its_connection_is_dropped():
         assert write_failure(info.value) == "busy"
         assert store.write_liquidations(events(2, start=2)) == 2
         assert store.count_liquidations() == 4
+
+
+def test_a_series_whose_names_are_not_utf8_is_left_out_and_named(tmp_path):
+    """Another program wrote a series whose symbol is not UTF-8 text (with a terminal
+    escape in it): the listing and a site's data loading go on with the good series, and
+    the warning shows the bad one safely, with how to delete it."""
+    from liqwidget.sources.dataset import _load_store
+
+    path = tmp_path / "store.db"
+    t0 = int(T0.value // 1_000_000)
+    with Store(path) as st:
+        st.write_bars("okx", "BTC/USDT:USDT", "5m", bars(12, t0))
+        oi = [(t0 + STEP * k, 1000.0 + k, None, 0.01) for k in range(12)]
+        st.write_open_interest("okx", "BTC/USDT:USDT", "5m", oi)
+    con = sqlite3.connect(path)
+    con.execute(
+        "INSERT INTO bars SELECT exchange, CAST(x'425443fffe1b5b3331' AS TEXT), timeframe, "
+        "ts, open, high, low, close, volume FROM bars"
+    )
+    con.commit()
+    con.close()
+    with Store(path) as st, pytest.warns(UserWarning, match="not UTF-8 text, left out") as said:
+        series = st.series()
+    assert list(series["symbol"]) == ["BTC/USDT:USDT"] and series["bars"].iloc[0] == 12
+    message = str(said[0].message)
+    assert "425443fffe1b5b3331" in message and "DELETE FROM bars" in message
+    assert "\x1b" not in message  # the escape is shown, not sent to the terminal
+    with pytest.warns(UserWarning, match="not UTF-8 text"):
+        data = _load_store(str(path), None, None)
+    assert len(data.market) == 12 and data.name == "BTC/USDT"
