@@ -52,12 +52,20 @@ def alive_sum(
     n_bins: int,
     samples: np.ndarray,
     log_level: np.ndarray | None = None,
+    spread: np.ndarray | None = None,
+    block: int | None = None,
 ) -> np.ndarray:
     """Sum of the amounts of items alive at each sampled state, per bin.
 
     ``samples`` are sorted state indices; ``bins`` gives each item's bin (``-1`` leaves the
     item out, e.g. outside the visible price range), as an array or as a function that
     returns the bins of a slice of the items. Returns ``(n_bins, len(samples))``.
+
+    With ``spread`` (per item, in bins) each item's amount is spread over the bins around
+    its own by a Gaussian of that std (truncated at three, as :func:`scipy.ndimage.
+    gaussian_filter1d` does), within its ``block`` of bins (e.g. one side's price bins):
+    spreading along bins and summing along time commute, so it is done once per item, not
+    once per grid.
     """
     samples = np.asarray(samples, dtype="int64")
     n_s = samples.size
@@ -86,8 +94,13 @@ def alive_sum(
             ref = log_level[birth[part]]
             add = np.exp(np.minimum(level_ext[first] - ref, 0.0)) * w
             sub = np.exp(np.minimum(level_ext[stop] - ref, 0.0)) * w
-        np.add.at(diff, key + first, add)
-        np.subtract.at(diff, key + stop, sub)
+        if spread is None:
+            np.add.at(diff, key + first, add)
+            np.subtract.at(diff, key + stop, sub)
+        else:
+            keep = b >= 0
+            item = (b[keep], first[keep], stop[keep], add[keep], sub[keep])
+            _spread_into(diff, *item, spread[part][keep], block or n_bins, row)
     diff = diff.reshape(n_bins + 1, row)[:n_bins, :n_s]
     if log_level is None:
         return _clean(np.cumsum(diff, axis=1))
@@ -108,6 +121,38 @@ def alive_sum(
         total[:, a:b] = part
         carry = part[:, -1]
     return _clean(total)
+
+
+#: Most (item, bin) pairs :func:`_spread_into` expands at once.
+SPREAD_CHUNK = 1 << 22
+
+
+def _spread_into(diff, b, first, stop, add, sub, width, block: int, row: int) -> None:
+    """Add each item's ``add`` at its first sample and take ``sub`` off at its stop
+    sample, both spread over the bins of its ``block`` around bin ``b`` by a Gaussian
+    ``width`` bins wide (normalised over the bins it reaches, none past the block's ends)."""
+    width = np.asarray(width, dtype="float64")
+    radius = np.where(width >= 0.3, np.floor(3.0 * width + 0.5), 0).astype("int64")
+    count = 2 * radius + 1
+    ends = np.cumsum(count)
+    start = 0
+    while start < b.size:
+        stop_at = int(np.searchsorted(ends, (ends[start - 1] if start else 0) + SPREAD_CHUNK))
+        part = slice(start, max(stop_at, start + 1))
+        k = count[part]
+        idx = np.repeat(np.arange(k.size), k)
+        off = np.arange(idx.size) - np.repeat(np.cumsum(k) - k, k) - np.repeat(radius[part], k)
+        w = width[part][idx]
+        g = np.where(w >= 0.3, np.exp(-0.5 * (off / np.where(w > 0, w, 1.0)) ** 2), 1.0)
+        g /= np.bincount(idx, weights=g, minlength=k.size)[idx]
+        local = b[part][idx] % block + off
+        inside = (local >= 0) & (local < block)
+        cell = (b[part][idx] + off) * row
+        n = diff.size
+        for at, amount, sign in ((first, add, 1.0), (stop, sub, -1.0)):
+            keys = (cell + at[part][idx])[inside]
+            diff += sign * np.bincount(keys, weights=(g * amount[part][idx])[inside], minlength=n)
+        start = part.stop
 
 
 def _clean(total: np.ndarray) -> np.ndarray:
@@ -215,9 +260,28 @@ class Book:
         """Amount of the items (``index``: a subset) at ``state`` (per item or one for all)."""
         return amount_at(self.weight[index], self.birth[index], state, self.log_level)
 
-    def outstanding(self, bins: BinsArg, n_bins: int, states: np.ndarray) -> np.ndarray:
-        """Outstanding amount per bin at each of the sorted ``states``: ``(n_bins, states)``."""
-        return alive_sum(self.birth, self.death, self.weight, bins, n_bins, states, self.log_level)
+    def outstanding(
+        self,
+        bins: BinsArg,
+        n_bins: int,
+        states: np.ndarray,
+        spread: np.ndarray | None = None,
+        block: int | None = None,
+    ) -> np.ndarray:
+        """Outstanding amount per bin at each of the sorted ``states``: ``(n_bins, states)``;
+        with ``spread`` (per item, in bins) each item spread over its ``block`` of bins
+        (see :func:`alive_sum`)."""
+        return alive_sum(
+            self.birth,
+            self.death,
+            self.weight,
+            bins,
+            n_bins,
+            states,
+            self.log_level,
+            spread=spread,
+            block=block,
+        )
 
     def grid(
         self,

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.ndimage import gaussian_filter1d
 from scipy.special import erfc
 
 from .book import Book
@@ -114,43 +113,14 @@ def spread_out(
     price uncertainty (:func:`entry_spreads`) along the bins, ``step`` log price wide.
 
     ``bins`` is each item's bin (``-1``: left out); returns ``(2, len(states), n_bins)``.
-    Gaussians are drawn at whole octaves of width only (one pass over the book each): an
-    item whose width lies between two of them is split between both, in the shares that
-    give it exactly its own variance. So a wild bar's levels are blurred more than a quiet
-    bar's, at the cost of a handful of passes whatever the spread of widths.
+    Each item is spread once, by its own width (:meth:`Book.outstanding`), so a wild bar's
+    levels are blurred more than a quiet bar's at the cost of a single pass over the book.
     """
     keys = np.where(bins >= 0, levels.side.astype("int64") * n_bins + bins, -1)
     width = entry_spreads(levels, market) / step
-    if not (width > 0).any():
-        cells = levels.outstanding(keys, 2 * n_bins, states)
-        return cells.reshape(2, n_bins, -1).transpose(0, 2, 1)
-    inside = keys >= 0
-    octave = np.floor(np.log2(np.maximum(width, 2.0**SHARPEST))).astype("int64")
-    octave = np.maximum(octave, SHARPEST)
-    # Share at the lower octave b (the rest at 2b) with a b² + (1 - a) 4b² = width².
-    low_share = np.clip((4.0 - (width / 2.0**octave) ** 2) / 3.0, 0.0, 1.0)
-    out = np.zeros((2, np.asarray(states).size, n_bins))
-    for k in np.unique(np.concatenate([octave[inside], octave[inside] + 1])):
-        lower = np.flatnonzero(inside & (octave == k))
-        upper = np.flatnonzero(inside & (octave + 1 == k))
-        mine = np.concatenate([lower, upper])
-        part = levels.subset(mine)
-        part.weight = part.weight * np.concatenate([low_share[lower], 1.0 - low_share[upper]])
-        cells = part.outstanding(keys[mine], 2 * n_bins, states)
-        out += smooth(cells.reshape(2, n_bins, -1).transpose(0, 2, 1), 2.0**k)
-    return out
-
-
-#: Narrowest octave :func:`spread_out` draws (in bins; :func:`smooth` leaves anything under
-#: 0.3 bins sharp).
-SHARPEST = -2
-
-
-def smooth(density: np.ndarray, width: float) -> np.ndarray:
-    """``density`` spread along its last axis by a Gaussian ``width`` bins wide (std)."""
-    if width < 0.3:
-        return density
-    return gaussian_filter1d(density, width, axis=-1, mode="constant", truncate=3.0)
+    spread = width if (width > 0).any() else None
+    cells = levels.outstanding(keys, 2 * n_bins, states, spread=spread, block=n_bins)
+    return cells.reshape(2, n_bins, -1).transpose(0, 2, 1)
 
 
 def reach_probability(distance: np.ndarray, sigma, bars: float) -> np.ndarray:
