@@ -323,6 +323,37 @@ def test_a_wild_bars_levels_are_spread_wider_than_a_quiet_bars():
     assert got[0, 0, centre] == 1.0 and got[0, 0, centre + 1] == 1.0 and got.sum() == 2.0
 
 
+def test_spreading_each_level_equals_smoothing_the_grid_when_widths_agree():
+    """Spreading every item by the same width where it enters and leaves the running sum
+    gives what smoothing the finished grid gives; spreads stay on their own side."""
+    from scipy.ndimage import gaussian_filter1d
+
+    sim = lw.simulate("calm-range", **SMALL)
+    lv = lw.ClusterModel().estimate(sim.market).raw
+    step, nb = 0.0005, 300
+    pb = np.floor((np.log(lv.price) - np.log(sim.market.column("close")[-1])) / step)
+    pb = pb.astype("int64") + nb // 2
+    keys = np.where((pb >= 0) & (pb < nb), lv.side.astype("int64") * nb + pb, -1)
+    states = np.arange(10, len(sim.market), 7)
+    plain = lv.outstanding(keys, 2 * nb, states).reshape(2, nb, -1)
+    for w in (0.5, 2.0, 7.3):
+        each = lv.outstanding(keys, 2 * nb, states, spread=np.full(len(lv), w), block=nb)
+        grid = gaussian_filter1d(plain, w, axis=1, mode="constant", truncate=3.0)
+        np.testing.assert_allclose(each.reshape(2, nb, -1), grid, atol=1e-9 * plain.max())
+    # A long at the top bin of its side spreads over longs only, and loses what falls off.
+    one = Book(
+        price=np.array([1.0]),
+        weight=np.array([1.0]),
+        side=np.zeros(1, "int8"),
+        tier=np.zeros(1, "int16"),
+        birth=np.array([0]),
+        leverage=np.array([10.0]),
+        death=np.array([2]),
+    )
+    got = one.outstanding(np.array([nb - 1]), 2 * nb, np.array([1]), np.array([3.0]), nb)
+    assert got[nb:].sum() == 0.0 and 0.5 < got[:nb].sum() < 0.6
+
+
 def test_forecast_scores_do_not_depend_on_the_unit_of_notional():
     """The same liquidations counted in another unit score the same (a score that moved
     would be mixing the real notional into the forecast)."""
