@@ -147,11 +147,11 @@ def _spread_into(diff, b, first, stop, add, sub, width, block: int, row: int) ->
         g /= np.bincount(idx, weights=g, minlength=k.size)[idx]
         local = b[part][idx] % block + off
         inside = (local >= 0) & (local < block)
-        cell = (b[part][idx] + off) * row
-        n = diff.size
-        for at, amount, sign in ((first, add, 1.0), (stop, sub, -1.0)):
-            keys = (cell + at[part][idx])[inside]
-            diff += sign * np.bincount(keys, weights=(g * amount[part][idx])[inside], minlength=n)
+        cell = ((b[part][idx] + off) * row)[inside]
+        g, idx = g[inside], idx[inside]
+        keys = np.concatenate([cell + first[part][idx], cell + stop[part][idx]])
+        amounts = np.concatenate([g * add[part][idx], -g * sub[part][idx]])
+        diff += np.bincount(keys, weights=amounts, minlength=diff.size)
         start = part.stop
 
 
