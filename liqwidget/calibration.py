@@ -584,17 +584,15 @@ def _cv_strength(xs, ys, w0) -> float:
     use = [i for i, (x, y) in enumerate(zip(xs, ys, strict=True)) if y.sum() > 0 < x.sum()]
     if len(use) < 2:
         return PRIOR_STRENGTH
-    scores = []
-    for ps in PRIOR_STRENGTHS:
-        r = 0.0
-        for i in use:
-            xt = np.vstack([xs[j] for j in use if j != i])
-            yt = np.concatenate([ys[j] for j in use if j != i])
+    scores = np.zeros(len(PRIOR_STRENGTHS))
+    for i in use:
+        xt = np.vstack([xs[j] for j in use if j != i])
+        yt = np.concatenate([ys[j] for j in use if j != i])
+        for n, ps in enumerate(PRIOR_STRENGTHS):
             w = _weights(xt, yt, w0, ps)
             pt = xt @ w
             c = float(yt @ pt) / max(float(pt @ pt), 1e-300)
-            r += float(((ys[i] - c * (xs[i] @ w)) ** 2).sum()) / float(ys[i] @ ys[i])
-        scores.append(r)
+            scores[n] += float(((ys[i] - c * (xs[i] @ w)) ** 2).sum()) / float(ys[i] @ ys[i])
     return PRIOR_STRENGTHS[int(np.argmin(scores))]
 
 
