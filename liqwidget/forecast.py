@@ -9,17 +9,20 @@ the data's own record: the share of earlier horizons whose furthest move, in the
 units, got at least ``z`` from where they started, pulled towards the random walk's
 answer while that record is short. It never uses a move that had not finished by the
 origin. The forecast per price bin is the outstanding notional there (spread over
-the book's own price uncertainty) times that chance, plus the positions that will
-open during the horizon (:func:`openings`: how many, read from the book's own recent
-openings and how far from their entry they liquidate), spread like the chance itself — what
-the Forecast layer draws and what :mod:`liqwidget.location` scores.
+the book's own price uncertainty) times that chance, plus what the positions that will
+open during the horizon liquidate there: how many open, and how far from their entry they
+liquidate, is read from the book's own recent openings (:func:`opening_rates`); where they
+liquidate follows a random walk's path from the origin (:func:`new_liquidations`). That
+sum is what the Forecast layer draws and what :mod:`liqwidget.location` scores.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
-from scipy.special import erfc
+from scipy.special import erfc, ndtr
 
 from .book import Book
 from .heatmap import Heatmap, bin_index
@@ -65,7 +68,14 @@ def recent_volatility(market: MarketData, lookback: pd.Timedelta = VOL_LOOKBACK)
 
 #: Volatility is itself uncertain (quiet and wild spells, cascades): the reach probability
 #: averages the first passage over these multiples of the recent volatility, with weights.
-VOL_MIX = ((1.0, 0.7), (2.5, 0.3))
+#: Fitted (least squares in log chance, 0.25 to 5 horizon moves) to how far real BTC moved:
+#: a year of hourly bars over 1, 4 and 24 hours and a month of Binance 5-minute bars over 1
+#: and 4 hours. The trailing volatility overstates a typical move (a few wild returns
+#: inflate it), so most of the weight sits a little below it; the wider part keeps the
+#: tail. The earlier guess (1.0 at 0.7, 2.5 at 0.3) gave about 0.43 for a one-move reach
+#: where the record shows 0.24 to 0.34, which only :class:`Reach`'s learned record
+#: corrected, and only once it was long.
+VOL_MIX = ((0.9, 0.88), (2.5, 0.12))
 
 
 #: How far, in ranges of its own bar, a position really entered from where the model placed
@@ -218,14 +228,6 @@ class Reach:
         prior = 2.0 * PRIOR_HORIZONS * self.span
         return (learned + prior * walk) / (2.0 * self.whole_upto[used] + prior)
 
-    def total(self, states, moves: float = 5.0) -> np.ndarray:
-        """Per origin in ``states``: the chance integrated over log distance on one side,
-        from the origin out to ``moves`` horizon moves (σ √horizon; log-price units)."""
-        states = np.asarray(states, dtype="int64")
-        unit = self.sigma[states] * np.sqrt(self.bars)
-        d = np.linspace(0.0, moves, 101)[None, :] * unit[:, None]
-        return np.trapezoid(self(d, states[:, None]), d, axis=1)
-
 
 def cumulated(first, cells, weights, points: int, n_cells: int) -> np.ndarray:
     """Per point (rows) and cell: the summed ``weights`` of the items that count from that
@@ -238,25 +240,21 @@ def cumulated(first, cells, weights, points: int, n_cells: int) -> np.ndarray:
     return np.cumsum(hist.reshape(points, n_cells), axis=0)
 
 
-#: Log distances from entry to liquidation that :func:`openings` sorts new positions into
-#: (each position's notional split between its two neighbours, linearly in log distance).
+#: Log distances from entry to liquidation that :func:`opening_rates` sorts new positions
+#: into (each position's notional split between its two neighbours, linearly in log
+#: distance).
 OPENING_DISTANCES = np.geomspace(1e-4, 1.0, 61)
 
 
-def openings(levels: Book, market: MarketData, side: int, reach: Reach, states) -> np.ndarray:
-    """Expected notional liquidated within ``reach``'s horizon of each origin in ``states``
-    from positions of ``side`` (0 long, 1 short) that are not open yet at the origin.
+def opening_rates(levels: Book, market: MarketData, side: int, states) -> np.ndarray:
+    """Notional of ``side`` (0 long, 1 short) that opened per bar, by log distance from its
+    entry to its liquidation (:data:`OPENING_DISTANCES`), over the :data:`VOL_LOOKBACK`
+    worth of bars before each origin in ``states``: ``(len(states), distances)``.
 
-    No book knows them, but its recent openings say how fast positions arrive and how far
-    from their entry they liquidate: over the :data:`VOL_LOOKBACK` worth of bars before the
-    origin, the notional opened per bar (items born inside the bars, at their own entry
-    price where the book knows it, else their bar's open), times the horizon in bars,
-    times the chance that price moves from the entry to each position's liquidation
-    distance within half the horizon (a position opened during the horizon has, on
-    average, half of it left; the chance is ``reach``'s at √2 times the distance, as for a
-    random walk). So the share of the forecast that comes from positions still to open
-    grows with the horizon and follows the leverage the book holds (the truth's own, for
-    the oracle).
+    Items born inside the bars count at their own entry price where the book knows it,
+    else at their bar's open. No book knows the positions that will open after an origin,
+    but its recent openings say how fast they arrive and how far from their entry they
+    liquidate (:func:`new_liquidations` turns that into where they liquidate).
     """
     states = np.asarray(states, dtype="int64")
     n = len(market)
@@ -281,20 +279,74 @@ def openings(levels: Book, market: MarketData, side: int, reach: Reach, states) 
     upto = cumulated(first, lo, weight * (1.0 - frac), points.size, size)
     upto += cumulated(first, lo + 1, weight * frac, points.size, size)
     recent = upto[where[states.size :]] - upto[where[: states.size]]
-    per_bar = recent / np.maximum(states - start, 1)[:, None]
-    chance = reach(np.sqrt(2.0) * OPENING_DISTANCES[None, :], states[:, None])
-    return reach.bars * (per_bar * chance).sum(axis=1)
+    return recent / np.maximum(states - start, 1)[:, None]
 
 
-def blend(book: np.ndarray, reach: np.ndarray, new, width, total) -> np.ndarray:
-    """Expected liquidations per bin (last axis): the book's ``density × reach`` plus
-    ``new`` (per row: :func:`openings`) spread like the chance: a bin ``width`` (log price)
-    wide gets ``reach × width / total`` of it, ``total`` being the chance integrated over
-    the distances price typically reaches (:meth:`Reach.total`: five horizon moves, as wide
-    as the grid :func:`~liqwidget.location.forecast_scores` scores), so what a bin gets does
-    not depend on which other bins are drawn."""
-    share = reach * width / np.maximum(np.asarray(total, dtype="float64"), 1e-300)[..., None]
-    return book + np.asarray(new, dtype="float64")[..., None] * share
+#: Grids of :func:`opening_profile`: a position's distance from entry to liquidation and a
+#: liquidation's distance from the origin, both in horizon moves (σ √horizon), and the
+#: times, as shares of the horizon, at which positions open (midpoints).
+PROFILE_DELTA = np.linspace(0.0, 16.0, 161)
+PROFILE_Z = np.linspace(-16.0, 32.0, 961)
+PROFILE_TIMES = (np.arange(64) + 0.5) / 64
+
+
+@functools.cache
+def opening_profile() -> np.ndarray:
+    """``C[i, j]``: of a unit of notional opened evenly over a horizon, in positions that
+    liquidate ``PROFILE_DELTA[i]`` horizon moves from their entry, the share liquidated
+    within the horizon at most ``PROFILE_Z[j]`` moves from the origin (in the positions'
+    liquidation direction).
+
+    For a random walk the price where a position opens at time ``u`` (a share of the
+    horizon) lies ``N(0, u)`` moves from the origin; it liquidates ``δ`` further on if
+    price climbs ``δ`` in the ``1 - u`` left (twice the chance of ending there, as in
+    :func:`reach_probability`, and independent of where it opened). So a position liquidates
+    at ``z`` with density ``φ((z - δ)/√u)/√u · erfc(δ/√(2(1-u)))``, averaged over ``u``
+    and over the volatility multiples of :data:`VOL_MIX`. New high-leverage positions
+    therefore liquidate around their own distance beyond the price they opened at, not at
+    the origin itself.
+    """
+    d = PROFILE_DELTA[:, None]
+    z = PROFILE_Z[None, :]
+    out = np.zeros((PROFILE_DELTA.size, PROFILE_Z.size))
+    for u in PROFILE_TIMES:
+        for k, w in VOL_MIX:
+            hit = erfc(d / (k * np.sqrt(2.0 * (1.0 - u))))
+            out += w * ndtr((z - d) / (k * np.sqrt(u))) * hit
+    return out / PROFILE_TIMES.size
+
+
+def new_liquidations(rates: np.ndarray, sigma, bars: float, lo, hi) -> np.ndarray:
+    """Expected notional liquidated within a horizon of ``bars`` bars, per origin (rows)
+    and bin, from positions not open at the origin: ``rates`` from :func:`opening_rates`,
+    ``sigma`` the origins' per-bar volatility, and each bin running from ``lo`` to ``hi``
+    log price away from the origin in the side's liquidation direction (up for shorts,
+    down for longs; negative: the other way). Bins are independent, so what a bin gets does
+    not depend on which other bins are drawn (see :func:`opening_profile`)."""
+    rates = np.asarray(rates, dtype="float64")
+    unit = np.asarray(sigma, dtype="float64") * np.sqrt(bars)  # one horizon move, per origin
+    step = PROFILE_DELTA[1] - PROFILE_DELTA[0]
+    pos = OPENING_DISTANCES[None, :] / unit[:, None] / step
+    i = np.floor(pos).astype("int64")
+    frac = pos - i
+    on = i < PROFILE_DELTA.size - 1  # further out: never reached within the horizon
+    row = np.broadcast_to(np.arange(rates.shape[0])[:, None], rates.shape)
+    grid = np.zeros((rates.shape[0], PROFILE_DELTA.size))
+    np.add.at(grid, (row[on], i[on]), (rates * (1.0 - frac))[on])
+    np.add.at(grid, (row[on], i[on] + 1), (rates * frac)[on])
+    upto = bars * grid @ opening_profile()  # (origins, z): liquidated at most z moves out
+
+    def at(x):
+        q = (np.asarray(x, dtype="float64") / unit[:, None] - PROFILE_Z[0]) / (
+            PROFILE_Z[1] - PROFILE_Z[0]
+        )
+        j = np.clip(np.floor(q).astype("int64"), 0, PROFILE_Z.size - 2)
+        f = np.clip(q - j, 0.0, 1.0)
+        a = np.take_along_axis(upto, j, axis=1)
+        b = np.take_along_axis(upto, j + 1, axis=1)
+        return a + f * (b - a)
+
+    return at(hi) - at(lo)
 
 
 def forecast_grid(
@@ -309,11 +361,11 @@ def forecast_grid(
     ``book`` is the grid of ``levels`` (the estimate's book) and ``states`` the book states
     its columns show (as :func:`~liqwidget.heatmap.time_columns` returns them); each
     column's reference price is the last close at that state, the chance of reaching a
-    price :class:`Reach`. Each side is :func:`blend` of its ``density × reach`` (each
-    level of ``levels`` spread over its own price uncertainty: :func:`spread_out`; an exact
-    book, the truth's, is drawn from ``book`` as it is) and the positions still to open
-    (:func:`openings`; long ones below the reference price, short ones above), the forecast
-    :func:`~liqwidget.location.forecast_scores` scores.
+    price :class:`Reach`. Each side is its ``density × reach`` (each level of ``levels``
+    spread over its own price uncertainty: :func:`spread_out`; an exact book, the truth's,
+    is drawn from ``book`` as it is) plus what the positions still to open liquidate in
+    each band (:func:`new_liquidations`; long ones below the reference price, short ones
+    above): the forecast :func:`~liqwidget.location.forecast_scores` scores.
     """
     states = np.asarray(states, dtype="int64")
     close = market.column("close")
@@ -321,9 +373,7 @@ def forecast_grid(
     dist = np.log(book.prices)[:, None] - np.log(ref)[None, :]
     chance = Reach(market, horizon)
     reach = chance(dist, states[None, :])
-    total = chance.total(states)
     edges = book.price_edges
-    rows = np.log(edges[1:] / edges[:-1])  # each row's width in log price
     if levels.spread > 0 and edges[0] > 0:
         spread = spread_out(
             levels,
@@ -336,9 +386,12 @@ def forecast_grid(
         dens_of = {"long": spread[0].T, "short": spread[1].T}
     else:
         dens_of = {"long": book.long, "short": book.short}
+    with np.errstate(divide="ignore"):
+        up = np.log(edges)[None, :] - np.log(ref)[:, None]  # (states, edges): above the price
     out = {}
     for s, (name, where) in enumerate((("long", dist <= 0), ("short", dist >= 0))):
-        dens = dens_of[name]
-        new = openings(levels, market, s, chance, states)
-        out[name] = blend((dens * reach).T, (reach * where).T, new, rows, total).T
+        lo, hi = (-up[:, 1:], -up[:, :-1]) if s == 0 else (up[:, :-1], up[:, 1:])
+        rates = opening_rates(levels, market, s, states)
+        new = new_liquidations(rates, chance.sigma[states], chance.bars, lo, hi)
+        out[name] = dens_of[name] * reach + new.T * where
     return Heatmap(book.time_edges, book.price_edges, out["long"], out["short"])

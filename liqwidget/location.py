@@ -40,7 +40,14 @@ from scipy.stats import rankdata
 from .calibration import calibrate, event_bars, held_out, slice_estimate
 from .estimate import ClusterEstimate
 from .events import validate_events
-from .forecast import MIN_VOL_BARS, Reach, blend, horizon_bars, openings, spread_out
+from .forecast import (
+    MIN_VOL_BARS,
+    Reach,
+    horizon_bars,
+    new_liquidations,
+    opening_rates,
+    spread_out,
+)
 from .sides import SIDES
 
 #: Share of the bins each top-decile score picks.
@@ -263,7 +270,6 @@ def forecast_scores(
             f"no forecast origin: {n} bars of {m.timeframe} are too few for a {horizon} horizon"
         )
     chance = Reach(m, horizon)
-    spread_over = chance.total(origins)  # what the new positions are spread over
     p0 = np.log(m.column("open")[origins])
     step = reach * float(np.median(chance.sigma)) * math.sqrt(h) / bins
     g0 = math.floor(p0.min() / step) - bins - 1
@@ -303,8 +309,12 @@ def forecast_scores(
         np.add.at(real, (org[sel][inside], off[inside]), notional[ev][sel][inside])
         total = float(notional[ev][sel].sum())
         near = np.broadcast_to((j < k).astype(float), real.shape)
+        lo = sign * ((cand + g0 + (s == 0)) * step - p0[:, None])  # bins' near edges
+        new = new_liquidations(
+            opening_rates(lv, m, s, origins), chance.sigma[origins], h, lo, lo + step
+        )
         forecasts = {
-            "book": blend(dens * r, r, openings(lv, m, s, chance, origins), step, spread_over),
+            "book": dens * r + new,
             "reach only": r,
             "nearest": near,
             "random": np.ones_like(real),

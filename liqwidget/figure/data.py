@@ -361,7 +361,8 @@ def notes_html(
         f"<b>Forecast</b> (next {html_text(horizon)}): the liquidations those levels would "
         "produce if price reached them, weighted by the chance it does within the horizon "
         "(how often this market moved that far, in units of its recent volatility), plus "
-        "positions yet to open near price, as many as the last day's openings suggest."
+        "positions yet to open, as many as the last day's openings suggest, each liquidating "
+        "its own distance beyond wherever price has taken it by then."
     ]
     if len(events) == 0:
         parts.append("<b>Real</b>: no recorded liquidations were given for this period.")
