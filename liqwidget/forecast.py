@@ -330,10 +330,11 @@ def new_liquidations(rates: np.ndarray, sigma, bars: float, lo, hi) -> np.ndarra
     i = np.floor(pos).astype("int64")
     frac = pos - i
     on = i < PROFILE_DELTA.size - 1  # further out: never reached within the horizon
-    row = np.broadcast_to(np.arange(rates.shape[0])[:, None], rates.shape)
-    grid = np.zeros((rates.shape[0], PROFILE_DELTA.size))
-    np.add.at(grid, (row[on], i[on]), (rates * (1.0 - frac))[on])
-    np.add.at(grid, (row[on], i[on] + 1), (rates * frac)[on])
+    cell = (np.arange(rates.shape[0])[:, None] * PROFILE_DELTA.size + i)[on]
+    size = rates.shape[0] * PROFILE_DELTA.size
+    grid = np.bincount(cell, (rates * (1.0 - frac))[on], minlength=size)
+    grid += np.bincount(cell + 1, (rates * frac)[on], minlength=size)
+    grid = grid.reshape(rates.shape[0], PROFILE_DELTA.size)
     upto = bars * grid @ opening_profile()  # (origins, z): liquidated at most z moves out
 
     def at(x):
@@ -386,8 +387,8 @@ def forecast_grid(
         dens_of = {"long": spread[0].T, "short": spread[1].T}
     else:
         dens_of = {"long": book.long, "short": book.short}
-    with np.errstate(divide="ignore"):
-        up = np.log(edges)[None, :] - np.log(ref)[:, None]  # (states, edges): above the price
+    # (states, edges): log price above the reference (an edge at or below zero: far below)
+    up = np.log(np.maximum(edges, 1e-300))[None, :] - np.log(ref)[:, None]
     out = {}
     for s, (name, where) in enumerate((("long", dist <= 0), ("short", dist >= 0))):
         lo, hi = (-up[:, 1:], -up[:, :-1]) if s == 0 else (up[:, :-1], up[:, 1:])
