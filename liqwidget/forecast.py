@@ -286,7 +286,7 @@ def opening_rates(levels: Book, market: MarketData, side: int, states) -> np.nda
 #: liquidation's distance from the origin, both in horizon moves (σ √horizon), and the
 #: times, as shares of the horizon, at which positions open (midpoints).
 PROFILE_DELTA = np.linspace(0.0, 16.0, 161)
-PROFILE_Z = np.linspace(-16.0, 32.0, 961)
+PROFILE_Z = np.linspace(-16.0, 32.0, 481)
 PROFILE_TIMES = (np.arange(64) + 0.5) / 64
 
 
@@ -316,13 +316,14 @@ def opening_profile() -> np.ndarray:
     return out / PROFILE_TIMES.size
 
 
-def new_liquidations(rates: np.ndarray, sigma, bars: float, lo, hi) -> np.ndarray:
+def new_liquidations(rates: np.ndarray, sigma, bars: float, edges) -> np.ndarray:
     """Expected notional liquidated within a horizon of ``bars`` bars, per origin (rows)
     and bin, from positions not open at the origin: ``rates`` from :func:`opening_rates`,
-    ``sigma`` the origins' per-bar volatility, and each bin running from ``lo`` to ``hi``
-    log price away from the origin in the side's liquidation direction (up for shorts,
-    down for longs; negative: the other way). Bins are independent, so what a bin gets does
-    not depend on which other bins are drawn (see :func:`opening_profile`)."""
+    ``sigma`` the origins' per-bar volatility, and ``edges`` (per origin, increasing) the
+    bins' edges in log price away from the origin in the side's liquidation direction (up
+    for shorts, down for longs; negative: the other way). Bins are independent, so what a
+    bin gets does not depend on which other bins are drawn (see :func:`opening_profile`).
+    """
     rates = np.asarray(rates, dtype="float64")
     unit = np.asarray(sigma, dtype="float64") * np.sqrt(bars)  # one horizon move, per origin
     step = PROFILE_DELTA[1] - PROFILE_DELTA[0]
@@ -336,18 +337,13 @@ def new_liquidations(rates: np.ndarray, sigma, bars: float, lo, hi) -> np.ndarra
     grid += np.bincount(cell + 1, (rates * frac)[on], minlength=size)
     grid = grid.reshape(rates.shape[0], PROFILE_DELTA.size)
     upto = bars * grid @ opening_profile()  # (origins, z): liquidated at most z moves out
-
-    def at(x):
-        q = (np.asarray(x, dtype="float64") / unit[:, None] - PROFILE_Z[0]) / (
-            PROFILE_Z[1] - PROFILE_Z[0]
-        )
-        j = np.clip(np.floor(q).astype("int64"), 0, PROFILE_Z.size - 2)
-        f = np.clip(q - j, 0.0, 1.0)
-        a = np.take_along_axis(upto, j, axis=1)
-        b = np.take_along_axis(upto, j + 1, axis=1)
-        return a + f * (b - a)
-
-    return at(hi) - at(lo)
+    # Read at each edge, linearly between grid points (beyond the grid: its ends).
+    q = np.asarray(edges, dtype="float64") / unit[:, None]
+    q = (q - PROFILE_Z[0]) / (PROFILE_Z[1] - PROFILE_Z[0])
+    j = np.clip(np.floor(q).astype("int64"), 0, PROFILE_Z.size - 2)
+    lo = np.take_along_axis(upto, j, axis=1)
+    at = lo + np.clip(q - j, 0.0, 1.0) * (np.take_along_axis(upto, j + 1, axis=1) - lo)
+    return np.diff(at, axis=1)
 
 
 def forecast_grid(
@@ -391,8 +387,9 @@ def forecast_grid(
     up = np.log(np.maximum(edges, 1e-300))[None, :] - np.log(ref)[:, None]
     out = {}
     for s, (name, where) in enumerate((("long", dist <= 0), ("short", dist >= 0))):
-        lo, hi = (-up[:, 1:], -up[:, :-1]) if s == 0 else (up[:, :-1], up[:, 1:])
         rates = opening_rates(levels, market, s, states)
-        new = new_liquidations(rates, chance.sigma[states], chance.bars, lo, hi)
+        away = -up[:, ::-1] if s == 0 else up  # longs: rows from the top, distance down
+        new = new_liquidations(rates, chance.sigma[states], chance.bars, away)
+        new = new[:, ::-1] if s == 0 else new
         out[name] = dens_of[name] * reach + new.T * where
     return Heatmap(book.time_edges, book.price_edges, out["long"], out["short"])

@@ -309,10 +309,9 @@ def forecast_scores(
         np.add.at(real, (org[sel][inside], off[inside]), notional[ev][sel][inside])
         total = float(notional[ev][sel].sum())
         near = np.broadcast_to((j < k).astype(float), real.shape)
-        lo = sign * ((cand + g0 + (s == 0)) * step - p0[:, None])  # bins' near edges
-        new = new_liquidations(
-            opening_rates(lv, m, s, origins), chance.sigma[origins], h, lo, lo + step
-        )
+        near_edge = sign * ((cand + g0 + (s == 0)) * step - p0[:, None])  # bin j's, away
+        edges = np.concatenate([near_edge, near_edge[:, -1:] + step], axis=1)
+        new = new_liquidations(opening_rates(lv, m, s, origins), chance.sigma[origins], h, edges)
         forecasts = {
             "book": dens * r + new,
             "reach only": r,

@@ -291,14 +291,12 @@ def test_new_positions_liquidate_where_a_random_walk_takes_them():
         want = np.histogram(where, bins=edges)[0] * per
         rates = np.zeros((1, OPENING_DISTANCES.size))
         rates[0, j] = 1.0
-        got = new_liquidations(rates, np.array([sigma]), bars, edges[None, :-1], edges[None, 1:])[0]
+        got = new_liquidations(rates, np.array([sigma]), bars, edges[None, :])[0]
         assert got.sum() == pytest.approx(want.sum(), rel=0.03)
         big = want > 0.05 * want.max()
         np.testing.assert_allclose(got[big], want[big], rtol=0.12)
         assert edges[np.argmax(got)] > 0.5 * d  # around the distance, not at the origin
-        longer = new_liquidations(
-            rates, np.array([sigma]), 4 * bars, edges[None, :-1], edges[None, 1:]
-        )
+        longer = new_liquidations(rates, np.array([sigma]), 4 * bars, edges[None, :])
         assert longer.sum() > got.sum()
 
 
