@@ -24,6 +24,13 @@ Wilson 95 % interval, share of real notional in the top decile), next to wick ×
 * the **calibrated model** (``calibrated``: mix fitted to the first half's liquidations),
   scored on the held-out second half only.
 
+Bars alone also check the forecast's reach chance (``liqwidget.forecast.Reach``) on
+records as short as the simulator's: the bars cut into four-day pieces without gaps, and
+in each piece's second half the chance it gives of price moving 0.25 to 4 horizon moves
+either way within 1 and 4 hours, against what happened (mean chance, how often, and the
+Brier score summed over those distances), with the random-walk prior it leans on while the
+record is short (``VOL_MIX``) and with the guess that prior replaced.
+
 The exit status is 0 when the prior model's top-decile precision and Spearman ρ beat every
 baseline on both sides, on the whole record and on the held-out second half.
 """
@@ -33,11 +40,14 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from unittest import mock
 
+import numpy as np
 import pandas as pd
 
+from liqwidget import forecast
 from liqwidget.calibration import calibrate, calibrated, slice_estimate
-from liqwidget.market import MarketData
+from liqwidget.market import MarketData, MarketDataError
 from liqwidget.model import ClusterModel
 
 #: The prior the model shipped with before it was checked against real liquidations.
@@ -51,6 +61,11 @@ COLUMNS = {
     "oi_close": "open_interest",
 }
 TOTALS = {"liquidation_long_usd": "long", "liquidation_short_usd": "short"}
+#: The reach prior's volatility mix before it was fitted to real BTC.
+EARLIER_MIX = ((1.0, 0.7), (2.5, 0.3))
+#: Distances (horizon moves) and record length (days) of the reach check.
+REACH_MOVES = np.array([0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0])
+PIECE = pd.Timedelta("4D")
 
 
 def load(path: str) -> tuple[MarketData, pd.DataFrame]:
@@ -92,6 +107,41 @@ def wins(cal) -> bool:
     return all(cal.beats(b, metric="both") for b in cal.timing.loc["long"].index.drop("model"))
 
 
+def reach_check(market: MarketData, horizon: str) -> dict[str, np.ndarray]:
+    """Per distance in :data:`REACH_MOVES`: how often price got that far within ``horizon``
+    in the second half of each gap-free four-day piece, the mean chance ``Reach`` gave it
+    (with the current prior and with :data:`EARLIER_MIX`), and their Brier scores."""
+    frame = market.frame
+    size = int(PIECE / market.timeframe)
+    chance = {"current": [], "earlier": []}
+    seen = []
+    for a in range(0, len(frame) - size + 1, size):
+        try:
+            piece = MarketData.from_frame(frame.iloc[a : a + size])
+        except MarketDataError:
+            continue  # a gap: its moves are not a horizon's
+        high, low, start = (np.log(piece.column(c)) for c in ("high", "low", "open"))
+        for label, mix in (("current", forecast.VOL_MIX), ("earlier", EARLIER_MIX)):
+            with mock.patch.object(forecast, "VOL_MIX", mix):
+                reach = forecast.Reach(piece, horizon)
+                origins = np.arange(size // 2, size - reach.span + 1)
+                unit = reach.sigma[origins] * np.sqrt(reach.bars)
+                p = reach(REACH_MOVES[None, :] * unit[:, None], origins[:, None])
+            chance[label] += [p, p]  # the same chance up and down
+        win = np.lib.stride_tricks.sliding_window_view
+        up = win(high, reach.span).max(axis=1)[origins] - start[origins]
+        down = start[origins] - win(low, reach.span).min(axis=1)[origins]
+        for move in (up, down):
+            seen.append(move[:, None] >= REACH_MOVES[None, :] * unit[:, None])
+    hit = np.concatenate(seen).astype(float)
+    out = {"seen": hit.mean(axis=0)}
+    for label, parts in chance.items():
+        p = np.concatenate(parts)
+        out[label] = p.mean(axis=0)
+        out[f"{label} brier"] = ((p - hit) ** 2).mean(axis=0)
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("file", help="CSV in the CoinGlass export layout (see the docstring)")
@@ -129,6 +179,15 @@ def main(argv=None) -> int:
         print(f"calibrated: {w}")
     mix = ", ".join(f"{k:g}x {v:.2f}" for k, v in fit.leverage.items() if fit.identified[k])
     print(f"calibrated: identified tiers {mix or 'none'}; churn half-life {fit.model.turnover}")
+    print(f"\nReach chance on {PIECE.days}-day records (second halves), per horizon move:")
+    print("  moves            " + " ".join(f"{z:6.2f}" for z in REACH_MOVES) + "   Brier (sum)")
+    for horizon in ("1h", "4h"):
+        got = reach_check(market, horizon)
+        print(f"  {horizon} seen          " + " ".join(f"{v:6.3f}" for v in got["seen"]))
+        for label in ("current", "earlier"):
+            brier = got[f"{label} brier"].sum()
+            cells = " ".join(f"{v:6.3f}" for v in got[label])
+            print(f"  {horizon} {label + ' prior':13s} {cells}   {brier:.4f}")
     print("\nBeats every baseline on both sides (ρ and top-decile precision):")
     for (name, label), ok in verdicts.items():
         print(f"  {name:13s} {label:12s} {'yes' if ok else 'NO'}")
