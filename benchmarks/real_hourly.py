@@ -110,7 +110,8 @@ def wins(cal) -> bool:
 def reach_check(market: MarketData, horizon: str) -> dict[str, np.ndarray]:
     """Per distance in :data:`REACH_MOVES`: how often price got that far within ``horizon``
     in the second half of each gap-free four-day piece, the mean chance ``Reach`` gave it
-    (with the current prior and with :data:`EARLIER_MIX`), and their Brier scores."""
+    (with the current prior and with :data:`EARLIER_MIX`), and their Brier scores. Empty
+    when no such piece exists."""
     frame = market.frame
     size = int(PIECE / market.timeframe)
     chance = {"current": [], "earlier": []}
@@ -133,6 +134,8 @@ def reach_check(market: MarketData, horizon: str) -> dict[str, np.ndarray]:
         down = start[origins] - win(low, reach.span).min(axis=1)[origins]
         for move in (up, down):
             seen.append(move[:, None] >= REACH_MOVES[None, :] * unit[:, None])
+    if not seen:
+        return {}
     hit = np.concatenate(seen).astype(float)
     out = {"seen": hit.mean(axis=0)}
     for label, parts in chance.items():
@@ -183,6 +186,9 @@ def main(argv=None) -> int:
     print("  moves            " + " ".join(f"{z:6.2f}" for z in REACH_MOVES) + "   Brier (sum)")
     for horizon in ("1h", "4h"):
         got = reach_check(market, horizon)
+        if not got:
+            print(f"  {horizon}: no gap-free {PIECE.days}-day piece in the bars")
+            continue
         print(f"  {horizon} seen          " + " ".join(f"{v:6.3f}" for v in got["seen"]))
         for label in ("current", "earlier"):
             brier = got[f"{label} brier"].sum()
