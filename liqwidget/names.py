@@ -12,6 +12,7 @@ import importlib.util
 import re
 import sys
 from functools import cache
+from pathlib import Path
 
 #: Data sources of liqwidget's own that stand where an exchange id would.
 LOCAL_EXCHANGES = ("simulator",)
@@ -72,7 +73,7 @@ def exchange_ids() -> frozenset[str]:
         spec = importlib.util.find_spec("ccxt")
         if spec is None or spec.origin is None:  # pragma: no cover - ccxt is a dependency
             raise MarketNameError("ccxt is not installed, so exchange ids cannot be checked")
-        tree = ast.parse(open(spec.origin, encoding="utf-8").read())
+        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
         for node in tree.body:
             if (
                 isinstance(node, ast.Assign)
