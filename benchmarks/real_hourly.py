@@ -122,18 +122,17 @@ def reach_check(market: MarketData, horizon: str) -> dict[str, np.ndarray]:
         except MarketDataError:
             continue  # a gap: its moves are not a horizon's
         high, low, start = (np.log(piece.column(c)) for c in ("high", "low", "open"))
+        reach = forecast.Reach(piece, horizon)  # the prior is read when it is asked
+        origins = np.arange(size // 2, size - reach.span + 1)
+        far = REACH_MOVES[None, :] * (reach.sigma[origins] * np.sqrt(reach.bars))[:, None]
         for label, mix in (("current", forecast.VOL_MIX), ("earlier", EARLIER_MIX)):
             with mock.patch.object(forecast, "VOL_MIX", mix):
-                reach = forecast.Reach(piece, horizon)
-                origins = np.arange(size // 2, size - reach.span + 1)
-                unit = reach.sigma[origins] * np.sqrt(reach.bars)
-                p = reach(REACH_MOVES[None, :] * unit[:, None], origins[:, None])
+                p = reach(far, origins[:, None])
             chance[label] += [p, p]  # the same chance up and down
         win = np.lib.stride_tricks.sliding_window_view
         up = win(high, reach.span).max(axis=1)[origins] - start[origins]
         down = start[origins] - win(low, reach.span).min(axis=1)[origins]
-        for move in (up, down):
-            seen.append(move[:, None] >= REACH_MOVES[None, :] * unit[:, None])
+        seen += [up[:, None] >= far, down[:, None] >= far]
     if not seen:
         return {}
     hit = np.concatenate(seen).astype(float)
