@@ -22,7 +22,7 @@ import functools
 
 import numpy as np
 import pandas as pd
-from scipy.special import erfc, ndtr
+from scipy.special import erfc, erfcx, ndtr
 
 from .book import Book
 from .heatmap import Heatmap, bin_index
@@ -141,6 +141,73 @@ def reach_probability(distance: np.ndarray, sigma, bars: float) -> np.ndarray:
     d = np.abs(distance)
     out = sum(w * erfc(d / (k * scale)) for k, w in VOL_MIX)
     return np.minimum(out, 1.0)
+
+
+def _passage(d: np.ndarray, s, t, rate) -> tuple[np.ndarray, np.ndarray]:
+    """For a driftless walk of volatility ``s`` per unit time: the chance of first reaching
+    ``d`` (>= 0) within ``t`` units of time, and the same chance counting each passage at
+    ``time`` by ``exp(-rate * time)`` (a position closing at ``rate`` is still open)."""
+    c = np.sqrt(2.0 * np.maximum(np.asarray(rate, dtype="float64"), 0.0))
+    root = s * np.sqrt(2.0 * t)
+    # The Laplace transform of the first passage time, cut at ``t``, written with erfcx so
+    # that no factor overflows far out.
+    y1 = (d - c * s * t) / root
+    y2 = (d + c * s * t) / root
+    gauss = np.exp(-((d / root) ** 2) - c**2 * t / 2.0)
+    early = np.where(
+        y1 > 0,
+        gauss * erfcx(np.maximum(y1, 0.0)),
+        np.exp(-d * c / s) * erfc(np.minimum(y1, 0.0)),
+    )
+    return erfc(d / root), 0.5 * (early + gauss * erfcx(y2))
+
+
+def surviving_reach(distance: np.ndarray, sigma, bars: float, rate) -> np.ndarray:
+    """Of the chance that price reaches ``distance`` within ``bars`` bars, the share that
+    comes while a position closing at ``rate`` per bar (a constant hazard, broadcast) is
+    still open: ``E[exp(-rate τ); τ <= bars] / P(τ <= bars)`` for the first passage time
+    ``τ`` of the random walk of :data:`VOL_MIX` (1 at ``rate`` 0; a far level is reached
+    late, when more of its positions have closed, so it keeps less than a near one)."""
+    d = np.abs(np.asarray(distance, dtype="float64"))
+    sigma = np.asarray(sigma, dtype="float64")
+    hit, kept = 0.0, 0.0
+    for k, w in VOL_MIX:
+        h, kk = _passage(d, k * sigma, bars, rate)
+        hit, kept = hit + w * h, kept + w * kk
+    return np.where(hit > 1e-300, kept / np.maximum(hit, 1e-300), 0.0)
+
+
+def closing_rate(levels: Book, market: MarketData, states) -> np.ndarray:
+    """Per origin in ``states``: the share of the book's outstanding notional that closed
+    per bar other than by liquidation over the :data:`VOL_LOOKBACK` before it, a hazard.
+
+    A model's book says it through its proportional shrinking (``log_level``: turnover and
+    closing when open interest falls); the simulator's true book through the positions
+    that closed normally (``liquidated`` false). A book with neither closes nothing.
+    """
+    states = np.asarray(states, dtype="int64")
+    lookback = max(int(VOL_LOOKBACK / market.timeframe), 1)
+    start = np.maximum(states - lookback, 0)
+    span = np.maximum(states - start, 1)
+    rate = np.zeros(states.shape)
+    if levels.log_level is not None:
+        rate += (levels.log_level[start] - levels.log_level[states]) / span
+    if levels.liquidated is not None and len(levels):
+        top = len(market) + 2
+        born = np.bincount(np.minimum(levels.birth, top - 1), levels.weight, top)
+        died = np.bincount(np.minimum(levels.death, top - 1), levels.weight, top)
+        closed = np.bincount(
+            np.minimum(levels.death[~levels.liquidated], top - 1),
+            levels.weight[~levels.liquidated],
+            top,
+        )
+        held = np.cumsum(born - died)  # outstanding at each state
+        held_upto = np.concatenate([[0.0], np.cumsum(held)])
+        closed_upto = np.cumsum(closed)
+        exposure = held_upto[states] - held_upto[start]  # states start .. states - 1
+        gone = closed_upto[states] - closed_upto[start]  # closed entering start+1 .. states
+        rate += np.where(exposure > 0, gone / np.where(exposure > 0, exposure, 1.0), 0.0)
+    return rate
 
 
 #: Standardised distances ``z`` the learned reach is tabulated on (linear in between), and
@@ -291,7 +358,7 @@ PROFILE_TIMES = (np.arange(64) + 0.5) / 64
 
 
 @functools.cache
-def opening_profile() -> np.ndarray:
+def opening_profile(closing: float = 0.0) -> np.ndarray:
     """``C[i, j]``: of a unit of notional opened evenly over a horizon, in positions that
     liquidate ``PROFILE_DELTA[i]`` horizon moves from their entry, the share liquidated
     within the horizon at most ``PROFILE_Z[j]`` moves from the origin (in the positions'
@@ -311,12 +378,17 @@ def opening_profile() -> np.ndarray:
     out = np.zeros((PROFILE_DELTA.size, PROFILE_Z.size))
     for u in PROFILE_TIMES:
         for k, w in VOL_MIX:
-            hit = erfc(d / (k * np.sqrt(2.0 * (1.0 - u))))
-            out += w * ndtr((z - d) / (k * np.sqrt(u))) * hit
+            hit, kept = _passage(d, k, 1.0 - u, closing)
+            out += w * ndtr((z - d) / (k * np.sqrt(u))) * (kept if closing > 0 else hit)
     return out / PROFILE_TIMES.size
 
 
-def new_liquidations(rates: np.ndarray, sigma, bars: float, edges) -> np.ndarray:
+#: Steps, in closings per horizon, at which :func:`opening_profile` is tabulated for
+#: :func:`new_liquidations` (each origin uses the nearest).
+CLOSING_STEP = 0.1
+
+
+def new_liquidations(rates: np.ndarray, sigma, bars: float, edges, closing=0.0) -> np.ndarray:
     """Expected notional liquidated within a horizon of ``bars`` bars, per origin (rows)
     and bin, from positions not open at the origin: ``rates`` from :func:`opening_rates`,
     ``sigma`` the origins' per-bar volatility, and ``edges`` (per origin, increasing) the
@@ -336,7 +408,12 @@ def new_liquidations(rates: np.ndarray, sigma, bars: float, edges) -> np.ndarray
     grid = np.bincount(cell, (rates * (1.0 - frac))[on], minlength=size)
     grid += np.bincount(cell + 1, (rates * frac)[on], minlength=size)
     grid = grid.reshape(rates.shape[0], PROFILE_DELTA.size)
-    upto = bars * grid @ opening_profile()  # (origins, z): liquidated at most z moves out
+    # (origins, z): liquidated at most z moves out, per origin's closing rate
+    step_c = np.round(np.broadcast_to(np.asarray(closing, float) * bars, unit.shape) / CLOSING_STEP)
+    upto = np.empty((rates.shape[0], PROFILE_Z.size))
+    for q in np.unique(step_c):
+        rows = step_c == q
+        upto[rows] = bars * grid[rows] @ opening_profile(float(q) * CLOSING_STEP)
     # Read at each edge, linearly between grid points (beyond the grid: its ends).
     q = np.asarray(edges, dtype="float64") / unit[:, None]
     q = (q - PROFILE_Z[0]) / (PROFILE_Z[1] - PROFILE_Z[0])
@@ -370,6 +447,8 @@ def forecast_grid(
     dist = np.log(book.prices)[:, None] - np.log(ref)[None, :]
     chance = Reach(market, horizon)
     reach = chance(dist, states[None, :])
+    closing = closing_rate(levels, market, states)
+    kept = reach * surviving_reach(dist, chance.sigma[states][None, :], chance.bars, closing)
     edges = book.price_edges
     if levels.spread > 0 and edges[0] > 0:
         spread = spread_out(
@@ -389,7 +468,7 @@ def forecast_grid(
     for s, (name, where) in enumerate((("long", dist <= 0), ("short", dist >= 0))):
         rates = opening_rates(levels, market, s, states)
         away = -up[:, ::-1] if s == 0 else up  # longs: rows from the top, distance down
-        new = new_liquidations(rates, chance.sigma[states], chance.bars, away)
+        new = new_liquidations(rates, chance.sigma[states], chance.bars, away, closing)
         new = new[:, ::-1] if s == 0 else new
-        out[name] = dens_of[name] * reach + new.T * where
+        out[name] = dens_of[name] * kept + new.T * where
     return Heatmap(book.time_edges, book.price_edges, out["long"], out["short"])

@@ -43,10 +43,12 @@ from .events import validate_events
 from .forecast import (
     MIN_VOL_BARS,
     Reach,
+    closing_rate,
     horizon_bars,
     new_liquidations,
     opening_rates,
     spread_out,
+    surviving_reach,
 )
 from .sides import SIDES
 
@@ -279,6 +281,7 @@ def forecast_scores(
     pbin = np.where((pbin >= 0) & (pbin < nb), pbin, -1)
     book = spread_out(lv, m, pbin, nb, origins, step)  # (side, origin, bin)
     centre = np.floor(p0 / step).astype("int64") - g0
+    closing = closing_rate(lv, m, origins)
 
     price, notional, side, _, t = _events(estimate, events)
     ot = t_bar[origins]
@@ -311,9 +314,12 @@ def forecast_scores(
         near = np.broadcast_to((j < k).astype(float), real.shape)
         near_edge = sign * ((cand + g0 + (s == 0)) * step - p0[:, None])  # bin j's, away
         edges = np.concatenate([near_edge, near_edge[:, -1:] + step], axis=1)
-        new = new_liquidations(opening_rates(lv, m, s, origins), chance.sigma[origins], h, edges)
+        new = new_liquidations(
+            opening_rates(lv, m, s, origins), chance.sigma[origins], h, edges, closing
+        )
+        kept = surviving_reach(dist, chance.sigma[origins][:, None], h, closing[:, None])
         forecasts = {
-            "book": dens * r + new,
+            "book": dens * r * kept + new,
             "reach only": r,
             "nearest": near,
             "random": np.ones_like(real),

@@ -9,6 +9,8 @@ import pytest
 import liqwidget as lw
 from liqwidget.book import Book
 from liqwidget.forecast import (
+    closing_rate,
+    surviving_reach,
     OPENING_DISTANCES,
     PRIOR_HORIZONS,
     VOL_MIX,
@@ -298,6 +300,86 @@ def test_new_positions_liquidate_where_a_random_walk_takes_them():
         assert edges[np.argmax(got)] > 0.5 * d  # around the distance, not at the origin
         longer = new_liquidations(rates, np.array([sigma]), 4 * bars, edges[None, :])
         assert longer.sum() > got.sum()
+
+
+def test_a_level_reached_late_keeps_fewer_of_its_positions():
+    """Positions that close at a constant rate are still there, when price first reaches
+    them, as often as :func:`surviving_reach` says: a Monte Carlo of the same walk. Far
+    levels are reached later, so they keep less; with no closing they keep everything."""
+    rng = np.random.default_rng(11)
+    paths, steps, sigma, bars, rate = 40_000, 400, 0.004, 4.0, 0.15
+    k = np.array([m for m, _ in VOL_MIX])[
+        rng.choice(len(VOL_MIX), size=paths, p=[w for _, w in VOL_MIX])
+    ]
+    step = (k * sigma * np.sqrt(bars / steps))[:, None]
+    high = np.maximum.accumulate(np.cumsum(rng.normal(size=(paths, steps)) * step, axis=1), 1)
+    closes = rng.exponential(1.0 / rate, size=paths)  # when the position would close
+    distance = np.array([0.3, 1.0, 2.0]) * sigma * np.sqrt(bars)
+    got = surviving_reach(distance, sigma, bars, rate)
+    for d, g in zip(distance, got, strict=True):
+        hit = high[:, -1] >= d - 0.5826 * step[:, 0]  # half-step barrier shift
+        first = np.argmax(high >= d - 0.5826 * step, axis=1) + 1.0
+        want = np.mean(closes[hit] > first[hit] * bars / steps)
+        assert g == pytest.approx(want, abs=0.015)
+    assert got[0] > got[1] > got[2]
+    assert np.allclose(surviving_reach(distance, sigma, bars, 0.0), 1.0)
+
+
+def test_new_positions_that_close_first_never_liquidate():
+    """Positions opening along the horizon that close at a constant rate liquidate only if
+    price reaches their level before they close: :func:`new_liquidations` with a closing
+    rate against a Monte Carlo that follows each opened position to its first passage."""
+    rng = np.random.default_rng(5)
+    paths, steps, sigma, bars, rate = 4_000, 100, 0.004, 4.0, 0.2
+    unit = sigma * np.sqrt(bars)
+    k = np.array([m for m, _ in VOL_MIX])[
+        rng.choice(len(VOL_MIX), size=paths, p=[w for _, w in VOL_MIX])
+    ]
+    dt = bars / steps
+    shift = 0.5826 * (k * sigma * np.sqrt(dt))  # half-step barrier shift
+    walk = np.cumsum(rng.normal(size=(paths, steps)) * (k * sigma * np.sqrt(dt))[:, None], 1)
+    walk = np.concatenate([np.zeros((paths, 1)), walk], axis=1)
+    j = 25  # about 0.4 horizon moves from entry to liquidation
+    d = OPENING_DISTANCES[j]
+    edges = np.linspace(-1.0, 3.0, 13) * unit
+    hits, kept = [], []
+    for i in range(steps):  # a position opens at each step's price
+        ahead = walk[:, i + 1 :] - walk[:, i : i + 1] >= d - shift[:, None]
+        hit = ahead.any(axis=1)
+        wait = (np.argmax(ahead, axis=1) + 1) * dt
+        alive = rng.exponential(1.0 / rate, size=paths) > wait
+        hits.append(walk[hit, i] + d)
+        kept.append(walk[hit & alive, i] + d)
+    per = bars / (paths * steps)
+    rates = np.zeros((1, OPENING_DISTANCES.size))
+    rates[0, j] = 1.0
+    for where, closing in ((hits, 0.0), (kept, rate)):
+        want = np.histogram(np.concatenate(where), bins=edges)[0] * per
+        got = new_liquidations(rates, np.array([sigma]), bars, edges[None, :], closing)[0]
+        assert got.sum() == pytest.approx(want.sum(), rel=0.04)
+        big = want > 0.1 * want.max()
+        np.testing.assert_allclose(got[big], want[big], rtol=0.15)
+    assert (
+        new_liquidations(rates, np.array([sigma]), bars, edges[None, :], rate).sum()
+        < 0.9 * new_liquidations(rates, np.array([sigma]), bars, edges[None, :]).sum()
+    )
+
+
+def test_closing_rate_is_how_fast_the_book_closes_other_than_by_liquidation():
+    """The truth's positions close normally at one over the traders' mean holding time;
+    a model's book at its turnover rate (flat open interest: nothing else closes)."""
+    sim = lw.simulate("calm-range", **SMALL)
+    states = np.arange(300, len(sim.market) + 1, 50)  # a whole day behind each
+    truth = closing_rate(sim.truth_estimate().raw, sim.market, states)
+    per_bar = sim.market.timeframe / pd.Timedelta(hours=sim.scenario.hold_hours)
+    np.testing.assert_allclose(truth, per_bar, rtol=0.15)
+    flat = lw.MarketData.from_frame(sim.market.frame.assign(open_interest=1e9))
+    book = lw.ClusterModel(turnover="6h").estimate(flat).raw
+    np.testing.assert_allclose(
+        closing_rate(book, flat, states), np.log(2.0) / (pd.Timedelta("6h") / flat.timeframe)
+    )
+    still = lw.ClusterModel(turnover=None).estimate(sim.market.slice(None, sim.market.index[99]))
+    assert not closing_rate(still.raw, still.market, [0, 1]).any()  # nothing closed yet
 
 
 def test_forecast_spreads_new_positions_the_same_whatever_bins_are_drawn():
