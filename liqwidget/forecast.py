@@ -14,6 +14,11 @@ open during the horizon liquidate there: how many open, and how far from their e
 liquidate, is read from the book's own recent openings (:func:`opening_rates`); where they
 liquidate follows a random walk's path from the origin (:func:`new_liquidations`). That
 sum is what the Forecast layer draws and what :mod:`liqwidget.location` scores.
+
+Positions also close before price gets to them. The book says how fast
+(:func:`closing_rate`, over the last day), and a level counts only as much of itself as is
+still open when price first reaches it: far levels are reached late, so they keep less
+(:func:`surviving_reach`; the same for the positions that open during the horizon).
 """
 
 from __future__ import annotations
@@ -357,7 +362,7 @@ PROFILE_Z = np.linspace(-16.0, 32.0, 481)
 PROFILE_TIMES = (np.arange(64) + 0.5) / 64
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)
 def opening_profile(closing: float = 0.0) -> np.ndarray:
     """``C[i, j]``: of a unit of notional opened evenly over a horizon, in positions that
     liquidate ``PROFILE_DELTA[i]`` horizon moves from their entry, the share liquidated
@@ -371,7 +376,8 @@ def opening_profile(closing: float = 0.0) -> np.ndarray:
     at ``z`` with density ``φ((z - δ)/√u)/√u · erfc(δ/√(2(1-u)))``, averaged over ``u``
     and over the volatility multiples of :data:`VOL_MIX`. New high-leverage positions
     therefore liquidate around their own distance beyond the price they opened at, not at
-    the origin itself.
+    the origin itself. With ``closing`` (positions closing at that rate per horizon) each
+    counts only if still open when price gets there (as in :func:`surviving_reach`).
     """
     d = PROFILE_DELTA[:, None]
     z = PROFILE_Z[None, :]
@@ -395,6 +401,9 @@ def new_liquidations(rates: np.ndarray, sigma, bars: float, edges, closing=0.0) 
     bins' edges in log price away from the origin in the side's liquidation direction (up
     for shorts, down for longs; negative: the other way). Bins are independent, so what a
     bin gets does not depend on which other bins are drawn (see :func:`opening_profile`).
+    ``closing`` (per bar, per origin or one for all: :func:`closing_rate`) leaves out the
+    positions that close before price reaches their level, read to the nearest
+    :data:`CLOSING_STEP` per horizon.
     """
     rates = np.asarray(rates, dtype="float64")
     unit = np.asarray(sigma, dtype="float64") * np.sqrt(bars)  # one horizon move, per origin
@@ -435,7 +444,8 @@ def forecast_grid(
     ``book`` is the grid of ``levels`` (the estimate's book) and ``states`` the book states
     its columns show (as :func:`~liqwidget.heatmap.time_columns` returns them); each
     column's reference price is the last close at that state, the chance of reaching a
-    price :class:`Reach`. Each side is its ``density × reach`` (each level of ``levels``
+    price :class:`Reach` (times :func:`surviving_reach` at the book's
+    :func:`closing_rate`). Each side is its ``density × reach`` (each level of ``levels``
     spread over its own price uncertainty: :func:`spread_out`; an exact book, the truth's,
     is drawn from ``book`` as it is) plus what the positions still to open liquidate in
     each band (:func:`new_liquidations`; long ones below the reference price, short ones

@@ -13,7 +13,9 @@
   liquidation notional per price bin = the book's density × the chance that price reaches
   the bin within the horizon (:mod:`liqwidget.forecast`; the density spread over the
   book's own price uncertainty, :func:`~liqwidget.forecast.entry_spreads`: a model's
-  levels are known to within a share of their own bar's range, the truth's exactly).
+  levels are known to within a share of their own bar's range, the truth's exactly), each
+  level counted only as far as its positions are still open when price gets there
+  (:func:`~liqwidget.forecast.surviving_reach`), plus what opens during the horizon.
   Scored on what happened in the
   horizon: the share of real notional in the forecast's top-decile bins, and the log score
   (a proper scoring rule) of the forecast read as a distribution over the bins, in bits per

@@ -9,18 +9,18 @@ import pytest
 import liqwidget as lw
 from liqwidget.book import Book
 from liqwidget.forecast import (
-    closing_rate,
-    surviving_reach,
     OPENING_DISTANCES,
     PRIOR_HORIZONS,
     VOL_MIX,
     Reach,
+    closing_rate,
     forecast_grid,
     new_liquidations,
     opening_rates,
     reach_probability,
     recent_volatility,
     spread_out,
+    surviving_reach,
 )
 from liqwidget.leverage import WIDE_LEVERAGE
 from liqwidget.location import (
@@ -402,6 +402,26 @@ def test_forecast_spreads_new_positions_the_same_whatever_bins_are_drawn():
         zoomed = getattr(f_near, side)
         assert zoomed.sum() > 0
         np.testing.assert_allclose(zoomed, getattr(f_wide, side)[k : k + 100], rtol=1e-9)
+
+
+def test_the_forecast_layer_leaves_out_what_closes_before_price_gets_there():
+    """The Forecast layer draws the truth's levels counted by the share still open when
+    price reaches them: the same book with no voluntary closes forecasts more, the more so
+    the further a band is from price."""
+    sim = lw.simulate("calm-range", **SMALL)
+    truth = sim.truth_estimate()
+    close = sim.market.column("close")[-1]
+    grid = truth.grid(1, 120, price_range=(close * 0.96, close * 1.04))
+    state = np.array([len(sim.market)])
+    closes = forecast_grid(grid, sim.market, state, "4h", truth.raw)
+    never = dataclasses.replace(truth.raw, liquidated=None)  # no book says it closes
+    assert not closing_rate(never, sim.market, state).any()
+    keeps = forecast_grid(grid, sim.market, state, "4h", never)
+    above = grid.prices > close * 1.002
+    kept = closes.short[above, 0] / keeps.short[above, 0]
+    live = keeps.short[above, 0] > 0
+    assert (kept[live] < 1).all() and (kept[live] > 0.3).all()
+    assert kept[live][-1] < kept[live][0]  # far bands keep less than near ones
 
 
 def test_a_wild_bars_levels_are_spread_wider_than_a_quiet_bars():
