@@ -362,7 +362,9 @@ def notes_html(
         "produce if price reached them, weighted by the chance it does within the horizon "
         "(how often this market moved that far, in units of its recent volatility), plus "
         "positions yet to open, as many as the last day's openings suggest, each liquidating "
-        "its own distance beyond wherever price has taken it by then."
+        "its own distance beyond wherever price has taken it by then. Positions that traders "
+        "close before price gets there (as fast as the book closed them over the last day) "
+        "are left out."
     ]
     if len(events) == 0:
         parts.append("<b>Real</b>: no recorded liquidations were given for this period.")
