@@ -362,7 +362,7 @@ PROFILE_Z = np.linspace(-16.0, 32.0, 481)
 PROFILE_TIMES = (np.arange(64) + 0.5) / 64
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=32)
 def opening_profile(closing: float = 0.0) -> np.ndarray:
     """``C[i, j]``: of a unit of notional opened evenly over a horizon, in positions that
     liquidate ``PROFILE_DELTA[i]`` horizon moves from their entry, the share liquidated
@@ -389,9 +389,10 @@ def opening_profile(closing: float = 0.0) -> np.ndarray:
     return out / PROFILE_TIMES.size
 
 
-#: Steps, in closings per horizon, at which :func:`opening_profile` is tabulated for
-#: :func:`new_liquidations` (each origin uses the nearest).
-CLOSING_STEP = 0.1
+#: Closing rates, per horizon, at which :func:`new_liquidations` reads
+#: :func:`opening_profile` (linearly in between; beyond the last, the last): a fixed set,
+#: so a market whose closing rate wanders costs at most these tables, each made once.
+CLOSINGS = np.concatenate([[0.0], 0.025 * 2.0 ** (np.arange(23) / 2)])
 
 
 def new_liquidations(rates: np.ndarray, sigma, bars: float, edges, closing=0.0) -> np.ndarray:
@@ -402,8 +403,8 @@ def new_liquidations(rates: np.ndarray, sigma, bars: float, edges, closing=0.0) 
     for shorts, down for longs; negative: the other way). Bins are independent, so what a
     bin gets does not depend on which other bins are drawn (see :func:`opening_profile`).
     ``closing`` (per bar, per origin or one for all: :func:`closing_rate`) leaves out the
-    positions that close before price reaches their level, read to the nearest
-    :data:`CLOSING_STEP` per horizon.
+    positions that close before price reaches their level (tabulated at
+    :data:`CLOSINGS`).
     """
     rates = np.asarray(rates, dtype="float64")
     unit = np.asarray(sigma, dtype="float64") * np.sqrt(bars)  # one horizon move, per origin
@@ -417,12 +418,19 @@ def new_liquidations(rates: np.ndarray, sigma, bars: float, edges, closing=0.0) 
     grid = np.bincount(cell, (rates * (1.0 - frac))[on], minlength=size)
     grid += np.bincount(cell + 1, (rates * frac)[on], minlength=size)
     grid = grid.reshape(rates.shape[0], PROFILE_DELTA.size)
-    # (origins, z): liquidated at most z moves out, per origin's closing rate
-    step_c = np.round(np.broadcast_to(np.asarray(closing, float) * bars, unit.shape) / CLOSING_STEP)
-    upto = np.empty((rates.shape[0], PROFILE_Z.size))
-    for q in np.unique(step_c):
-        rows = step_c == q
-        upto[rows] = bars * grid[rows] @ opening_profile(float(q) * CLOSING_STEP)
+    # (origins, z): liquidated at most z moves out, between the two tabulated closing
+    # rates around each origin's
+    c = np.clip(np.broadcast_to(np.asarray(closing, float) * bars, unit.shape), 0, CLOSINGS[-1])
+    above = np.clip(np.searchsorted(CLOSINGS, c, side="right"), 1, CLOSINGS.size - 1)
+    below = above - 1
+    frac_c = (c - CLOSINGS[below]) / (CLOSINGS[above] - CLOSINGS[below])
+    upto = np.zeros((rates.shape[0], PROFILE_Z.size))
+    for q in np.unique(np.concatenate([below, above])):
+        w = np.where(below == q, 1.0 - frac_c, 0.0) + np.where(above == q, frac_c, 0.0)
+        rows = w > 0
+        if rows.any():
+            upto[rows] += (w[rows, None] * grid[rows]) @ opening_profile(float(CLOSINGS[q]))
+    upto *= bars
     # Read at each edge, linearly between grid points (beyond the grid: its ends).
     q = np.asarray(edges, dtype="float64") / unit[:, None]
     q = (q - PROFILE_Z[0]) / (PROFILE_Z[1] - PROFILE_Z[0])

@@ -90,7 +90,10 @@ def test_live_end_to_end(page, tmp_path):
             wait_for(lambda: live_state(page)["updates"] >= first["updates"] + 3, 30, "updates")
             shot(page, "before")
             # --calibrate: the page and the log say which leverage mix draws the map.
-            assert "leverage mix" in page.inner_text(".lw-live-status")
+            # (the first fit runs beside the publishing, so it may land a few updates later)
+            wait_for(
+                lambda: "leverage mix" in page.inner_text(".lw-live-status"), 30, "the mix shown"
+            )
             assert "leverage mix" in log.read_text()
             # Malformed candles and open interest, a few bars ahead: refused, never stored.
             bad_bar = (int(time.time()) + 3) * 1000

@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 
 import liqwidget as lw
+from liqwidget import forecast
 from liqwidget.book import Book
 from liqwidget.forecast import (
+    CLOSINGS,
     OPENING_DISTANCES,
     PRIOR_HORIZONS,
     VOL_MIX,
@@ -16,6 +18,7 @@ from liqwidget.forecast import (
     closing_rate,
     forecast_grid,
     new_liquidations,
+    opening_profile,
     opening_rates,
     reach_probability,
     recent_volatility,
@@ -363,6 +366,35 @@ def test_new_positions_that_close_first_never_liquidate():
         new_liquidations(rates, np.array([sigma]), bars, edges[None, :], rate).sum()
         < 0.9 * new_liquidations(rates, np.array([sigma]), bars, edges[None, :]).sum()
     )
+
+
+def test_wandering_closing_rates_cost_a_fixed_set_of_tables(monkeypatch):
+    """A market whose closing rate differs at every origin (a live page's 24-hour forecast
+    on one-minute bars) reads a fixed set of new-position tables, never one per origin,
+    and each origin gets what its own rate gives, to within 3 % per band and 1 % in all."""
+    rng = np.random.default_rng(2)
+    n, bars = 300, 1440.0
+    rates = np.zeros((n, OPENING_DISTANCES.size))
+    rates[:, 20:40] = 1.0
+    sigma = np.full(n, 0.0005)
+    edges = np.broadcast_to(np.linspace(-0.02, 0.06, 41), (n, 41))
+    closing = rng.uniform(0.0, 0.01, n)  # 0 to 14 closings per horizon
+    before = opening_profile.cache_info()
+    got = new_liquidations(rates, sigma, bars, edges, closing)
+    after = opening_profile.cache_info()
+    assert after.misses + after.hits - before.misses - before.hits <= CLOSINGS.size
+    for i in (0, 1, 2):
+        alone = new_liquidations(rates[i : i + 1], sigma[i : i + 1], bars, edges[i : i + 1])
+        assert got[i].sum() < alone.sum()  # closing only ever removes
+        # Its own rate's table, made for it alone:
+        own = closing[i] * bars
+        monkeypatch.setattr(forecast, "CLOSINGS", np.array([0.0, own, 2 * CLOSINGS[-1]]))
+        exact = new_liquidations(
+            rates[i : i + 1], sigma[i : i + 1], bars, edges[i : i + 1], closing[i]
+        )
+        monkeypatch.undo()
+        np.testing.assert_allclose(got[i], exact[0], rtol=0.03, atol=1e-3 * exact.max())
+        assert got[i].sum() == pytest.approx(exact.sum(), rel=0.01)
 
 
 def test_closing_rate_is_how_fast_the_book_closes_other_than_by_liquidation():
