@@ -34,8 +34,10 @@ oracle clears every baseline (``valid``). Then it checks issue 10's targets on t
 mix, for each model: the forecast beats all three baselines (on the scores the oracle
 validates there), the model reaches 70 % of the oracle on "given that price went there"
 (on the scores the oracle validates there),
-and on hourly bars the timing top-decile precision beats wick × OI on both sides. The exit
-status is 0 only if every target holds for the calibrated model with history.
+and on hourly bars the timing top-decile precision beats wick × OI on both sides, and lists
+every target the calibrated model with history misses or meets by less than two standard
+errors over the seeds. The exit status is 0 only if every target holds for the calibrated
+model with history.
 
 The real Binance sample has no liquidations, so it cannot be scored; the report shows the
 mechanism the defaults fix instead: how often a bar wicks at least 0.25 % past its open
