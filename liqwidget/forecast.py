@@ -167,12 +167,16 @@ def _passage(d: np.ndarray, s, t, rate) -> tuple[np.ndarray, np.ndarray]:
     return erfc(d / root), 0.5 * (early + gauss * erfcx(y2))
 
 
-def surviving_reach(distance: np.ndarray, sigma, bars: float, rate) -> np.ndarray:
-    """Of the chance that price reaches ``distance`` within ``bars`` bars, the share that
-    comes while a position closing at ``rate`` per bar (a constant hazard, broadcast) is
-    still open: ``E[exp(-rate τ); τ <= bars] / P(τ <= bars)`` for the first passage time
-    ``τ`` of the random walk of :data:`VOL_MIX` (1 at ``rate`` 0; a far level is reached
-    late, when more of its positions have closed, so it keeps less than a near one)."""
+#: Closing rates, in closings per horizon, at which :func:`surviving_reach` and
+#: :func:`new_liquidations` are tabulated (read linearly in between; beyond the last, the
+#: last): a fixed set, so a market whose closing rate wanders costs a fixed set of tables,
+#: each made once. And the distances, in horizon moves, of :func:`surviving_reach`'s table.
+CLOSINGS = np.concatenate([[0.0], 0.025 * 2.0 ** (np.arange(23) / 2)])
+SURVIVING_Z = np.linspace(0.0, 16.0, 321)
+
+
+def _surviving_exact(distance: np.ndarray, sigma, bars: float, rate) -> np.ndarray:
+    """:func:`surviving_reach` computed in full (what its table holds)."""
     d = np.abs(np.asarray(distance, dtype="float64"))
     sigma = np.asarray(sigma, dtype="float64")
     hit, kept = 0.0, 0.0
@@ -180,6 +184,38 @@ def surviving_reach(distance: np.ndarray, sigma, bars: float, rate) -> np.ndarra
         h, kk = _passage(d, k * sigma, bars, rate)
         hit, kept = hit + w * h, kept + w * kk
     return np.where(hit > 1e-300, kept / np.maximum(hit, 1e-300), 0.0)
+
+
+@functools.cache
+def _surviving_table() -> np.ndarray:
+    # It depends on distance and rate only through z = distance / (σ √bars) and
+    # rate × bars: one horizon of one bar at unit volatility covers every case.
+    return _surviving_exact(SURVIVING_Z[:, None], 1.0, 1.0, CLOSINGS[None, :])
+
+
+def surviving_reach(distance: np.ndarray, sigma, bars: float, rate) -> np.ndarray:
+    """Of the chance that price reaches ``distance`` within ``bars`` bars, the share that
+    comes while a position closing at ``rate`` per bar (a constant hazard, broadcast) is
+    still open: ``E[exp(-rate τ); τ <= bars] / P(τ <= bars)`` for the first passage time
+    ``τ`` of the random walk of :data:`VOL_MIX` (1 at ``rate`` 0; a far level is reached
+    late, when more of its positions have closed, so it keeps less than a near one). Read
+    from a table over distance in horizon moves (:data:`SURVIVING_Z`) and closings per
+    horizon (:data:`CLOSINGS`), linearly in both."""
+    z = np.abs(np.asarray(distance, dtype="float64")) / (
+        np.asarray(sigma, dtype="float64") * np.sqrt(bars)
+    )
+    # Per distinct rate (few: one per origin at most), the table's column at that rate.
+    rates, which = np.unique(np.asarray(rate, dtype="float64"), return_inverse=True)
+    c = np.clip(rates * bars, 0.0, CLOSINGS[-1])
+    j = np.clip(np.searchsorted(CLOSINGS, c, side="right"), 1, CLOSINGS.size - 1) - 1
+    t = _surviving_table()
+    column = t[:, j] + (c - CLOSINGS[j]) / (CLOSINGS[j + 1] - CLOSINGS[j]) * (t[:, j + 1] - t[:, j])
+    which = which.reshape(np.shape(rate))
+    z, which = np.broadcast_arrays(z, which)
+    pos = np.minimum(z * (1.0 / (SURVIVING_Z[1] - SURVIVING_Z[0])), SURVIVING_Z.size - 1.0)
+    i = np.minimum(pos.astype("int64"), SURVIVING_Z.size - 2)
+    near = column[i, which]
+    return near + (pos - i) * (column[i + 1, which] - near)
 
 
 def closing_rate(levels: Book, market: MarketData, states) -> np.ndarray:
@@ -387,12 +423,6 @@ def opening_profile(closing: float = 0.0) -> np.ndarray:
             hit, kept = _passage(d, k, 1.0 - u, closing)
             out += w * ndtr((z - d) / (k * np.sqrt(u))) * (kept if closing > 0 else hit)
     return out / PROFILE_TIMES.size
-
-
-#: Closing rates, per horizon, at which :func:`new_liquidations` reads
-#: :func:`opening_profile` (linearly in between; beyond the last, the last): a fixed set,
-#: so a market whose closing rate wanders costs at most these tables, each made once.
-CLOSINGS = np.concatenate([[0.0], 0.025 * 2.0 ** (np.arange(23) / 2)])
 
 
 def new_liquidations(rates: np.ndarray, sigma, bars: float, edges, closing=0.0) -> np.ndarray:

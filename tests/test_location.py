@@ -326,6 +326,15 @@ def test_a_level_reached_late_keeps_fewer_of_its_positions():
         assert g == pytest.approx(want, abs=0.015)
     assert got[0] > got[1] > got[2]
     assert np.allclose(surviving_reach(distance, sigma, bars, 0.0), 1.0)
+    # The table it reads agrees with the closed form everywhere, whatever the rates.
+    d, s, r = (
+        rng.uniform(0, 0.1, 20_000),
+        rng.uniform(1e-3, 1e-2, 20_000),
+        rng.uniform(0, 0.05, 20_000),
+    )
+    np.testing.assert_allclose(
+        surviving_reach(d, s, 48.0, r), forecast._surviving_exact(d, s, 48.0, r), atol=0.01
+    )
 
 
 def test_new_positions_that_close_first_never_liquidate():
