@@ -175,6 +175,14 @@ CLOSINGS = np.concatenate([[0.0], 0.025 * 2.0 ** (np.arange(23) / 2)])
 SURVIVING_Z = np.linspace(0.0, 16.0, 321)
 
 
+def _closing_bracket(closings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For closings per horizon: the index in :data:`CLOSINGS` of the tabulated rate at or
+    below each (beyond the last: the last pair) and the share of the way to the next."""
+    c = np.clip(closings, 0.0, CLOSINGS[-1])
+    below = np.clip(np.searchsorted(CLOSINGS, c, side="right"), 1, CLOSINGS.size - 1) - 1
+    return below, (c - CLOSINGS[below]) / (CLOSINGS[below + 1] - CLOSINGS[below])
+
+
 def _surviving_exact(distance: np.ndarray, sigma, bars: float, rate) -> np.ndarray:
     """:func:`surviving_reach` computed in full (what its table holds)."""
     d = np.abs(np.asarray(distance, dtype="float64"))
@@ -206,10 +214,9 @@ def surviving_reach(distance: np.ndarray, sigma, bars: float, rate) -> np.ndarra
     )
     # Per distinct rate (few: one per origin at most), the table's column at that rate.
     rates, which = np.unique(np.asarray(rate, dtype="float64"), return_inverse=True)
-    c = np.clip(rates * bars, 0.0, CLOSINGS[-1])
-    j = np.clip(np.searchsorted(CLOSINGS, c, side="right"), 1, CLOSINGS.size - 1) - 1
+    j, share = _closing_bracket(rates * bars)
     t = _surviving_table()
-    column = t[:, j] + (c - CLOSINGS[j]) / (CLOSINGS[j + 1] - CLOSINGS[j]) * (t[:, j + 1] - t[:, j])
+    column = t[:, j] + share * (t[:, j + 1] - t[:, j])
     which = which.reshape(np.shape(rate))
     z, which = np.broadcast_arrays(z, which)
     pos = np.minimum(z * (1.0 / (SURVIVING_Z[1] - SURVIVING_Z[0])), SURVIVING_Z.size - 1.0)
@@ -450,10 +457,8 @@ def new_liquidations(rates: np.ndarray, sigma, bars: float, edges, closing=0.0) 
     grid = grid.reshape(rates.shape[0], PROFILE_DELTA.size)
     # (origins, z): liquidated at most z moves out, between the two tabulated closing
     # rates around each origin's
-    c = np.clip(np.broadcast_to(np.asarray(closing, float) * bars, unit.shape), 0, CLOSINGS[-1])
-    above = np.clip(np.searchsorted(CLOSINGS, c, side="right"), 1, CLOSINGS.size - 1)
-    below = above - 1
-    frac_c = (c - CLOSINGS[below]) / (CLOSINGS[above] - CLOSINGS[below])
+    below, frac_c = _closing_bracket(np.broadcast_to(np.asarray(closing, float) * bars, unit.shape))
+    above = below + 1
     upto = np.zeros((rates.shape[0], PROFILE_Z.size))
     for q in np.unique(np.concatenate([below, above])):
         w = np.where(below == q, 1.0 - frac_c, 0.0) + np.where(above == q, frac_c, 0.0)
@@ -496,7 +501,7 @@ def forecast_grid(
     chance = Reach(market, horizon)
     reach = chance(dist, states[None, :])
     closing = closing_rate(levels, market, states)
-    kept = reach * surviving_reach(dist, chance.sigma[states][None, :], chance.bars, closing)
+    reached = reach * surviving_reach(dist, chance.sigma[states][None, :], chance.bars, closing)
     edges = book.price_edges
     if levels.spread > 0 and edges[0] > 0:
         spread = spread_out(
@@ -518,5 +523,5 @@ def forecast_grid(
         away = -up[:, ::-1] if s == 0 else up  # longs: rows from the top, distance down
         new = new_liquidations(rates, chance.sigma[states], chance.bars, away, closing)
         new = new[:, ::-1] if s == 0 else new
-        out[name] = dens_of[name] * kept + new.T * where
+        out[name] = dens_of[name] * reached + new.T * where
     return Heatmap(book.time_edges, book.price_edges, out["long"], out["short"])
