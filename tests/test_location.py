@@ -269,6 +269,22 @@ def test_opening_rates_read_the_day_before_each_origin():
     assert (opening_rates(book.subset(book.side == 0), m, 1, states) == 0).all()
 
 
+#: Discrete steps miss touches between them: the usual half-step barrier shift, in steps' std.
+HALF_STEP = 0.5826
+
+
+def mix_walk(rng, paths: int, steps: int, sigma: float, bars: float):
+    """Random-walk log prices over ``bars`` bars in ``steps`` steps, each path at a volatility
+    multiple drawn from :data:`VOL_MIX`: ``(paths, steps + 1)`` from 0, and each path's
+    step std."""
+    k = np.array([m for m, _ in VOL_MIX])[
+        rng.choice(len(VOL_MIX), size=paths, p=[w for _, w in VOL_MIX])
+    ]
+    step = k * sigma * np.sqrt(bars / steps)
+    walk = np.cumsum(rng.normal(size=(paths, steps)) * step[:, None], axis=1)
+    return np.concatenate([np.zeros((paths, 1)), walk], axis=1), step
+
+
 def test_new_positions_liquidate_where_a_random_walk_takes_them():
     """Positions opening evenly over the horizon along random-walk paths (volatility drawn
     from :data:`VOL_MIX`) liquidate, within the horizon, where :func:`new_liquidations`
@@ -278,19 +294,13 @@ def test_new_positions_liquidate_where_a_random_walk_takes_them():
     rng = np.random.default_rng(7)
     paths, steps, sigma, bars = 20_000, 400, 0.004, 4.0
     unit = sigma * np.sqrt(bars)  # one horizon move
-    k = np.array([m for m, _ in VOL_MIX])[
-        rng.choice(len(VOL_MIX), size=paths, p=[w for _, w in VOL_MIX])
-    ]
-    dt = 1.0 / steps
-    walk = np.cumsum(rng.normal(size=(paths, steps)) * (k * unit * np.sqrt(dt))[:, None], axis=1)
-    walk = np.concatenate([np.zeros((paths, 1)), walk], axis=1)
+    walk, step = mix_walk(rng, paths, steps, sigma, bars)
     later = np.maximum.accumulate(walk[:, ::-1], axis=1)[:, ::-1][:, 1:]  # highest still ahead
     opened = walk[:, :-1]  # one position per step, at the price it opens at
     edges = np.linspace(-2.0, 4.0, 25) * unit
     for j in (20, 30):  # about a quarter and 1.25 horizon moves from entry to liquidation
         d = OPENING_DISTANCES[j]
-        # Discrete steps miss touches between them: the usual half-step barrier shift.
-        hit = later - opened >= d - 0.5826 * (k * unit * np.sqrt(dt))[:, None]
+        hit = later - opened >= d - HALF_STEP * step[:, None]
         where = (opened + d)[hit]
         per = bars / (paths * steps)  # a unit of notional per bar, spread over the steps
         want = np.histogram(where, bins=edges)[0] * per
@@ -311,17 +321,14 @@ def test_a_level_reached_late_keeps_fewer_of_its_positions():
     levels are reached later, so they keep less; with no closing they keep everything."""
     rng = np.random.default_rng(11)
     paths, steps, sigma, bars, rate = 40_000, 400, 0.004, 4.0, 0.15
-    k = np.array([m for m, _ in VOL_MIX])[
-        rng.choice(len(VOL_MIX), size=paths, p=[w for _, w in VOL_MIX])
-    ]
-    step = (k * sigma * np.sqrt(bars / steps))[:, None]
-    high = np.maximum.accumulate(np.cumsum(rng.normal(size=(paths, steps)) * step, axis=1), 1)
+    walk, step = mix_walk(rng, paths, steps, sigma, bars)
+    high = np.maximum.accumulate(walk[:, 1:], axis=1)
     closes = rng.exponential(1.0 / rate, size=paths)  # when the position would close
     distance = np.array([0.3, 1.0, 2.0]) * sigma * np.sqrt(bars)
     got = surviving_reach(distance, sigma, bars, rate)
     for d, g in zip(distance, got, strict=True):
-        hit = high[:, -1] >= d - 0.5826 * step[:, 0]  # half-step barrier shift
-        first = np.argmax(high >= d - 0.5826 * step, axis=1) + 1.0
+        hit = high[:, -1] >= d - HALF_STEP * step
+        first = np.argmax(high >= d - HALF_STEP * step[:, None], axis=1) + 1.0
         want = np.mean(closes[hit] > first[hit] * bars / steps)
         assert g == pytest.approx(want, abs=0.015)
     assert got[0] > got[1] > got[2]
@@ -344,13 +351,9 @@ def test_new_positions_that_close_first_never_liquidate():
     rng = np.random.default_rng(5)
     paths, steps, sigma, bars, rate = 4_000, 100, 0.004, 4.0, 0.2
     unit = sigma * np.sqrt(bars)
-    k = np.array([m for m, _ in VOL_MIX])[
-        rng.choice(len(VOL_MIX), size=paths, p=[w for _, w in VOL_MIX])
-    ]
     dt = bars / steps
-    shift = 0.5826 * (k * sigma * np.sqrt(dt))  # half-step barrier shift
-    walk = np.cumsum(rng.normal(size=(paths, steps)) * (k * sigma * np.sqrt(dt))[:, None], 1)
-    walk = np.concatenate([np.zeros((paths, 1)), walk], axis=1)
+    walk, step = mix_walk(rng, paths, steps, sigma, bars)
+    shift = HALF_STEP * step
     j = 25  # about 0.4 horizon moves from entry to liquidation
     d = OPENING_DISTANCES[j]
     edges = np.linspace(-1.0, 3.0, 13) * unit
